@@ -1,0 +1,710 @@
+"""Thok's production data model (SQLAlchemy 2.0, typed).
+
+The integrity rules live in PostgreSQL itself (CHECKs, partial unique indexes, triggers), so a bug
+in Python or a hand-written SQL statement cannot break them. The migration in `migrations/` is the
+DDL of record; `thok db verify` compares the live database against the names declared here.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Every constraint and index gets a predictable name, so migrations, `thok db verify` and the
+# constraint-violation metrics can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Money = Numeric(14, 2)  # NPR
+Quantity = Numeric(14, 3)  # half a kg is a real order
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _pg_enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Store the enum's values (what PostgreSQL and the SQL in reports see), not Python names.
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], validate_strings=True)
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING_OFFERS = "PENDING_OFFERS"
+    WHOLESALER_SELECTED = "WHOLESALER_SELECTED"
+    CONFIRMED = "CONFIRMED"
+    DISPATCHED = "DISPATCHED"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+
+
+class OfferStatus(enum.StrEnum):
+    PENDING = "PENDING"  # invited at catalog price, no answer yet
+    SUBMITTED = "SUBMITTED"  # the wholesaler answered OFFER or ACCEPT
+    PASSED = "PASSED"
+    WON = "WON"
+    LOST = "LOST"
+    DECLINED = "DECLINED"  # won, then passed or let the accept window run out
+
+
+class ReservationStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    CONSUMED = "CONSUMED"
+    RELEASED = "RELEASED"
+
+
+class EntryType(enum.StrEnum):
+    DEBIT = "DEBIT"
+    CREDIT = "CREDIT"
+
+
+class PaymentMethod(enum.StrEnum):
+    CASH = "CASH"
+    ESEWA = "ESEWA"
+    KHALTI = "KHALTI"
+    FONEPAY = "FONEPAY"
+    BANK_TRANSFER = "BANK_TRANSFER"
+
+
+class AdminRole(enum.StrEnum):
+    ADMIN = "ADMIN"
+    VIEWER = "VIEWER"
+
+
+class Language(enum.StrEnum):
+    EN = "en"
+    NE = "ne"
+
+
+class Unit(enum.StrEnum):
+    BORA = "bora"
+    KG = "kg"
+    G = "g"
+    LITRE = "litre"
+    CARTON = "carton"
+    PACKET = "packet"
+    PIECE = "piece"
+    DOZEN = "dozen"
+    TRAY = "tray"
+    CRATE = "crate"
+    CASE = "case"
+    BOX = "box"
+    BOTTLE = "bottle"
+
+
+class InboundStatus(enum.StrEnum):
+    PENDING = "PENDING"  # stored, not yet on the queue (Redis may have been down)
+    QUEUED = "QUEUED"
+    PROCESSED = "PROCESSED"
+    FAILED = "FAILED"
+
+
+class OutboundStatus(enum.StrEnum):
+    PENDING = "PENDING"  # in the outbox
+    SENDING = "SENDING"  # claimed by a sender; provider SID not yet stored
+    QUEUED = "QUEUED"  # accepted by the provider
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    READ = "READ"
+    FAILED = "FAILED"
+    UNDELIVERED = "UNDELIVERED"
+
+
+class ActorType(enum.StrEnum):
+    SYSTEM = "SYSTEM"
+    RETAILER = "RETAILER"
+    WHOLESALER = "WHOLESALER"
+    ADMIN = "ADMIN"
+
+
+ORDER_STATUS = _pg_enum(OrderStatus, "order_status")
+OFFER_STATUS = _pg_enum(OfferStatus, "offer_status")
+RESERVATION_STATUS = _pg_enum(ReservationStatus, "reservation_status")
+ENTRY_TYPE = _pg_enum(EntryType, "ledger_entry_type")
+PAYMENT_METHOD = _pg_enum(PaymentMethod, "payment_method")
+ADMIN_ROLE = _pg_enum(AdminRole, "admin_role")
+LANGUAGE = _pg_enum(Language, "language")
+UNIT = _pg_enum(Unit, "unit")
+INBOUND_STATUS = _pg_enum(InboundStatus, "inbound_status")
+OUTBOUND_STATUS = _pg_enum(OutboundStatus, "outbound_status")
+ACTOR_TYPE = _pg_enum(ActorType, "actor_type")
+ALL_ENUMS = [
+    ORDER_STATUS,
+    OFFER_STATUS,
+    RESERVATION_STATUS,
+    ENTRY_TYPE,
+    PAYMENT_METHOD,
+    ADMIN_ROLE,
+    LANGUAGE,
+    UNIT,
+    INBOUND_STATUS,
+    OUTBOUND_STATUS,
+    ACTOR_TYPE,
+]
+
+
+def _now() -> Any:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+class SoftDelete:
+    """User-facing rows are never deleted, only marked; ordinary queries see live rows only
+    (see `db.session`: the criteria hook), `include_deleted=True` shows the rest."""
+
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+def _id() -> Any:
+    return mapped_column(BigInteger, Identity(), primary_key=True)
+
+
+def _fk(target: str, *, nullable: bool = False, index: bool = True) -> Any:
+    # Every foreign key is indexed (joins, RESTRICT checks); index=False only where a composite
+    # index already leads with this column. `thok db verify` checks that none is left bare.
+    return mapped_column(BigInteger, ForeignKey(target, ondelete="RESTRICT"), nullable=nullable, index=index)
+
+
+# --- parties -------------------------------------------------------------------------------------
+
+
+class Retailer(Timestamped, SoftDelete, Base):
+    __tablename__ = "retailers"
+    id: Mapped[int] = _id()
+    name: Mapped[str] = mapped_column(String(200))
+    shop_name: Mapped[str | None] = mapped_column(String(200))
+    whatsapp_number: Mapped[str] = mapped_column(String(20))  # E.164
+    district: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[Language | None] = mapped_column(LANGUAGE)  # None: answer in the message's script
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+    credit_account: Mapped[CreditAccount | None] = relationship(back_populates="retailer", uselist=False)
+
+    __table_args__ = (
+        CheckConstraint("whatsapp_number ~ '^\\+[1-9][0-9]{6,14}$'", name="whatsapp_e164"),
+        Index(
+            "uq_retailers_whatsapp_number_live",
+            "whatsapp_number",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index("ix_retailers_district_live", "district", postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_retailers_created_at", "created_at"),
+    )
+
+
+class Wholesaler(Timestamped, SoftDelete, Base):
+    __tablename__ = "wholesalers"
+    id: Mapped[int] = _id()
+    name: Mapped[str] = mapped_column(String(200))
+    business_name: Mapped[str | None] = mapped_column(String(200))
+    whatsapp_number: Mapped[str] = mapped_column(String(20))
+    district: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[Language | None] = mapped_column(LANGUAGE)
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+    __table_args__ = (
+        CheckConstraint("whatsapp_number ~ '^\\+[1-9][0-9]{6,14}$'", name="whatsapp_e164"),
+        Index(
+            "uq_wholesalers_whatsapp_number_live",
+            "whatsapp_number",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index("ix_wholesalers_district_live", "district", postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_wholesalers_created_at", "created_at"),
+    )
+
+
+class Admin(Timestamped, SoftDelete, Base):
+    __tablename__ = "admins"
+    id: Mapped[int] = _id()
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[AdminRole] = mapped_column(ADMIN_ROLE, server_default=AdminRole.ADMIN.value)
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        Index("uq_admins_email_live", "email", unique=True, postgresql_where=text("deleted_at IS NULL")),
+    )
+
+
+# --- catalog and stock ---------------------------------------------------------------------------
+
+
+class Product(Timestamped, SoftDelete, Base):
+    __tablename__ = "products"
+    id: Mapped[int] = _id()
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_ne: Mapped[str | None] = mapped_column(String(200))
+    aliases: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
+    unit: Mapped[Unit] = mapped_column(UNIT)
+    category: Mapped[str | None] = mapped_column(String(100))
+
+    __table_args__ = (
+        CheckConstraint("sku ~ '^[A-Z0-9][A-Z0-9_-]*$'", name="sku_format"),
+        Index("ix_products_category_live", "category", postgresql_where=text("deleted_at IS NULL")),
+    )
+
+
+class WholesalerProduct(Timestamped, SoftDelete, Base):
+    """A wholesaler's price and stock for one product. Available = stock - reserved_stock."""
+
+    __tablename__ = "wholesaler_products"
+    id: Mapped[int] = _id()
+    wholesaler_id: Mapped[int] = _fk("wholesalers.id")
+    product_id: Mapped[int] = _fk("products.id")
+    price: Mapped[Decimal] = mapped_column(Money)
+    stock: Mapped[Decimal] = mapped_column(Quantity, server_default=text("0"))
+    reserved_stock: Mapped[Decimal] = mapped_column(Quantity, server_default=text("0"))
+    is_available: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+    product: Mapped[Product] = relationship()
+    wholesaler: Mapped[Wholesaler] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("stock >= 0", name="stock_non_negative"),
+        CheckConstraint("reserved_stock >= 0 AND reserved_stock <= stock", name="reserved_within_stock"),
+        CheckConstraint("price >= 0", name="price_non_negative"),
+        Index(
+            "uq_wholesaler_products_wholesaler_id_product_id_live",
+            "wholesaler_id",
+            "product_id",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        # Eligibility: "who sells this product with stock" scans by product.
+        Index(
+            "ix_wholesaler_products_product_id_live",
+            "product_id",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+
+class StockReservation(Base):
+    __tablename__ = "stock_reservations"
+    id: Mapped[int] = _id()
+    wholesaler_product_id: Mapped[int] = _fk("wholesaler_products.id")
+    order_id: Mapped[int] = _fk("orders.id")
+    order_item_id: Mapped[int | None] = _fk("order_items.id", nullable=True)
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    status: Mapped[ReservationStatus] = mapped_column(RESERVATION_STATUS, server_default="ACTIVE")
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("(status = 'ACTIVE') = (closed_at IS NULL)", name="closed_when_not_active"),
+        # A retried decision job cannot reserve the same line twice.
+        Index(
+            "uq_stock_reservations_order_id_wholesaler_product_id_active",
+            "order_id",
+            "wholesaler_product_id",
+            unique=True,
+            postgresql_where=text("status = 'ACTIVE'"),
+        ),
+        Index(
+            "ix_stock_reservations_expires_at_active",
+            "expires_at",
+            postgresql_where=text("status = 'ACTIVE'"),
+        ),
+    )
+
+
+# --- orders and offers ---------------------------------------------------------------------------
+
+
+class Order(Timestamped, SoftDelete, Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = _id()
+    ref: Mapped[str] = mapped_column(String(16), unique=True)
+    retailer_id: Mapped[int] = _fk("retailers.id", index=False)
+    final_wholesaler_id: Mapped[int | None] = _fk("wholesalers.id", nullable=True, index=False)
+    status: Mapped[OrderStatus] = mapped_column(ORDER_STATUS, server_default="PENDING_OFFERS")
+    estimated_total: Mapped[Decimal | None] = mapped_column(Money)
+    final_total: Mapped[Decimal | None] = mapped_column(Money)
+    delivery_district: Mapped[str | None] = mapped_column(String(100))
+    offer_window_closes_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accept_deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+
+    retailer: Mapped[Retailer] = relationship()
+    items: Mapped[list[OrderItem]] = relationship(back_populates="order", order_by="OrderItem.id")
+    offers: Mapped[list[VendorOffer]] = relationship(back_populates="order", order_by="VendorOffer.id")
+
+    __table_args__ = (
+        CheckConstraint("ref ~ '^TK-[0-9A-Z]{4,8}$'", name="ref_format"),
+        # From selection on, an order has its one wholesaler.
+        CheckConstraint(
+            "final_wholesaler_id IS NOT NULL OR status NOT IN "
+            "('WHOLESALER_SELECTED', 'CONFIRMED', 'DISPATCHED', 'DELIVERED')",
+            name="winner_when_selected",
+        ),
+        CheckConstraint(
+            "estimated_total IS NULL OR estimated_total >= 0", name="estimated_total_non_negative"
+        ),
+        CheckConstraint("final_total IS NULL OR final_total >= 0", name="final_total_non_negative"),
+        Index("ix_orders_status_created_at", "status", "created_at"),
+        Index("ix_orders_retailer_id_created_at", "retailer_id", "created_at"),
+        Index("ix_orders_final_wholesaler_id_created_at", "final_wholesaler_id", "created_at"),
+        Index("ix_orders_created_at", "created_at"),
+        # The offer-window sweep looks only at open orders.
+        Index(
+            "ix_orders_offer_window_closes_at_open",
+            "offer_window_closes_at",
+            postgresql_where=text("status = 'PENDING_OFFERS' AND deleted_at IS NULL"),
+        ),
+    )
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    id: Mapped[int] = _id()
+    order_id: Mapped[int] = _fk("orders.id", index=False)
+    product_id: Mapped[int] = _fk("products.id")
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit: Mapped[Unit] = mapped_column(UNIT)
+    estimated_unit_price: Mapped[Decimal | None] = mapped_column(Money)
+    raw_text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+
+    order: Mapped[Order] = relationship(back_populates="items")
+    product: Mapped[Product] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        UniqueConstraint("order_id", "product_id"),
+    )
+
+
+class VendorOffer(Timestamped, Base):
+    __tablename__ = "vendor_offers"
+    id: Mapped[int] = _id()
+    order_id: Mapped[int] = _fk("orders.id", index=False)
+    wholesaler_id: Mapped[int] = _fk("wholesalers.id", index=False)
+    status: Mapped[OfferStatus] = mapped_column(OFFER_STATUS, server_default="PENDING")
+    total_price: Mapped[Decimal] = mapped_column(Money)
+    delivery_days: Mapped[int | None] = mapped_column(Integer)
+    score: Mapped[Decimal | None] = mapped_column(Numeric(10, 4))
+    score_breakdown: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    invited_at: Mapped[datetime] = _now()
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    order: Mapped[Order] = relationship(back_populates="offers")
+    wholesaler: Mapped[Wholesaler] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("total_price >= 0", name="total_price_non_negative"),
+        CheckConstraint("delivery_days IS NULL OR delivery_days >= 0", name="delivery_days_non_negative"),
+        UniqueConstraint("order_id", "wholesaler_id"),
+        # Exactly one winner per order, whatever the application does.
+        Index(
+            "uq_vendor_offers_order_id_won", "order_id", unique=True, postgresql_where=text("status = 'WON'")
+        ),
+        Index("ix_vendor_offers_wholesaler_id_created_at", "wholesaler_id", "created_at"),
+    )
+
+
+class OrderDraft(Timestamped, Base):
+    """A parsed order awaiting the retailer's YES; a new order replaces it."""
+
+    __tablename__ = "order_drafts"
+    id: Mapped[int] = _id()
+    retailer_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("retailers.id", ondelete="CASCADE"), unique=True
+    )
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    estimated_total: Mapped[Decimal | None] = mapped_column(Money)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- credit and the khata ------------------------------------------------------------------------
+
+
+class CreditAccount(Timestamped, Base):
+    __tablename__ = "credit_accounts"
+    id: Mapped[int] = _id()
+    retailer_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("retailers.id", ondelete="RESTRICT"), unique=True
+    )
+    credit_limit: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
+    outstanding: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
+
+    retailer: Mapped[Retailer] = relationship(back_populates="credit_account")
+
+    __table_args__ = (
+        CheckConstraint("credit_limit >= 0", name="credit_limit_non_negative"),
+        CheckConstraint("outstanding >= 0 AND outstanding <= credit_limit", name="outstanding_within_limit"),
+    )
+
+
+class RetailerWholesalerCredit(Timestamped, Base):
+    __tablename__ = "retailer_wholesaler_credits"
+    id: Mapped[int] = _id()
+    retailer_id: Mapped[int] = _fk("retailers.id", index=False)
+    wholesaler_id: Mapped[int] = _fk("wholesalers.id")
+    credit_limit: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
+    outstanding: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
+
+    __table_args__ = (
+        CheckConstraint("credit_limit >= 0", name="credit_limit_non_negative"),
+        CheckConstraint("outstanding >= 0 AND outstanding <= credit_limit", name="outstanding_within_limit"),
+        UniqueConstraint("retailer_id", "wholesaler_id"),
+    )
+
+
+class RetailerPayment(Base):
+    __tablename__ = "retailer_payments"
+    id: Mapped[int] = _id()
+    retailer_id: Mapped[int] = _fk("retailers.id", index=False)
+    wholesaler_id: Mapped[int | None] = _fk("wholesalers.id", nullable=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    method: Mapped[PaymentMethod] = mapped_column(PAYMENT_METHOD)
+    reference: Mapped[str | None] = mapped_column(String(100))
+    notes: Mapped[str | None] = mapped_column(Text)
+    recorded_by_admin_id: Mapped[int | None] = _fk("admins.id", nullable=True)
+    recorded_by_wholesaler_id: Mapped[int | None] = _fk("wholesalers.id", nullable=True)
+    received_at: Mapped[datetime] = _now()
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "recorded_by_admin_id IS NOT NULL OR recorded_by_wholesaler_id IS NOT NULL",
+            name="recorded_by_someone",
+        ),
+        # The same eSewa/Khalti/bank reference cannot be booked twice.
+        Index(
+            "uq_retailer_payments_method_reference",
+            "method",
+            "reference",
+            unique=True,
+            postgresql_where=text("reference IS NOT NULL"),
+        ),
+        Index("ix_retailer_payments_retailer_id_received_at", "retailer_id", "received_at"),
+    )
+
+
+class LedgerEntry(Base):
+    """The khata: append-only (triggers reject UPDATE/DELETE/TRUNCATE). No foreign key points *into*
+    this table, so it can be range-partitioned by month; it points out to the payment it books."""
+
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = _id()
+    entry_type: Mapped[EntryType] = mapped_column(ENTRY_TYPE)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    retailer_id: Mapped[int] = _fk("retailers.id", index=False)
+    wholesaler_id: Mapped[int | None] = _fk("wholesalers.id", nullable=True)
+    order_id: Mapped[int | None] = _fk("orders.id", nullable=True)
+    payment_id: Mapped[int | None] = _fk("retailer_payments.id", nullable=True, index=False)
+    reverses_entry_id: Mapped[int | None] = mapped_column(BigInteger)  # a correction's original entry
+    description: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    balance_after: Mapped[Decimal] = mapped_column(Money)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("balance_after >= 0", name="balance_after_non_negative"),
+        CheckConstraint("payment_id IS NULL OR entry_type = 'CREDIT'", name="payment_is_credit"),
+        CheckConstraint("reverses_entry_id IS NULL OR entry_type = 'CREDIT'", name="correction_is_credit"),
+        Index("ix_ledger_entries_retailer_id_created_at", "retailer_id", "created_at"),
+        # One payment books exactly one CREDIT entry.
+        Index(
+            "uq_ledger_entries_payment_id",
+            "payment_id",
+            unique=True,
+            postgresql_where=text("payment_id IS NOT NULL"),
+        ),
+    )
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+class AdminAuditLog(Base):
+    __tablename__ = "admin_audit_logs"
+    id: Mapped[int] = _id()
+    admin_id: Mapped[int] = _fk("admins.id")
+    action: Mapped[str] = mapped_column(String(100))
+    entity_type: Mapped[str] = mapped_column(String(100))
+    entity_id: Mapped[str | None] = mapped_column(String(100))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        Index("ix_admin_audit_logs_entity_type_entity_id", "entity_type", "entity_id"),
+        Index("ix_admin_audit_logs_created_at", "created_at"),
+    )
+
+
+class AuditLog(Base):
+    """Who moved an order (or a retailer's record) and why."""
+
+    __tablename__ = "audit_logs"
+    id: Mapped[int] = _id()
+    retailer_id: Mapped[int | None] = _fk("retailers.id", nullable=True, index=False)
+    order_id: Mapped[int | None] = _fk("orders.id", nullable=True, index=False)
+    actor_type: Mapped[ActorType] = mapped_column(ACTOR_TYPE)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(100))
+    from_status: Mapped[str | None] = mapped_column(String(40))
+    to_status: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        Index("ix_audit_logs_order_id_created_at", "order_id", "created_at"),
+        Index("ix_audit_logs_retailer_id_created_at", "retailer_id", "created_at"),
+    )
+
+
+class DecisionConflictLog(Base):
+    __tablename__ = "decision_conflict_logs"
+    id: Mapped[int] = _id()
+    order_id: Mapped[int] = _fk("orders.id")
+    existing_wholesaler_id: Mapped[int | None] = _fk("wholesalers.id", nullable=True)
+    attempted_wholesaler_id: Mapped[int | None] = _fk("wholesalers.id", nullable=True)
+    source: Mapped[str] = mapped_column(String(100))  # e.g. "worker:close_offer_window", "admin:7"
+    reason: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_decision_conflict_logs_created_at", "created_at"),)
+
+
+# --- WhatsApp messages ---------------------------------------------------------------------------
+
+
+class InboundMessage(Base):
+    __tablename__ = "inbound_messages"
+    id: Mapped[int] = _id()
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)  # Twilio's; a redelivery collides here
+    from_number: Mapped[str] = mapped_column(String(40))
+    to_number: Mapped[str | None] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text, server_default="")
+    wa_id: Mapped[str | None] = mapped_column(String(40))
+    profile_name: Mapped[str | None] = mapped_column(String(200))
+    num_media: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    media_urls: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
+    button_payload: Mapped[str | None] = mapped_column(Text)
+    button_text: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[InboundStatus] = mapped_column(INBOUND_STATUS, server_default="PENDING")
+    retailer_id: Mapped[int | None] = _fk("retailers.id", nullable=True)
+    wholesaler_id: Mapped[int | None] = _fk("wholesalers.id", nullable=True)
+    intent: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = _now()
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("num_media >= 0", name="num_media_non_negative"),
+        # The sweep re-enqueues what Redis never got; it looks only at unfinished rows.
+        Index(
+            "ix_inbound_messages_status_received_at_open",
+            "status",
+            "received_at",
+            postgresql_where=text("status IN ('PENDING', 'QUEUED')"),
+        ),
+        # The 24-hour window: a number's last message.
+        Index("ix_inbound_messages_from_number_received_at", "from_number", "received_at"),
+    )
+
+
+class OutboundMessage(Timestamped, Base):
+    __tablename__ = "outbound_messages"
+    id: Mapped[int] = _id()
+    to_number: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(40), server_default="reply")
+    status: Mapped[OutboundStatus] = mapped_column(OUTBOUND_STATUS, server_default="PENDING")
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)  # a re-run job writes no 2nd reply
+    provider_sid: Mapped[str | None] = mapped_column(String(64))
+    content_sid: Mapped[str | None] = mapped_column(String(64))
+    content_variables: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    in_reply_to_id: Mapped[int | None] = _fk("inbound_messages.id", nullable=True)
+    order_id: Mapped[int | None] = _fk("orders.id", nullable=True)
+    retailer_id: Mapped[int | None] = _fk("retailers.id", nullable=True)
+    wholesaler_id: Mapped[int | None] = _fk("wholesalers.id", nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        Index(
+            "uq_outbound_messages_provider_sid",
+            "provider_sid",
+            unique=True,
+            postgresql_where=text("provider_sid IS NOT NULL"),
+        ),
+        Index(
+            "ix_outbound_messages_status_created_at_open",
+            "status",
+            "created_at",
+            postgresql_where=text("status IN ('PENDING', 'SENDING', 'FAILED', 'UNDELIVERED')"),
+        ),
+        Index("ix_outbound_messages_to_number_created_at", "to_number", "created_at"),
+    )
+
+
+SOFT_DELETE_MODELS: tuple[type[Base], ...] = (Retailer, Wholesaler, Admin, Product, WholesalerProduct, Order)
+LEDGER_TRIGGERS = (
+    "trg_ledger_entries_no_update",
+    "trg_ledger_entries_no_delete",
+    "trg_ledger_entries_no_truncate",
+)

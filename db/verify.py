@@ -1,0 +1,108 @@
+"""`thok db verify`: the seed's "verify constraints" query, checked against what Thok expects.
+
+Expected names come from the models (the naming convention makes them predictable) plus the
+triggers the migration installs; anything missing is reported and the command exits non-zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, UniqueConstraint, text
+from sqlalchemy.engine import Connection
+
+from db.models import LEDGER_TRIGGERS, Base
+
+CRITICAL_TABLES = (
+    "wholesaler_products",
+    "credit_accounts",
+    "retailer_wholesaler_credits",
+    "ledger_entries",
+    "orders",
+    "vendor_offers",
+    "stock_reservations",
+    "retailers",
+    "wholesalers",
+)
+EXPECTED_TRIGGERS = {
+    "ledger_entries": LEDGER_TRIGGERS,
+    "orders": ("trg_orders_winner_set_once",),
+}
+
+
+@dataclass
+class VerifyReport:
+    lines: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+def expected_names(table_name: str) -> set[str]:
+    table = Base.metadata.tables[table_name]
+    names: set[str] = set()
+    for c in table.constraints:
+        if isinstance(c, CheckConstraint | UniqueConstraint | ForeignKeyConstraint) and c.name:
+            names.add(str(c.name))
+    for ix in table.indexes:
+        if isinstance(ix, Index) and ix.name:
+            names.add(str(ix.name))
+    return names
+
+
+def _fk_without_index(conn: Connection) -> list[str]:
+    """Foreign keys whose columns do not lead any index on the referencing table."""
+    rows = conn.execute(
+        text(
+            """
+            SELECT c.conrelid::regclass::text, c.conname
+            FROM pg_constraint c
+            WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace
+              AND NOT EXISTS (
+                SELECT 1 FROM pg_index i
+                WHERE i.indrelid = c.conrelid
+                  AND (i.indkey::int2[])[0:array_length(c.conkey, 1) - 1] = c.conkey
+              )
+            ORDER BY 1, 2
+            """
+        )
+    ).all()
+    return [f"{t}.{n}" for t, n in rows]
+
+
+def verify(conn: Connection) -> VerifyReport:
+    report = VerifyReport()
+    for table_name in CRITICAL_TABLES:
+        rows = conn.execute(
+            text(
+                "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = to_regclass(:t) ORDER BY contype, conname"
+            ),
+            {"t": table_name},
+        ).all()
+        idx = conn.execute(
+            text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t ORDER BY 1"), {"t": table_name}
+        ).all()
+        trg = conn.execute(
+            text(
+                "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger "
+                "WHERE tgrelid = to_regclass(:t) AND NOT tgisinternal ORDER BY 1"
+            ),
+            {"t": table_name},
+        ).all()
+        report.lines.append(f"{table_name}:")
+        report.lines += [f"  constraint {n} [{k}] {d}" for n, k, d in rows]
+        report.lines += [f"  index {n}" for n, _ in idx]
+        report.lines += [f"  trigger {n}" for n, _ in trg]
+        present = {r[0] for r in rows} | {r[0] for r in idx}
+        for name in sorted(expected_names(table_name) - present):
+            report.missing.append(f"{table_name}: constraint or index {name} is missing")
+        present_triggers = {r[0] for r in trg}
+        for name in EXPECTED_TRIGGERS.get(table_name, ()):
+            if name not in present_triggers:
+                report.missing.append(f"{table_name}: trigger {name} is missing")
+    for fk in _fk_without_index(conn):
+        report.missing.append(f"foreign key without an index: {fk}")
+    return report

@@ -1,0 +1,270 @@
+"""The product catalog and wholesalers' price lists: CSV import, all or nothing.
+
+Every row is validated before anything is written; a bad row stops the import with the file line
+(line 1 is the header). The write itself is one transaction of bulk upserts, so a file is either
+fully applied or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from db.models import Product, Unit, Wholesaler, WholesalerProduct
+from domain.errors import DomainError, NotFound
+from domain.phones import normalize_phone
+
+PRODUCT_COLUMNS = ("sku", "name", "name_ne", "aliases", "unit", "category")
+PRICE_COLUMNS = ("sku", "price", "stock")
+MAX_MONEY = Decimal("999999999999.99")
+MAX_QUANTITY = Decimal("99999999999.999")
+BATCH = 1000
+MAX_REPORTED_ERRORS = 50
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class CsvImportError(DomainError):
+    """The file was refused; nothing of it was written. `errors` name each bad line."""
+
+    def __init__(self, source: str, errors: Sequence[RowError]):
+        self.source = source
+        self.errors = list(errors)
+        first = self.errors[0]
+        more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
+        super().__init__(f"{source}, {first}{more}; nothing was imported")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    rows: int
+    inserted: int
+    updated: int
+
+
+def read_csv(data: bytes | str, source: str, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    """Decode (UTF-8, BOM tolerated), check the header, and return (file line, row) pairs."""
+    if isinstance(data, bytes):
+        try:
+            content = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise CsvImportError(source, [RowError(line, "is not UTF-8 text (save the file as UTF-8)")]) from None
+    else:
+        content = data.removeprefix("\ufeff")
+    if "\x00" in content:
+        raise CsvImportError(source, [RowError(1, "the file contains NUL bytes; is it really a CSV?")])
+    reader = csv.reader(io.StringIO(content, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CsvImportError(source, [RowError(1, "the file is empty; expected a header row")]) from None
+    except csv.Error as exc:
+        raise CsvImportError(source, [RowError(1, f"unreadable CSV ({exc})")]) from None
+    header = [h.strip().lower() for h in header]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise CsvImportError(
+            source, [RowError(1, f"missing column(s) {', '.join(missing)}; expected {','.join(columns)}")]
+        )
+    rows: list[tuple[int, dict[str, str]]] = []
+    errors: list[RowError] = []
+    try:
+        for fields in reader:
+            line = reader.line_num
+            if not fields or all(not f.strip() for f in fields):
+                continue  # blank lines are harmless
+            if len(fields) < len(header):
+                errors.append(RowError(line, f"has {len(fields)} field(s), expected {len(header)}"))
+                continue
+            rows.append((line, {h: (fields[i] or "").strip() for i, h in enumerate(header) if h}))
+    except csv.Error as exc:
+        errors.append(RowError(reader.line_num, f"unreadable CSV ({exc})"))
+    if errors:
+        raise CsvImportError(source, errors[:MAX_REPORTED_ERRORS])
+    return rows
+
+
+def _decimal(raw: str, what: str, maximum: Decimal, places: int) -> Decimal:
+    try:
+        value = Decimal(raw.replace(",", ""))
+    except InvalidOperation:
+        raise ValueError(f"{what} {raw!r} is not a number") from None
+    if not value.is_finite():
+        raise ValueError(f"{what} {raw!r} is not a number")
+    if value < 0:
+        raise ValueError(f"{what} must not be negative (got {raw})")
+    if value > maximum:
+        raise ValueError(f"{what} {raw} is too large")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise ValueError(f"{what} {raw} has more than {places} decimal places")
+    return value
+
+
+def _product_row(row: dict[str, str]) -> dict[str, Any]:
+    sku = row["sku"].upper()
+    if not sku:
+        raise ValueError("sku is empty")
+    if len(sku) > 64 or not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in sku) or sku[0] in "-_":
+        raise ValueError(f"sku {row['sku']!r} must be letters, digits, '-' or '_' (at most 64)")
+    name = row["name"]
+    if not name:
+        raise ValueError("name is empty")
+    if len(name) > 200 or len(row["name_ne"]) > 200:
+        raise ValueError("name is longer than 200 characters")
+    units = [u.value for u in Unit]
+    unit = row["unit"].lower()
+    if unit not in units:
+        raise ValueError(f"unit {row['unit']!r} is not one of {', '.join(units)}")
+    aliases = [a.strip() for a in row["aliases"].split("|") if a.strip()]
+    return {
+        "sku": sku,
+        "name": name,
+        "name_ne": row["name_ne"] or None,
+        "aliases": aliases,
+        "unit": Unit(unit),
+        "category": row["category"][:100] or None,
+    }
+
+
+def import_products(
+    session: Session, data: bytes | str, source: str = "products.csv", progress: Progress | None = None
+) -> ImportResult:
+    """Upsert products by sku. Soft-deleted products named in the file come back to life."""
+    rows = read_csv(data, source, PRODUCT_COLUMNS)
+    parsed: list[dict[str, Any]] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        try:
+            values = _product_row(row)
+        except ValueError as exc:
+            errors.append(RowError(line, str(exc)))
+            continue
+        if values["sku"] in seen:
+            errors.append(RowError(line, f"sku {values['sku']} already appears on line {seen[values['sku']]}"))
+            continue
+        seen[values["sku"]] = line
+        parsed.append(values)
+    if errors:
+        raise CsvImportError(source, errors[:MAX_REPORTED_ERRORS])
+    existing = set(
+        session.scalars(
+            select(Product.sku).where(Product.sku.in_(list(seen))).execution_options(include_deleted=True)
+        )
+    )
+    for start in range(0, len(parsed), BATCH):
+        chunk = parsed[start : start + BATCH]
+        stmt = insert(Product).values(chunk)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Product.sku],
+            set_={
+                "name": stmt.excluded.name,
+                "name_ne": stmt.excluded.name_ne,
+                "aliases": stmt.excluded.aliases,
+                "unit": stmt.excluded.unit,
+                "category": stmt.excluded.category,
+                "deleted_at": None,
+                "updated_at": func.now(),
+            },
+        )
+        session.execute(stmt)
+        if progress:
+            progress(len(chunk))
+    return ImportResult(rows=len(parsed), inserted=len(seen.keys() - existing), updated=len(existing))
+
+
+def find_wholesaler(session: Session, phone: str) -> Wholesaler:
+    number = normalize_phone(phone)
+    wholesaler = session.scalars(select(Wholesaler).where(Wholesaler.whatsapp_number == number)).first()
+    if wholesaler is None:
+        raise NotFound(f"no wholesaler with WhatsApp number {number}")
+    return wholesaler
+
+
+def import_prices(
+    session: Session,
+    wholesaler_phone: str,
+    data: bytes | str,
+    source: str = "prices.csv",
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Set one wholesaler's price and stock per sku. Stock below what is already reserved for
+    orders is refused per line (the database CHECK would refuse it anyway, without the line)."""
+    wholesaler = find_wholesaler(session, wholesaler_phone)
+    rows = read_csv(data, source, PRICE_COLUMNS)
+    skus = {row["sku"].upper() for _, row in rows}
+    products = dict(session.execute(select(Product.sku, Product.id).where(Product.sku.in_(skus))).tuples().all())
+    reserved = dict(
+        session.execute(
+            select(WholesalerProduct.product_id, WholesalerProduct.reserved_stock).where(
+                WholesalerProduct.wholesaler_id == wholesaler.id
+            )
+        )
+        .tuples()
+        .all()
+    )
+    parsed: list[dict[str, Any]] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        sku = row["sku"].upper()
+        try:
+            if not sku:
+                raise ValueError("sku is empty")
+            if sku not in products:
+                raise ValueError(f"unknown sku {row['sku']!r} (import it with import-products first)")
+            if sku in seen:
+                raise ValueError(f"sku {sku} already appears on line {seen[sku]}")
+            price = _decimal(row["price"], "price", MAX_MONEY, 2)
+            stock = _decimal(row["stock"], "stock", MAX_QUANTITY, 3)
+            held = reserved.get(products[sku], Decimal(0))
+            if stock < held:
+                raise ValueError(f"stock {stock} is below the {held} already reserved for orders")
+        except ValueError as exc:
+            errors.append(RowError(line, str(exc)))
+            continue
+        seen[sku] = line
+        parsed.append({"wholesaler_id": wholesaler.id, "product_id": products[sku], "price": price, "stock": stock})
+    if errors:
+        raise CsvImportError(source, errors[:MAX_REPORTED_ERRORS])
+    existing = set(reserved)
+    for start in range(0, len(parsed), BATCH):
+        chunk = parsed[start : start + BATCH]
+        stmt = insert(WholesalerProduct).values(chunk)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[WholesalerProduct.wholesaler_id, WholesalerProduct.product_id],
+            index_where=text("deleted_at IS NULL"),
+            set_={"price": stmt.excluded.price, "stock": stmt.excluded.stock, "updated_at": func.now()},
+        )
+        session.execute(stmt)
+        if progress:
+            progress(len(chunk))
+    inserted = sum(1 for r in parsed if r["product_id"] not in existing)
+    return ImportResult(rows=len(parsed), inserted=inserted, updated=len(parsed) - inserted)
+
+
+def catalog_entries(session: Session) -> list[tuple[str, str, str | None, tuple[str, ...], str]]:
+    """The live catalog as plain tuples (sku, name, name_ne, aliases, unit) for the parser."""
+    rows: Iterable[Any] = session.execute(
+        select(Product.sku, Product.name, Product.name_ne, Product.aliases, Product.unit).order_by(Product.sku)
+    )
+    return [(r.sku, r.name, r.name_ne, tuple(r.aliases or ()), r.unit.value) for r in rows]

@@ -1,0 +1,3 @@
+from thok.cli import main
+
+main()

@@ -1,0 +1,245 @@
+"""The `thok` command. Each command is a thin entrypoint: settings, one unit of work, a service call."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from domain.errors import DomainError
+from thok.config import ConfigError
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from thok import runtime
+
+    try:
+        return runtime.settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _database():  # type: ignore[no-untyped-def]
+    from thok import runtime
+
+    return runtime.database_for(_settings())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
+def main(verbose: bool) -> None:
+    """Thok (थोक): wholesale ordering for Nepal's small shops over WhatsApp.
+
+    With no DATABASE_URL / REDIS_URL set, every command uses the embedded PostgreSQL and Redis in
+    THOK_DATA_DIR (default ./.thok/).
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+
+
+# --- database ------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Migrations and integrity checks."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from db.migrate import current_revision, upgrade
+
+    url = _settings().database_url
+    upgrade(url, revision)
+    click.echo(f"database at revision {current_revision(url)}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ('base' removes everything)."""
+    from db.migrate import current_revision, downgrade
+
+    url = _settings().database_url
+    downgrade(url, revision)
+    click.echo(f"database at revision {current_revision(url) or 'base'}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the database's migration revision and the code's head."""
+    from db.migrate import current_revision, head_revision
+
+    click.echo(f"current: {current_revision(_settings().database_url) or 'base'}  head: {head_revision()}")
+
+
+@db.command("verify")
+@click.option("-q", "--quiet", is_flag=True, help="Print only what is missing.")
+def db_verify(quiet: bool) -> None:
+    """Print the constraints, indexes and triggers of the critical tables; exit 1 if any is missing."""
+    from db.verify import verify
+
+    with _database().engine.connect() as conn:
+        report = verify(conn)
+    if not quiet:
+        for line in report.lines:
+            click.echo(line)
+    for problem in report.missing:
+        click.echo(f"MISSING {problem}", err=True)
+    if not report.ok:
+        raise SystemExit(1)
+    click.echo("verify: all expected constraints, indexes and triggers are present")
+
+
+# --- catalog -------------------------------------------------------------------------------------
+
+
+def _run_import(path: Path, label: str, fn) -> None:  # type: ignore[no-untyped-def]
+    data = path.read_bytes()
+    total = max(data.count(b"\n"), 1)
+    database = _database()
+    try:
+        with database.unit_of_work() as uow, click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+            result = fn(uow.session, data, path.name, bar.update)
+            uow.commit()
+    except DomainError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        for err in getattr(exc, "errors", [])[1:]:
+            click.echo(f"  {path.name}, {err}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"{path.name}: {result.rows} rows ({result.inserted} new, {result.updated} updated)")
+
+
+@main.command("import-products")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_products_cmd(file: Path) -> None:
+    """Upsert products from a CSV: sku,name,name_ne,aliases,unit,category (aliases split by |)."""
+    from domain.catalog import import_products
+
+    _run_import(file, "products", lambda s, d, n, p: import_products(s, d, n, p))
+
+
+@main.command("import-prices")
+@click.argument("wholesaler_phone")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_prices_cmd(wholesaler_phone: str, file: Path) -> None:
+    """Set one wholesaler's prices and stock from a CSV: sku,price,stock."""
+    from domain.catalog import import_prices
+
+    _run_import(file, "prices", lambda s, d, n, p: import_prices(s, wholesaler_phone, d, n, p))
+
+
+@main.command("seed")
+@click.option("--demo", is_flag=True, required=True, help="Seed the demo market (idempotent).")
+def seed_cmd(demo: bool) -> None:
+    """Seed the demo catalog, wholesalers, retailers and admin."""
+    from thok.seed import seed_demo
+
+    with _database().unit_of_work() as uow:
+        result = seed_demo(uow.session)
+        uow.commit()
+    click.echo(
+        f"seeded: {result.products} products, {result.wholesalers} wholesalers, {result.price_rows} price rows, "
+        f"{result.retailers} retailers{', 1 admin' if result.admin_created else ''}"
+    )
+
+
+@main.command("create-admin")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "viewer"]), default="admin", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_admin_cmd(email: str, role: str, password_stdin: bool) -> None:
+    """Create a dashboard admin (password from a prompt, or stdin with --password-stdin)."""
+    from db.models import AdminRole
+    from domain.parties import create_admin
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with _database().unit_of_work() as uow:
+            admin = create_admin(uow.session, email, password, AdminRole(role.upper()))
+            uow.commit()
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"admin {admin.email} created ({role})")
+
+
+# --- processes -----------------------------------------------------------------------------------
+
+
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
+def worker_cmd(burst: bool) -> None:
+    """Run an RQ worker with the scheduler (offer windows, retries, sweeps)."""
+    from workers.runner import run_worker
+
+    run_worker(_settings(), burst=burst)
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def demo_cmd(host: str, port: int) -> None:
+    """Migrate, seed if empty, and run web + worker on the embedded default (dev mode)."""
+    from db.migrate import upgrade
+    from thok import runtime
+    from thok.seed import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, is_empty, seed_demo
+
+    os.environ["THOK_DEV_MODE"] = "1"
+    os.environ.setdefault("SECRET_KEY", secrets.token_hex(32))
+    runtime.settings.cache_clear()
+    settings = _settings()
+    click.echo(f"PostgreSQL: {settings.database_url}\nRedis:      {settings.redis_url}")
+    upgrade(settings.database_url)
+    database = runtime.database_for(settings)
+    with database.unit_of_work() as uow:
+        if is_empty(uow.session):
+            result = seed_demo(uow.session)
+            uow.commit()
+            click.echo(f"seeded the demo market: {result.products} products, {result.wholesalers} wholesalers")
+    database.dispose()
+
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"{host}:{port}", "--access-logfile", "-",
+         "bot.app:create_app()"],
+        env=env,
+    )
+    worker = subprocess.Popen([sys.executable, "-m", "thok", "worker"], env=env)
+    base = f"http://{host}:{port}"
+    click.echo(
+        f"\nThok demo is running (dev mode: Twilio signatures are not checked).\n"
+        f"  Home        {base}/\n  Simulator   {base}/simulator\n  Dashboard   {base}/dashboard/"
+        f"  (login {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD})\n  Health      {base}/healthz\n"
+        f"Press Ctrl-C to stop."
+    )
+    children = [web, worker]
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for child in children:
+            child.wait(timeout=20)
+    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+    if failed:
+        raise SystemExit(1)

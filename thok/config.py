@@ -1,0 +1,113 @@
+"""All configuration, read from the environment in one place.
+
+Nothing else in Thok reads `os.environ` for settings: entrypoints call `load_settings()` once and
+pass the result on. Missing production settings fail at start with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def to_psycopg_url(url: str) -> str:
+    """Accept the ordinary `postgresql://` / `postgres://` forms and select the psycopg 3 driver."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ConfigError(f"DATABASE_URL must start with postgresql:// (got {url.split(':', 1)[0]}://...)")
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number (got {raw!r})") from None
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number (got {raw!r})") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None  # None: the embedded PostgreSQL in data_dir
+    redis_url: str | None = None  # None: the embedded Redis in data_dir
+    secret_key: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_api_base: str | None = None  # only tests point this at a fake Twilio on loopback
+    public_base_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path(".thok"))
+    dev_mode: bool = False  # the demo: skips Twilio signatures, says so at start
+    offer_window_seconds: int = 300
+    accept_window_seconds: int = 900
+    reservation_ttl_seconds: int = 86400
+    draft_ttl_seconds: int = 1800
+    twilio_max_mps: int = 10
+    slow_query_seconds: float = 1.0
+    max_body_bytes: int = 16384
+
+    @property
+    def sqlalchemy_url(self) -> str | None:
+        return to_psycopg_url(self.database_url) if self.database_url else None
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None or self.redis_url is None
+
+    def with_overrides(self, **kwargs: Any) -> Settings:
+        return replace(self, **kwargs)
+
+    def require_production(self) -> None:
+        """Production (not dev/demo) refuses to start without its secrets: fail with one clear line."""
+        if self.dev_mode:
+            return
+        for name in ("SECRET_KEY", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"):
+            if not getattr(self, name.lower()):
+                raise ConfigError(f"{name} is not set: export {name}=... (or run `thok demo` for dev mode)")
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    database_url = env.get("DATABASE_URL") or None
+    if database_url:
+        to_psycopg_url(database_url)  # validate early
+    return Settings(
+        database_url=database_url,
+        redis_url=env.get("REDIS_URL") or None,
+        secret_key=env.get("SECRET_KEY") or None,
+        twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
+        twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
+        twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM") or None,
+        twilio_api_base=env.get("TWILIO_API_BASE") or None,
+        public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        data_dir=Path(env.get("THOK_DATA_DIR") or ".thok"),
+        dev_mode=env.get("THOK_DEV_MODE", "").lower() in ("1", "true", "yes"),
+        offer_window_seconds=_int(env, "OFFER_WINDOW_SECONDS", 300),
+        accept_window_seconds=_int(env, "ACCEPT_WINDOW_SECONDS", 900),
+        reservation_ttl_seconds=_int(env, "RESERVATION_TTL_SECONDS", 86400),
+        draft_ttl_seconds=_int(env, "DRAFT_TTL_SECONDS", 1800),
+        twilio_max_mps=_int(env, "TWILIO_MAX_MPS", 10),
+        slow_query_seconds=_float(env, "SLOW_QUERY_SECONDS", 1.0),
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", 16384),
+    )
+
+
+SETTING_NAMES = [f.name for f in fields(Settings)]

@@ -1,0 +1,31 @@
+"""Process wiring: settings from the environment, embedded servers where URLs are unset, and the
+shared Database/Redis handles. Entrypoints (web, worker, CLI) start here; nothing else does."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from redis import Redis
+
+from db.embedded import with_embedded_servers
+from db.session import Database
+from thok.config import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def settings() -> Settings:
+    return with_embedded_servers(load_settings())
+
+
+def database_for(settings: Settings) -> Database:
+    assert settings.database_url, "with_embedded_servers() fills database_url"
+    return Database(settings.database_url)
+
+
+def redis_for(settings: Settings) -> Redis:
+    assert settings.redis_url, "with_embedded_servers() fills redis_url"
+    # Short timeouts: a webhook must not hang on a dead Redis (the sweep catches up later).
+    return Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
