@@ -469,6 +469,8 @@ class OrderDraft(Timestamped, Base):
 
 # --- credit and the khata ------------------------------------------------------------------------
 
+HELD_WITHIN_LIMIT = "outstanding >= 0 AND held >= 0 AND outstanding + held <= credit_limit"
+
 
 class CreditAccount(Timestamped, Base):
     __tablename__ = "credit_accounts"
@@ -478,12 +480,14 @@ class CreditAccount(Timestamped, Base):
     )
     credit_limit: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
     outstanding: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
+    # Credit promised to confirmed orders not yet debited; counts against the limit (see 0002).
+    held: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
 
     retailer: Mapped[Retailer] = relationship(back_populates="credit_account")
 
     __table_args__ = (
         CheckConstraint("credit_limit >= 0", name="credit_limit_non_negative"),
-        CheckConstraint("outstanding >= 0 AND outstanding <= credit_limit", name="outstanding_within_limit"),
+        CheckConstraint(HELD_WITHIN_LIMIT, name="outstanding_held_within_limit"),
     )
 
 
@@ -494,10 +498,11 @@ class RetailerWholesalerCredit(Timestamped, Base):
     wholesaler_id: Mapped[int] = _fk("wholesalers.id")
     credit_limit: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
     outstanding: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
+    held: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
 
     __table_args__ = (
         CheckConstraint("credit_limit >= 0", name="credit_limit_non_negative"),
-        CheckConstraint("outstanding >= 0 AND outstanding <= credit_limit", name="outstanding_within_limit"),
+        CheckConstraint(HELD_WITHIN_LIMIT, name="outstanding_held_within_limit"),
         UniqueConstraint("retailer_id", "wholesaler_id"),
     )
 
@@ -558,6 +563,8 @@ class LedgerEntry(Base):
         CheckConstraint("payment_id IS NULL OR entry_type = 'CREDIT'", name="payment_is_credit"),
         CheckConstraint("reverses_entry_id IS NULL OR entry_type = 'CREDIT'", name="correction_is_credit"),
         Index("ix_ledger_entries_retailer_id_created_at", "retailer_id", "created_at"),
+        # Posting order per retailer (ids are taken under the account lock): last entries, latest balance.
+        Index("ix_ledger_entries_retailer_id_id", "retailer_id", "id"),
         # One payment books exactly one CREDIT entry.
         Index(
             "uq_ledger_entries_payment_id",

@@ -83,7 +83,8 @@ def verify(conn: Connection) -> VerifyReport:
             {"t": table_name},
         ).all()
         idx = conn.execute(
-            text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t ORDER BY 1"), {"t": table_name}
+            text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t ORDER BY 1"),
+            {"t": table_name},
         ).all()
         trg = conn.execute(
             text(

@@ -66,7 +66,9 @@ def read_csv(data: bytes | str, source: str, columns: Sequence[str]) -> list[tup
             content = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
-            raise CsvImportError(source, [RowError(line, "is not UTF-8 text (save the file as UTF-8)")]) from None
+            raise CsvImportError(
+                source, [RowError(line, "is not UTF-8 text (save the file as UTF-8)")]
+            ) from None
     else:
         content = data.removeprefix("\ufeff")
     if "\x00" in content:
@@ -123,7 +125,11 @@ def _product_row(row: dict[str, str]) -> dict[str, Any]:
     sku = row["sku"].upper()
     if not sku:
         raise ValueError("sku is empty")
-    if len(sku) > 64 or not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in sku) or sku[0] in "-_":
+    if (
+        len(sku) > 64
+        or not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in sku)
+        or sku[0] in "-_"
+    ):
         raise ValueError(f"sku {row['sku']!r} must be letters, digits, '-' or '_' (at most 64)")
     name = row["name"]
     if not name:
@@ -160,7 +166,9 @@ def import_products(
             errors.append(RowError(line, str(exc)))
             continue
         if values["sku"] in seen:
-            errors.append(RowError(line, f"sku {values['sku']} already appears on line {seen[values['sku']]}"))
+            errors.append(
+                RowError(line, f"sku {values['sku']} already appears on line {seen[values['sku']]}")
+            )
             continue
         seen[values["sku"]] = line
         parsed.append(values)
@@ -212,15 +220,13 @@ def import_prices(
     wholesaler = find_wholesaler(session, wholesaler_phone)
     rows = read_csv(data, source, PRICE_COLUMNS)
     skus = {row["sku"].upper() for _, row in rows}
-    products = dict(session.execute(select(Product.sku, Product.id).where(Product.sku.in_(skus))).tuples().all())
+    products = dict(session.execute(select(Product.sku, Product.id).where(Product.sku.in_(skus))).all())
     reserved = dict(
         session.execute(
             select(WholesalerProduct.product_id, WholesalerProduct.reserved_stock).where(
                 WholesalerProduct.wholesaler_id == wholesaler.id
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     parsed: list[dict[str, Any]] = []
     errors: list[RowError] = []
@@ -243,7 +249,9 @@ def import_prices(
             errors.append(RowError(line, str(exc)))
             continue
         seen[sku] = line
-        parsed.append({"wholesaler_id": wholesaler.id, "product_id": products[sku], "price": price, "stock": stock})
+        parsed.append(
+            {"wholesaler_id": wholesaler.id, "product_id": products[sku], "price": price, "stock": stock}
+        )
     if errors:
         raise CsvImportError(source, errors[:MAX_REPORTED_ERRORS])
     existing = set(reserved)
@@ -265,6 +273,8 @@ def import_prices(
 def catalog_entries(session: Session) -> list[tuple[str, str, str | None, tuple[str, ...], str]]:
     """The live catalog as plain tuples (sku, name, name_ne, aliases, unit) for the parser."""
     rows: Iterable[Any] = session.execute(
-        select(Product.sku, Product.name, Product.name_ne, Product.aliases, Product.unit).order_by(Product.sku)
+        select(Product.sku, Product.name, Product.name_ne, Product.aliases, Product.unit).order_by(
+            Product.sku
+        )
     )
     return [(r.sku, r.name, r.name_ne, tuple(r.aliases or ()), r.unit.value) for r in rows]

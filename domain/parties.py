@@ -58,7 +58,11 @@ def register_wholesaler(
     if session.scalars(select(Wholesaler.id).where(Wholesaler.whatsapp_number == number)).first():
         raise InvalidInput(f"{number} is already registered as a wholesaler")
     wholesaler = Wholesaler(
-        name=name.strip(), whatsapp_number=number, business_name=business_name, district=district, language=language
+        name=name.strip(),
+        whatsapp_number=number,
+        business_name=business_name,
+        district=district,
+        language=language,
     )
     session.add(wholesaler)
     session.flush()

@@ -1,0 +1,26 @@
+"""One module per intent. `handle_message` is the single entry the inbound job calls, inside the
+job's unit of work: it takes who wrote and what they wrote, and returns the replies to send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Sender:
+    kind: str  # "retailer" | "wholesaler" | "unknown"
+    phone: str  # E.164
+    id: int | None = None
+    language: str | None = None  # saved preference ("en" | "ne"), None: follow the message's script
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    to: str  # E.164
+    body: str
+    kind: str = "reply"  # "reply" answers within the 24-hour window; other kinds may need templates
+    order_id: int | None = None
+    retailer_id: int | None = None
+    wholesaler_id: int | None = None
+    content_variables: dict[str, str] = field(default_factory=dict)

@@ -40,7 +40,9 @@ def main(verbose: bool) -> None:
     With no DATABASE_URL / REDIS_URL set, every command uses the embedded PostgreSQL and Redis in
     THOK_DATA_DIR (default ./.thok/).
     """
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
 
 
 # --- database ------------------------------------------------------------------------------------
@@ -107,7 +109,10 @@ def _run_import(path: Path, label: str, fn) -> None:  # type: ignore[no-untyped-
     total = max(data.count(b"\n"), 1)
     database = _database()
     try:
-        with database.unit_of_work() as uow, click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        with (
+            database.unit_of_work() as uow,
+            click.progressbar(length=total, label=label, file=sys.stderr) as bar,
+        ):
             result = fn(uow.session, data, path.name, bar.update)
             uow.commit()
     except DomainError as exc:
@@ -206,13 +211,25 @@ def demo_cmd(host: str, port: int) -> None:
         if is_empty(uow.session):
             result = seed_demo(uow.session)
             uow.commit()
-            click.echo(f"seeded the demo market: {result.products} products, {result.wholesalers} wholesalers")
+            click.echo(
+                f"seeded the demo market: {result.products} products, {result.wholesalers} wholesalers"
+            )
     database.dispose()
 
     env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"{host}:{port}", "--access-logfile", "-",
-         "bot.app:create_app()"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            "-b",
+            f"{host}:{port}",
+            "--access-logfile",
+            "-",
+            "bot.app:create_app()",
+        ],
         env=env,
     )
     worker = subprocess.Popen([sys.executable, "-m", "thok", "worker"], env=env)

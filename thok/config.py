@@ -44,6 +44,16 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number (got {raw!r})") from None
 
 
+def _int_list(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated whole numbers (got {raw!r})") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None  # None: the embedded PostgreSQL in data_dir
@@ -63,6 +73,21 @@ class Settings:
     twilio_max_mps: int = 10
     slow_query_seconds: float = 1.0
     max_body_bytes: int = 16384
+    twilio_timeout_seconds: float = 10.0  # one REST call; a timeout is retried like a 5xx
+    # Backoff between send attempts (429, 5xx, network); len() is the number of retries.
+    outbound_retry_intervals: tuple[int, ...] = (5, 30, 120, 600, 1800)
+    # Approved WhatsApp templates per outbound kind, for messages outside the 24-hour window:
+    # TWILIO_TEMPLATE_<KIND>=HX... -> (("offer_request", "HX..."), ...); a tuple keeps Settings hashable.
+    twilio_templates: tuple[tuple[str, str], ...] = ()
+    sweep_interval_seconds: int = 60
+
+    @property
+    def twilio_configured(self) -> bool:
+        """Real sending needs all three; without them (the demo) replies go to the simulator."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_whatsapp_from)
+
+    def template_for(self, kind: str) -> str | None:
+        return dict(self.twilio_templates).get(kind)
 
     @property
     def sqlalchemy_url(self) -> str | None:
@@ -107,6 +132,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         twilio_max_mps=_int(env, "TWILIO_MAX_MPS", 10),
         slow_query_seconds=_float(env, "SLOW_QUERY_SECONDS", 1.0),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 16384),
+        twilio_timeout_seconds=_float(env, "TWILIO_TIMEOUT_SECONDS", 10.0),
+        outbound_retry_intervals=_int_list(env, "OUTBOUND_RETRY_INTERVALS", (5, 30, 120, 600, 1800)),
+        twilio_templates=tuple(
+            sorted(
+                (name[len("TWILIO_TEMPLATE_") :].lower(), value)
+                for name, value in env.items()
+                if name.startswith("TWILIO_TEMPLATE_") and value
+            )
+        ),
+        sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", 60),
     )
 
 

@@ -62,7 +62,7 @@ def seed_demo(session: Session) -> SeedResult:
 
     with (DEMO_DIR / "base_prices.csv").open(encoding="utf-8") as fh:
         base = {row["sku"]: Decimal(row["base_price"]) for row in csv.DictReader(fh)}
-    products = dict(session.execute(select(Product.sku, Product.id)).tuples().all())
+    products = dict(session.execute(select(Product.sku, Product.id)).all())
 
     for name, business, phone, district, lang in WHOLESALERS:
         wholesaler = session.scalars(select(Wholesaler).where(Wholesaler.whatsapp_number == phone)).first()
@@ -80,9 +80,15 @@ def seed_demo(session: Session) -> SeedResult:
             # Each wholesaler carries most of the range; prices differ by a few percent.
             if product_id in priced or sku not in base or _spread(phone + sku, 0, 1) > 0.85:
                 continue
-            price = (base[sku] * Decimal(str(round(_spread(sku + phone, 0.94, 1.08), 3)))).quantize(Decimal("1"))
+            price = (base[sku] * Decimal(str(round(_spread(sku + phone, 0.94, 1.08), 3)))).quantize(
+                Decimal("1")
+            )
             stock = Decimal(int(_spread(phone + sku + "stock", 20, 400)))
-            session.add(WholesalerProduct(wholesaler_id=wholesaler.id, product_id=product_id, price=price, stock=stock))
+            session.add(
+                WholesalerProduct(
+                    wholesaler_id=wholesaler.id, product_id=product_id, price=price, stock=stock
+                )
+            )
             result.price_rows += 1
 
     for name, shop, phone, district, lang, limit in RETAILERS:
