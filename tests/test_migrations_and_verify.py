@@ -64,12 +64,12 @@ def test_verify_reports_a_dropped_trigger_and_constraint(session: Session) -> No
     # DDL is transactional in PostgreSQL: the session's rollback restores both.
     session.execute(text("DROP TRIGGER trg_ledger_entries_no_delete ON ledger_entries"))
     session.execute(
-        text("ALTER TABLE credit_accounts DROP CONSTRAINT ck_credit_accounts_outstanding_within_limit")
+        text("ALTER TABLE credit_accounts DROP CONSTRAINT ck_credit_accounts_credit_limit_non_negative")
     )
     report = verify(session.connection())
     assert not report.ok
     assert "ledger_entries: trigger trg_ledger_entries_no_delete is missing" in report.missing
-    assert any("ck_credit_accounts_outstanding_within_limit" in m for m in report.missing)
+    assert any("ck_credit_accounts_credit_limit_non_negative" in m for m in report.missing)
 
 
 def test_verify_reports_a_foreign_key_without_index(session: Session) -> None:
