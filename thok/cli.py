@@ -179,6 +179,111 @@ def create_admin_cmd(email: str, role: str, password_stdin: bool) -> None:
     click.echo(f"admin {admin.email} created ({role})")
 
 
+# --- credit and the khata ------------------------------------------------------------------------
+
+
+@main.command("check")
+def check_cmd() -> None:
+    """Recompute balances, reservations and winners from the raw rows; exit 1 if any disagree."""
+    from domain.integrity import run_checks
+
+    with _database().session() as session:
+        problems = run_checks(session)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"check: {len(problems)} problem(s) found", err=True)
+        raise SystemExit(1)
+    click.echo("check: balances, reservations and winners all agree")
+
+
+@main.command("statement")
+@click.argument("phone")
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (Nepal).")
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day, inclusive.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Default: stdout.")
+def statement_cmd(phone: str, start, end, out: Path | None) -> None:  # type: ignore[no-untyped-def]
+    """A retailer's khata for a date range, as UTF-8 CSV."""
+    from domain.credit import retailer_by_phone
+    from domain.ledger import statement_rows, write_statement_csv
+
+    try:
+        with _database().session() as session:
+            rows = statement_rows(session, retailer_by_phone(session, phone).id, start.date(), end.date())
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    if out is None:
+        write_statement_csv(rows, sys.stdout)
+        return
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        write_statement_csv(rows, fh)
+    click.echo(f"{out}: {len(rows) - 1} entries", err=True)
+
+
+@main.command("record-payment")
+@click.argument("phone")
+@click.argument("amount")
+@click.option("--method", required=True, help="cash, esewa, khalti, fonepay or bank")
+@click.option("--reference", default=None, help="The eSewa/Khalti/bank transaction reference.")
+@click.option("--admin", "admin_email", required=True, help="Email of the admin recording it.")
+def record_payment_cmd(phone: str, amount: str, method: str, reference: str | None, admin_email: str) -> None:
+    """Record a retailer's payment: one payment row and its one CREDIT entry."""
+    from sqlalchemy import select
+
+    from db.models import Admin
+    from domain.credit import retailer_by_phone
+    from domain.ledger import balance, record_payment
+
+    try:
+        with _database().unit_of_work() as uow:
+            admin_id = uow.session.scalars(select(Admin.id).where(Admin.email == admin_email.strip().lower())).first()
+            if admin_id is None:
+                raise click.ClickException(f"no admin with email {admin_email} (create-admin first)")
+            retailer = retailer_by_phone(uow.session, phone)
+            payment, entry = record_payment(
+                uow.session,
+                retailer_id=retailer.id,
+                amount=amount,  # type: ignore[arg-type]  # to_amount parses and checks the text
+                method=method,
+                reference=reference,
+                recorded_by_admin_id=admin_id,
+            )
+            left = balance(uow.session, retailer.id)
+            uow.commit()
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"payment #{payment.id} recorded for {retailer.whatsapp_number}: entry #{entry.id}, "
+        f"outstanding now NPR {left.outstanding:,.2f}, available NPR {left.available:,.2f}"
+    )
+
+
+@main.command("set-credit-limit")
+@click.argument("phone")
+@click.argument("amount")
+def set_credit_limit_cmd(phone: str, amount: str) -> None:
+    """Set a retailer's credit limit in NPR (not below what they owe)."""
+    from decimal import Decimal, InvalidOperation
+
+    from domain.credit import retailer_by_phone, set_credit_limit
+
+    try:
+        limit = Decimal(amount.replace(",", ""))
+    except InvalidOperation:
+        raise click.ClickException(f"{amount!r} is not an amount (write it like 50000)") from None
+    try:
+        with _database().unit_of_work() as uow:
+            retailer = retailer_by_phone(uow.session, phone)
+            result = set_credit_limit(uow.session, retailer.id, limit)
+            uow.commit()
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"{retailer.whatsapp_number}: limit NPR {result.credit_limit:,.2f}, outstanding NPR "
+        f"{result.outstanding:,.2f}, held NPR {result.held:,.2f}, available NPR {result.available:,.2f}"
+    )
+
+
 # --- processes -----------------------------------------------------------------------------------
 
 

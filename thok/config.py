@@ -80,6 +80,15 @@ class Settings:
     # TWILIO_TEMPLATE_<KIND>=HX... -> (("offer_request", "HX..."), ...); a tuple keeps Settings hashable.
     twilio_templates: tuple[tuple[str, str], ...] = ()
     sweep_interval_seconds: int = 60
+    # The decision engine: weights of price, delivery time, the wholesaler's record and the
+    # retailer's credit headroom (DECISION_WEIGHTS="price=0.5,delivery=0.2,record=0.2,credit=0.1").
+    decision_weights: tuple[tuple[str, float], ...] = (
+        ("price", 0.5),
+        ("delivery", 0.2),
+        ("record", 0.2),
+        ("credit", 0.1),
+    )
+    max_invites: int = 8  # wholesalers asked per order, the retailer's district first
 
     @property
     def twilio_configured(self) -> bool:
@@ -109,6 +118,30 @@ class Settings:
                 raise ConfigError(f"{name} is not set: export {name}=... (or run `thok demo` for dev mode)")
 
 
+DECISION_FACTORS = ("price", "delivery", "record", "credit")
+
+
+def _weights(env: dict[str, str], name: str) -> tuple[tuple[str, float], ...]:
+    raw = env.get(name)
+    if not raw:
+        return Settings.decision_weights
+    weights = dict(Settings.decision_weights)
+    for part in raw.split(","):
+        key, _, value = part.partition("=")
+        key = key.strip().lower()
+        if key not in DECISION_FACTORS:
+            raise ConfigError(f"{name}: unknown factor {key!r} (use {', '.join(DECISION_FACTORS)})")
+        try:
+            weights[key] = float(value)
+        except ValueError:
+            raise ConfigError(f"{name}: {key} must be a number (got {value!r})") from None
+        if weights[key] < 0:
+            raise ConfigError(f"{name}: {key} must not be negative")
+    if sum(weights.values()) <= 0:
+        raise ConfigError(f"{name}: at least one weight must be positive")
+    return tuple((k, weights[k]) for k in DECISION_FACTORS)
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     database_url = env.get("DATABASE_URL") or None
@@ -132,6 +165,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         twilio_max_mps=_int(env, "TWILIO_MAX_MPS", 10),
         slow_query_seconds=_float(env, "SLOW_QUERY_SECONDS", 1.0),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 16384),
+        decision_weights=_weights(env, "DECISION_WEIGHTS"),
+        max_invites=_int(env, "MAX_INVITES", 8),
         twilio_timeout_seconds=_float(env, "TWILIO_TIMEOUT_SECONDS", 10.0),
         outbound_retry_intervals=_int_list(env, "OUTBOUND_RETRY_INTERVALS", (5, 30, 120, 600, 1800)),
         twilio_templates=tuple(

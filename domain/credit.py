@@ -1,0 +1,221 @@
+"""Credit limits and holds.
+
+A retailer's exposure is what they owe (`outstanding`, moved only by ledger entries) plus what
+confirmed-but-not-yet-debited orders hold (`held`). PostgreSQL keeps `outstanding + held <=
+credit_limit` with a CHECK; here each hold is ONE conditional UPDATE, so two orders racing for the
+last credit are serialised on the account row and the loser matches zero rows.
+
+A `retailer_wholesaler_credits` row is optional: no row means no per-wholesaler limit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import case, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from db.models import CreditAccount, EntryType, LedgerEntry, Retailer, RetailerWholesalerCredit, Wholesaler
+from domain.errors import CreditLimitExceeded, InvalidInput, NotFound
+from domain.money import npr
+from domain.phones import normalize_phone
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Balance:
+    credit_limit: Decimal
+    outstanding: Decimal
+    held: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        return self.credit_limit - self.outstanding - self.held
+
+
+def retailer_by_phone(session: Session, phone: str) -> Retailer:
+    number = normalize_phone(phone)
+    retailer = session.scalars(select(Retailer).where(Retailer.whatsapp_number == number)).first()
+    if retailer is None:
+        raise NotFound(f"no retailer with WhatsApp number {number} (register them first)")
+    return retailer
+
+
+def account_balance(session: Session, retailer_id: int) -> Balance:
+    row = session.execute(
+        select(CreditAccount.credit_limit, CreditAccount.outstanding, CreditAccount.held).where(
+            CreditAccount.retailer_id == retailer_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"retailer {retailer_id} has no credit account")
+    return Balance(*row)
+
+
+def wholesaler_balance(session: Session, retailer_id: int, wholesaler_id: int) -> Balance | None:
+    row = session.execute(
+        select(
+            RetailerWholesalerCredit.credit_limit,
+            RetailerWholesalerCredit.outstanding,
+            RetailerWholesalerCredit.held,
+        ).where(
+            RetailerWholesalerCredit.retailer_id == retailer_id,
+            RetailerWholesalerCredit.wholesaler_id == wholesaler_id,
+        )
+    ).first()
+    return Balance(*row) if row else None
+
+
+def wholesaler_label(session: Session, wholesaler_id: int) -> str:
+    row = session.execute(
+        select(Wholesaler.business_name, Wholesaler.name).where(Wholesaler.id == wholesaler_id)
+    ).first()
+    return (row[0] or row[1]) if row else f"wholesaler {wholesaler_id}"
+
+
+def available_credit(session: Session, retailer_id: int, wholesaler_id: int | None = None) -> Decimal:
+    """What the retailer can still order: the overall room, narrowed by the wholesaler's limit if any."""
+    available = account_balance(session, retailer_id).available
+    if wholesaler_id is not None:
+        per = wholesaler_balance(session, retailer_id, wholesaler_id)
+        if per is not None:
+            available = min(available, per.available)
+    return available
+
+
+def check_wholesaler_credit(session: Session, retailer_id: int, wholesaler_id: int, amount: Decimal) -> None:
+    """Refuse (CreditLimitExceeded) if `amount` does not fit the retailer's limit with this wholesaler.
+    A read, not a hold: use it to skip a wholesaler the retailer cannot buy from on credit."""
+    per = wholesaler_balance(session, retailer_id, wholesaler_id)
+    if per is not None and amount > per.available:
+        raise CreditLimitExceeded(amount, max(per.available, Decimal(0)), wholesaler_label(session, wholesaler_id))
+
+
+_HOLD_ACCOUNT = text(
+    "UPDATE credit_accounts SET held = held + :a, updated_at = now() "
+    "WHERE retailer_id = :r AND outstanding + held + :a <= credit_limit "
+    "RETURNING credit_limit - outstanding - held"
+)
+_HOLD_WHOLESALER = text(
+    "UPDATE retailer_wholesaler_credits SET held = held + :a, updated_at = now() "
+    "WHERE retailer_id = :r AND wholesaler_id = :w AND outstanding + held + :a <= credit_limit "
+    "RETURNING id"
+)
+
+
+def hold_credit(
+    session: Session, retailer_id: int, amount: Decimal, order_id: int | None, wholesaler_id: int | None = None
+) -> Decimal:
+    """Hold `amount` of the retailer's credit for a confirmed order; returns what is still available.
+    Refused with CreditLimitExceeded when it does not fit (the database decides, under the row lock)."""
+    if amount <= 0:
+        raise InvalidInput(f"a credit hold must be more than zero (got {amount})")
+    left = session.execute(_HOLD_ACCOUNT, {"a": amount, "r": retailer_id}).scalar()
+    if left is None:
+        raise CreditLimitExceeded(amount, max(account_balance(session, retailer_id).available, Decimal(0)))
+    if wholesaler_id is not None:
+        per = session.execute(_HOLD_WHOLESALER, {"a": amount, "r": retailer_id, "w": wholesaler_id}).first()
+        per_balance = None if per else wholesaler_balance(session, retailer_id, wholesaler_id)
+        if per_balance is not None:
+            # Undo the account hold ourselves: a caller that catches the error and commits anyway
+            # must not leave credit held for an order that was refused.
+            session.execute(
+                text("UPDATE credit_accounts SET held = held - :a WHERE retailer_id = :r"),
+                {"a": amount, "r": retailer_id},
+            )
+            raise CreditLimitExceeded(
+                amount, max(per_balance.available, Decimal(0)), wholesaler_label(session, wholesaler_id)
+            )
+    log.info("held NPR %s of retailer %s's credit for order %s", npr(amount), retailer_id, order_id)
+    return Decimal(left)
+
+
+def release_hold(
+    session: Session, retailer_id: int, amount: Decimal, order_id: int | None, wholesaler_id: int | None = None
+) -> None:
+    """Give back a hold (order cancelled or expired before its debit). Releasing more than is held
+    is a bug upstream (a hold released twice), so it is refused rather than clamped."""
+    done = session.execute(
+        text(
+            "UPDATE credit_accounts SET held = held - :a, updated_at = now() "
+            "WHERE retailer_id = :r AND held >= :a RETURNING held"
+        ),
+        {"a": amount, "r": retailer_id},
+    ).first()
+    if done is None:
+        held = account_balance(session, retailer_id).held
+        raise InvalidInput(
+            f"cannot release NPR {npr(amount)} for order {order_id}: only NPR {npr(held)} is held"
+        )
+    if wholesaler_id is not None:
+        session.execute(
+            text(
+                "UPDATE retailer_wholesaler_credits SET held = held - LEAST(held, :a), updated_at = now() "
+                "WHERE retailer_id = :r AND wholesaler_id = :w"
+            ),
+            {"a": amount, "r": retailer_id, "w": wholesaler_id},
+        )
+
+
+def set_credit_limit(session: Session, retailer_id: int, limit: Decimal) -> Balance:
+    """Admins set the limit; it cannot go below what is already owed and held."""
+    if limit < 0:
+        raise InvalidInput("a credit limit cannot be negative")
+    row = session.execute(
+        text(
+            "UPDATE credit_accounts SET credit_limit = :l, updated_at = now() "
+            "WHERE retailer_id = :r AND outstanding + held <= :l RETURNING id"
+        ),
+        {"l": limit, "r": retailer_id},
+    ).first()
+    if row is None:
+        current = account_balance(session, retailer_id)
+        raise InvalidInput(
+            f"limit NPR {npr(limit)} is below the NPR {npr(current.outstanding + current.held)} "
+            "already owed and held; record a payment first or choose a higher limit"
+        )
+    return account_balance(session, retailer_id)
+
+
+def set_wholesaler_credit_limit(
+    session: Session, retailer_id: int, wholesaler_id: int, limit: Decimal
+) -> Balance:
+    """Create or change a per-wholesaler limit. A new row starts from what the ledger already says
+    the retailer owes this wholesaler, so `thok check` agrees with it from the first day."""
+    if limit < 0:
+        raise InvalidInput("a credit limit cannot be negative")
+    # Postings lock the account row first; taking it here keeps the ledger sum still while we read it.
+    session.execute(
+        select(CreditAccount.id).where(CreditAccount.retailer_id == retailer_id).with_for_update()
+    ).one()
+    signed = func.sum(
+        case((LedgerEntry.entry_type == EntryType.DEBIT, LedgerEntry.amount), else_=-LedgerEntry.amount)
+    )
+    owed = session.execute(
+        select(func.coalesce(signed, 0)).where(
+            LedgerEntry.retailer_id == retailer_id, LedgerEntry.wholesaler_id == wholesaler_id
+        )
+    ).scalar_one()
+    current = wholesaler_balance(session, retailer_id, wholesaler_id)
+    floor = owed + (current.held if current else Decimal(0))
+    if limit < floor:
+        raise InvalidInput(
+            f"limit NPR {npr(limit)} is below the NPR {npr(floor)} already owed to "
+            f"{wholesaler_label(session, wholesaler_id)}; choose at least that"
+        )
+    stmt = insert(RetailerWholesalerCredit).values(
+        retailer_id=retailer_id, wholesaler_id=wholesaler_id, credit_limit=limit, outstanding=owed
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["retailer_id", "wholesaler_id"],
+            set_={"credit_limit": stmt.excluded.credit_limit, "updated_at": func.now()},
+        )
+    )
+    result = wholesaler_balance(session, retailer_id, wholesaler_id)
+    assert result is not None
+    return result

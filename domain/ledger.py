@@ -1,0 +1,445 @@
+"""The khata: an append-only ledger of DEBITs (orders) and CREDITs (payments, corrections).
+
+Every posting locks the retailer's credit account row first, so postings for one retailer are
+serialised: the running `balance_after` is computed from the locked `outstanding`, and ids (taken
+after the lock) give the posting order. The entry and the balance move in one transaction.
+Posting the same business event twice is a no-op: the idempotency key is unique, and a replay
+returns the entry already posted.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from db.models import EntryType, LedgerEntry, Order, PaymentMethod, RetailerPayment
+from domain.credit import Balance, account_balance, wholesaler_label
+from domain.errors import CreditLimitExceeded, DomainError, InvalidInput, NotFound
+from domain.money import npr, to_amount
+
+NEPAL = ZoneInfo("Asia/Kathmandu")
+ZERO = Decimal(0)
+METHODS = {
+    "cash": PaymentMethod.CASH,
+    "esewa": PaymentMethod.ESEWA,
+    "khalti": PaymentMethod.KHALTI,
+    "fonepay": PaymentMethod.FONEPAY,
+    "bank": PaymentMethod.BANK_TRANSFER,
+    "bank_transfer": PaymentMethod.BANK_TRANSFER,
+    "bank-transfer": PaymentMethod.BANK_TRANSFER,
+}
+
+
+def payment_method(raw: str | PaymentMethod) -> PaymentMethod:
+    if isinstance(raw, PaymentMethod):
+        return raw
+    method = METHODS.get(raw.strip().lower())
+    if method is None:
+        raise InvalidInput(f"unknown payment method {raw!r}; use cash, esewa, khalti, fonepay or bank")
+    return method
+
+
+# --- posting -------------------------------------------------------------------------------------
+
+
+def _lock(session: Session, table: str, retailer_id: int, wholesaler_id: int | None = None) -> Balance | None:
+    where = "retailer_id = :r" + (" AND wholesaler_id = :w" if table == "retailer_wholesaler_credits" else "")
+    row = session.execute(
+        text(f"SELECT credit_limit, outstanding, held FROM {table} WHERE {where} FOR UPDATE"),
+        {"r": retailer_id, "w": wholesaler_id},
+    ).first()
+    return Balance(*row) if row else None
+
+
+def _lock_account(session: Session, retailer_id: int) -> Balance:
+    account = _lock(session, "credit_accounts", retailer_id)
+    if account is None:
+        raise NotFound(f"retailer {retailer_id} has no credit account")
+    return account
+
+
+def _already_posted(
+    session: Session, key: str, retailer_id: int, entry_type: EntryType, amount: Decimal
+) -> LedgerEntry | None:
+    entry = session.scalars(select(LedgerEntry).where(LedgerEntry.idempotency_key == key)).first()
+    if entry is not None and (
+        entry.retailer_id != retailer_id or entry.entry_type != entry_type or entry.amount != amount
+    ):
+        raise InvalidInput(
+            f"idempotency key {key!r} already booked entry #{entry.id} ({entry.entry_type.value} "
+            f"NPR {npr(entry.amount)} for retailer {entry.retailer_id}); a different event needs its own key"
+        )
+    return entry
+
+
+def _refuse_overpayment(
+    session: Session, amount: Decimal, account: Balance, per: Balance | None, wholesaler_id: int | None
+) -> None:
+    # Thok keeps no advance payments: a credit beyond the debt would need a negative balance.
+    if amount > account.outstanding:
+        raise InvalidInput(
+            f"NPR {npr(amount)} is more than the NPR {npr(account.outstanding)} owed; "
+            f"record at most NPR {npr(account.outstanding)} (advance payments are not kept)"
+        )
+    if per is not None and wholesaler_id is not None and amount > per.outstanding:
+        raise InvalidInput(
+            f"NPR {npr(amount)} is more than the NPR {npr(per.outstanding)} owed to "
+            f"{wholesaler_label(session, wholesaler_id)}; record at most that for them"
+        )
+
+
+def _refuse_over_limit(
+    session: Session,
+    amount: Decimal,
+    account: Balance,
+    per: Balance | None,
+    wholesaler_id: int | None,
+    release_held: Decimal,
+    per_release: Decimal,
+) -> None:
+    if release_held < 0 or release_held > account.held:
+        raise InvalidInput(f"cannot release NPR {npr(release_held)}: NPR {npr(account.held)} is held")
+    room = account.available + release_held
+    if amount > room:
+        raise CreditLimitExceeded(amount, max(room, ZERO))
+    if per is not None and wholesaler_id is not None and amount > per.available + per_release:
+        room = per.available + per_release
+        raise CreditLimitExceeded(amount, max(room, ZERO), wholesaler_label(session, wholesaler_id))
+
+
+def _post(
+    session: Session,
+    entry_type: EntryType,
+    *,
+    retailer_id: int,
+    amount: Decimal,
+    idempotency_key: str,
+    description: str,
+    order_id: int | None,
+    wholesaler_id: int | None,
+    payment_id: int | None = None,
+    reverses_entry_id: int | None = None,
+    release_held: Decimal = ZERO,
+) -> LedgerEntry:
+    amount = to_amount(amount)
+    account = _lock_account(session, retailer_id)
+    per = _lock(session, "retailer_wholesaler_credits", retailer_id, wholesaler_id) if wholesaler_id else None
+    per_release = min(release_held, per.held) if per else ZERO
+    try:
+        if entry_type is EntryType.DEBIT:
+            _refuse_over_limit(session, amount, account, per, wholesaler_id, release_held, per_release)
+        else:
+            _refuse_overpayment(session, amount, account, per, wholesaler_id)
+    except DomainError:
+        # A retried event that fitted when it was first posted is not an error: return that entry.
+        replay = _already_posted(session, idempotency_key, retailer_id, entry_type, amount)
+        if replay is not None:
+            return replay
+        raise
+    delta = amount if entry_type is EntryType.DEBIT else -amount
+    # The key is checked by the unique index itself (no SELECT first): under the account lock a
+    # committed earlier posting is already visible to ON CONFLICT.
+    entry = session.scalars(
+        insert(LedgerEntry)
+        .values(
+            entry_type=entry_type,
+            amount=amount,
+            retailer_id=retailer_id,
+            wholesaler_id=wholesaler_id,
+            order_id=order_id,
+            payment_id=payment_id,
+            reverses_entry_id=reverses_entry_id,
+            description=description,
+            idempotency_key=idempotency_key,
+            balance_after=account.outstanding + delta,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(LedgerEntry)
+    ).first()
+    if entry is None:
+        # Posted before (a retried job), or by a concurrent posting that committed first.
+        replay = _already_posted(session, idempotency_key, retailer_id, entry_type, amount)
+        assert replay is not None
+        return replay
+    session.execute(
+        text(
+            "UPDATE credit_accounts SET outstanding = outstanding + :d, held = held - :h, updated_at = now() "
+            "WHERE retailer_id = :r"
+        ),
+        {"d": delta, "h": release_held, "r": retailer_id},
+    )
+    if per is not None:
+        session.execute(
+            text(
+                "UPDATE retailer_wholesaler_credits SET outstanding = outstanding + :d, held = held - :h, "
+                "updated_at = now() WHERE retailer_id = :r AND wholesaler_id = :w"
+            ),
+            {"d": delta, "h": per_release, "r": retailer_id, "w": wholesaler_id},
+        )
+    return entry
+
+
+def post_debit(
+    session: Session,
+    *,
+    retailer_id: int,
+    amount: Decimal,
+    idempotency_key: str,
+    description: str,
+    order_id: int | None = None,
+    wholesaler_id: int | None = None,
+    release_held: Decimal = ZERO,
+) -> LedgerEntry:
+    """Book what the retailer owes (an order's total at the winning prices). `release_held` turns
+    the order's credit hold into debt in the same transaction."""
+    return _post(
+        session,
+        EntryType.DEBIT,
+        retailer_id=retailer_id,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        description=description,
+        order_id=order_id,
+        wholesaler_id=wholesaler_id,
+        release_held=Decimal(release_held),
+    )
+
+
+def post_credit(
+    session: Session,
+    *,
+    retailer_id: int,
+    amount: Decimal,
+    idempotency_key: str,
+    description: str,
+    order_id: int | None = None,
+    wholesaler_id: int | None = None,
+    reverses_entry_id: int | None = None,
+    payment_id: int | None = None,
+) -> LedgerEntry:
+    """Book what reduces the debt: a payment, a cancellation, a return, a price correction."""
+    return _post(
+        session,
+        EntryType.CREDIT,
+        retailer_id=retailer_id,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        description=description,
+        order_id=order_id,
+        wholesaler_id=wholesaler_id,
+        payment_id=payment_id,
+        reverses_entry_id=reverses_entry_id,
+    )
+
+
+def reverse_entry(
+    session: Session, entry_id: int, reason: str, idempotency_key: str, amount: Decimal | None = None
+) -> LedgerEntry:
+    """A correcting CREDIT against a DEBIT (all of what is left of it by default). The original
+    stays as it was; corrections together never exceed it."""
+    original = session.get(LedgerEntry, entry_id)
+    if original is None:
+        raise NotFound(f"ledger entry #{entry_id} does not exist")
+    if original.entry_type is not EntryType.DEBIT:
+        raise InvalidInput(f"entry #{entry_id} is a CREDIT; only a DEBIT can be reversed")
+    _lock_account(session, original.retailer_id)  # earlier reversals cannot change under us
+    existing = session.scalars(select(LedgerEntry).where(LedgerEntry.idempotency_key == idempotency_key)).first()
+    if existing is not None and existing.reverses_entry_id == entry_id:
+        return existing
+    reversed_so_far = session.execute(
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+            LedgerEntry.retailer_id == original.retailer_id, LedgerEntry.reverses_entry_id == entry_id
+        )
+    ).scalar_one()
+    remaining = original.amount - reversed_so_far
+    value = remaining if amount is None else to_amount(amount)
+    if remaining <= 0:
+        raise InvalidInput(f"entry #{entry_id} (NPR {npr(original.amount)}) is already fully reversed")
+    if value > remaining:
+        raise InvalidInput(
+            f"cannot reverse NPR {npr(value)} of entry #{entry_id}: only NPR {npr(remaining)} "
+            f"of its NPR {npr(original.amount)} is left to reverse"
+        )
+    return post_credit(
+        session,
+        retailer_id=original.retailer_id,
+        amount=value,
+        idempotency_key=idempotency_key,
+        description=reason,
+        order_id=original.order_id,
+        wholesaler_id=original.wholesaler_id,
+        reverses_entry_id=entry_id,
+    )
+
+
+def record_payment(
+    session: Session,
+    *,
+    retailer_id: int,
+    amount: Decimal,
+    method: PaymentMethod | str,
+    reference: str | None,
+    recorded_by_admin_id: int | None = None,
+    recorded_by_wholesaler_id: int | None = None,
+    wholesaler_id: int | None = None,
+    idempotency_key: str | None = None,
+    notes: str | None = None,
+) -> tuple[RetailerPayment, LedgerEntry]:
+    """A payment and its one CREDIT entry. A wholesaler recording it is also the one paid, unless
+    told otherwise. The same eSewa/Khalti/bank reference is never booked twice."""
+    if recorded_by_admin_id is None and recorded_by_wholesaler_id is None:
+        raise InvalidInput("a payment must be recorded by an admin or a wholesaler")
+    method = payment_method(method)
+    value = to_amount(amount)
+    reference = (reference or "").strip() or None
+    if wholesaler_id is None:
+        wholesaler_id = recorded_by_wholesaler_id
+    key = idempotency_key or (
+        f"payment:{method.value}:{reference}" if reference else f"payment:{uuid.uuid4().hex}"
+    )
+    account = _lock_account(session, retailer_id)
+    replay = _already_posted(session, key, retailer_id, EntryType.CREDIT, value)
+    if replay is not None:
+        if replay.payment_id is None:
+            raise InvalidInput(f"idempotency key {key!r} already booked entry #{replay.id}, not a payment")
+        payment = session.get(RetailerPayment, replay.payment_id)
+        assert payment is not None
+        return payment, replay
+    if reference is not None:
+        dup = session.scalars(
+            select(RetailerPayment).where(RetailerPayment.method == method, RetailerPayment.reference == reference)
+        ).first()
+        if dup is not None:
+            raise InvalidInput(
+                f"{method.value} reference {reference} is already recorded (payment #{dup.id}, "
+                f"NPR {npr(dup.amount)}); check the reference"
+            )
+    # Refuse before the payment row exists: a refused payment must leave nothing behind.
+    per = _lock(session, "retailer_wholesaler_credits", retailer_id, wholesaler_id) if wholesaler_id else None
+    _refuse_overpayment(session, value, account, per, wholesaler_id)
+    payment = RetailerPayment(
+        retailer_id=retailer_id,
+        wholesaler_id=wholesaler_id,
+        amount=value,
+        method=method,
+        reference=reference,
+        notes=notes,
+        recorded_by_admin_id=recorded_by_admin_id,
+        recorded_by_wholesaler_id=recorded_by_wholesaler_id,
+    )
+    session.add(payment)
+    session.flush()
+    label = method.value.replace("_", " ").title() + (f" ref {reference}" if reference else "")
+    entry = post_credit(
+        session,
+        retailer_id=retailer_id,
+        amount=value,
+        idempotency_key=key,
+        description=f"Payment ({label})",
+        wholesaler_id=wholesaler_id,
+        payment_id=payment.id,
+    )
+    return payment, entry
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def balance(session: Session, retailer_id: int) -> Balance:
+    """Limit, outstanding, held and available (one indexed row)."""
+    return account_balance(session, retailer_id)
+
+
+def last_entries(session: Session, retailer_id: int, n: int = 5) -> list[LedgerEntry]:
+    """The newest `n` entries, newest first (posting order, see the module docstring)."""
+    return list(
+        session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.retailer_id == retailer_id)
+            .order_by(LedgerEntry.id.desc())
+            .limit(n)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    when: datetime | None  # None for the opening balance
+    entry_type: str
+    description: str
+    order_ref: str | None
+    debit: Decimal | None
+    credit: Decimal | None
+    balance: Decimal
+
+
+STATEMENT_COLUMNS = ("date", "type", "description", "order ref", "debit", "credit", "balance")
+
+
+def _nepal_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=NEPAL)
+
+
+def statement_rows(session: Session, retailer_id: int, start: date, end: date) -> list[StatementRow]:
+    """Entries from `start` to `end` inclusive (Nepal dates), after an opening-balance row."""
+    if end < start:
+        raise InvalidInput(f"the statement ends ({end}) before it starts ({start})")
+    account_balance(session, retailer_id)  # NotFound for an unknown retailer
+    lo, hi = _nepal_midnight(start), _nepal_midnight(end + timedelta(days=1))
+    opening = session.execute(
+        select(LedgerEntry.balance_after)
+        .where(LedgerEntry.retailer_id == retailer_id, LedgerEntry.created_at < lo)
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+        .limit(1)
+    ).scalar()
+    rows = [StatementRow(None, "OPENING", f"Opening balance on {start}", None, None, None, opening or ZERO)]
+    result = session.execute(
+        select(LedgerEntry, Order.ref)
+        .outerjoin(Order, Order.id == LedgerEntry.order_id)
+        .where(LedgerEntry.retailer_id == retailer_id, LedgerEntry.created_at >= lo, LedgerEntry.created_at < hi)
+        .order_by(LedgerEntry.id)
+        .execution_options(include_deleted=True)
+    )
+    for entry, ref in result:
+        is_debit = entry.entry_type is EntryType.DEBIT
+        rows.append(
+            StatementRow(
+                entry.created_at,
+                entry.entry_type.value,
+                entry.description,
+                ref,
+                entry.amount if is_debit else None,
+                None if is_debit else entry.amount,
+                entry.balance_after,
+            )
+        )
+    return rows
+
+
+def write_statement_csv(rows: Iterable[StatementRow], fh: IO[str]) -> None:
+    """UTF-8 CSV (the caller opens `fh`); times in Nepal time, amounts as plain numbers."""
+    writer = csv.writer(fh)
+    writer.writerow(STATEMENT_COLUMNS)
+    for r in rows:
+        when = r.when.astimezone(NEPAL).strftime("%Y-%m-%d %H:%M") if r.when else ""
+        writer.writerow(
+            [
+                when,
+                r.entry_type,
+                r.description,
+                r.order_ref or "",
+                "" if r.debit is None else f"{r.debit:.2f}",
+                "" if r.credit is None else f"{r.credit:.2f}",
+                f"{r.balance:.2f}",
+            ]
+        )
