@@ -1,0 +1,464 @@
+"""The decision engine: exactly one winning wholesaler per order.
+
+`pick_winner` is one transaction: lock the order row, check it has no winner, score the offers,
+reserve the best offer's stock with conditional updates (falling to the next when stock is gone),
+set `orders.final_wholesaler_id`, mark that offer WON and the rest LOST. A second attempt on a
+decided order — a duplicate job, two workers, an admin override racing the worker — changes
+nothing and is written to `decision_conflict_logs`. Behind the row lock, PostgreSQL's unique
+index on WON offers and the winner trigger refuse whatever might still slip through.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.models import (
+    ActorType,
+    DecisionConflictLog,
+    LedgerEntry,
+    OfferStatus,
+    Order,
+    OrderStatus,
+    VendorOffer,
+)
+from domain.credit import account_balance, release_hold, wholesaler_balance
+from domain.errors import DomainError, InvalidInput
+from domain.events import Notice, WinnerSelected, notify, record_event
+from domain.ledger import post_debit, reverse_entry
+from domain.money import npr
+from domain.orders import HOLDING_STATUSES, find_order, lock_order, transition
+from domain.stock import consume_reservations, release_reservations, reserve_stock, set_reservation_expiry
+from thok.config import Settings
+
+log = logging.getLogger(__name__)
+
+CANDIDATE = (OfferStatus.PENDING, OfferStatus.SUBMITTED, OfferStatus.LOST)
+UNKNOWN_DELIVERY_DAYS = 1  # a catalog-price offer promises the usual next-day delivery
+HISTORY_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Decision:
+    order_id: int
+    outcome: str  # "won" | "expired" | "conflict" | "not_open"
+    offer_id: int | None = None
+    wholesaler_id: int | None = None
+
+
+class DecisionConflict(DomainError):
+    pass
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+_HISTORY = text(
+    """
+    SELECT final_wholesaler_id AS wholesaler_id,
+           count(*) FILTER (WHERE status IN ('CONFIRMED', 'DISPATCHED', 'DELIVERED')) AS won,
+           count(*) FILTER (WHERE status = 'DELIVERED') AS delivered,
+           avg(extract(epoch FROM confirmed_at - decided_at)) FILTER (WHERE confirmed_at IS NOT NULL) AS accept_secs
+    FROM orders
+    WHERE final_wholesaler_id = ANY(:ids) AND created_at > now() - make_interval(days => :days) AND id <> :order_id
+    GROUP BY final_wholesaler_id
+    """
+)
+
+
+def score_offers(
+    session: Session, order: Order, offers: list[VendorOffer], settings: Settings
+) -> list[tuple[VendorOffer, Decimal, dict[str, Any]]]:
+    """Deterministic score per offer (higher wins), with its breakdown for the dashboard and the
+    retailer. Ties go to the lower price, then the earlier answer, then the lower wholesaler id."""
+    weights = dict(settings.decision_weights)
+    total_weight = sum(weights.values())
+    ids = [o.wholesaler_id for o in offers]
+    history = {
+        r.wholesaler_id: r for r in session.execute(_HISTORY, {"ids": ids, "days": HISTORY_DAYS, "order_id": order.id})
+    }
+    held = order.estimated_total or Decimal(0)
+    overall = account_balance(session, order.retailer_id).available + held
+    cheapest = min(o.total_price for o in offers)
+    scored = []
+    for offer in offers:
+        h = history.get(offer.wholesaler_id)
+        won, delivered = (int(h.won), int(h.delivered)) if h else (0, 0)
+        accept_hours = float(h.accept_secs) / 3600 if h and h.accept_secs is not None else 1.0
+        reliability = (delivered + 1) / (won + 2)  # a newcomer starts at 0.5, not at 0 or 1
+        days = offer.delivery_days if offer.delivery_days is not None else UNKNOWN_DELIVERY_DAYS
+        # This order's own hold counts as room; a per-wholesaler limit (no hold there yet) narrows it.
+        per = wholesaler_balance(session, order.retailer_id, offer.wholesaler_id)
+        headroom = overall if per is None else min(overall, per.available)
+        components = {
+            "price": float(cheapest / offer.total_price) if offer.total_price > 0 else 1.0,
+            "delivery": 1 / (1 + days),
+            "record": 0.7 * reliability + 0.3 / (1 + accept_hours),
+            "credit": max(0.0, min(1.0, float(headroom / offer.total_price))) if offer.total_price > 0 else 1.0,
+        }
+        score = sum(weights[k] * v for k, v in components.items()) / total_weight
+        breakdown = {
+            "components": {k: round(v, 4) for k, v in components.items()},
+            "weights": weights,
+            "total_price": str(offer.total_price),
+            "delivery_days": days,
+            "won_90d": won,
+            "delivered_90d": delivered,
+            "avg_accept_hours": round(accept_hours, 2),
+            "credit_headroom": str(headroom),
+            "eligible": headroom >= offer.total_price,
+        }
+        if not breakdown["eligible"]:
+            breakdown["reason"] = f"credit: available NPR {npr(headroom)} < NPR {npr(offer.total_price)}"
+        scored.append((offer, Decimal(str(round(score, 4))), breakdown))
+    scored.sort(
+        key=lambda t: (
+            -t[1],
+            t[0].total_price,
+            t[0].responded_at or datetime.max.replace(tzinfo=UTC),
+            t[0].wholesaler_id,
+        )
+    )
+    return scored
+
+
+# --- deciding ------------------------------------------------------------------------------------
+
+
+def _conflict(session: Session, order: Order, source: str, reason: str, attempted: int | None = None) -> Decision:
+    session.add(
+        DecisionConflictLog(
+            order_id=order.id,
+            existing_wholesaler_id=order.final_wholesaler_id,
+            attempted_wholesaler_id=attempted,
+            source=source,
+            reason=reason,
+            details={"status": order.status.value},
+        )
+    )
+    session.flush()
+    log.warning("decision conflict on %s: %s (%s)", order.ref, reason, source)
+    return Decision(order.id, "conflict", wholesaler_id=order.final_wholesaler_id)
+
+
+def pick_winner(
+    session: Session,
+    order_id: int,
+    settings: Settings,
+    *,
+    source: str,
+    forced_offer_id: int | None = None,
+    actor_type: ActorType = ActorType.SYSTEM,
+    actor_id: int | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    now = now or datetime.now(UTC)
+    order = lock_order(session, order_id)
+    if order.final_wholesaler_id is not None or order.status is not OrderStatus.PENDING_OFFERS:
+        if order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED) and (
+            order.final_wholesaler_id is None
+        ):
+            return Decision(order.id, "not_open")
+        attempted = None
+        if forced_offer_id is not None:
+            forced = session.get(VendorOffer, forced_offer_id)
+            attempted = forced.wholesaler_id if forced else None
+        return _conflict(session, order, source, f"order {order.ref} is already {order.status.value}", attempted)
+
+    offers = list(
+        session.scalars(
+            select(VendorOffer)
+            .where(VendorOffer.order_id == order.id, VendorOffer.status.in_(CANDIDATE))
+            .with_for_update()
+        )
+    )
+    if forced_offer_id is not None:
+        offers = [o for o in offers if o.id == forced_offer_id]
+        if not offers:
+            raise InvalidInput("that offer cannot win: it was passed, declined or belongs to another order")
+    scored = score_offers(session, order, offers, settings) if offers else []
+    for offer, score, breakdown in scored:
+        offer.score, offer.score_breakdown = score, breakdown
+    deadline = now + timedelta(seconds=settings.accept_window_seconds)
+    for offer, _, breakdown in scored:
+        if not breakdown["eligible"] or not reserve_stock(session, order, offer.wholesaler_id, deadline):
+            continue
+        try:
+            with session.begin_nested():
+                order.final_wholesaler_id = offer.wholesaler_id
+                order.final_total = offer.total_price
+                order.decided_at = now
+                order.accept_deadline_at = deadline
+                offer.status = OfferStatus.WON
+                offer.decided_at = now
+                session.flush()
+        except IntegrityError as exc:  # the database's own guards: another winner got there first
+            release_reservations(session, order.id)
+            return _conflict(
+                session, order, source, f"database refused a second winner: {exc.orig}", offer.wholesaler_id
+            )
+        for other, _, _ in scored:
+            if other is not offer and other.status is not OfferStatus.LOST:
+                other.status = OfferStatus.LOST
+                other.decided_at = now
+        transition(
+            session,
+            order,
+            OrderStatus.WHOLESALER_SELECTED,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            reason=f"offer {offer.id} won ({source})",
+            details={"offer_id": offer.id, "score": str(offer.score)},
+        )
+        _tell_outcome(session, order, offer, scored)
+        record_event(session, WinnerSelected(order.id, offer.id, deadline))
+        return Decision(order.id, "won", offer.id, offer.wholesaler_id)
+
+    # Nobody can serve it (no offers, all passed, stock gone, or credit short).
+    for offer, _, _ in scored:
+        offer.status = OfferStatus.LOST
+        offer.decided_at = now
+    transition(session, order, OrderStatus.EXPIRED, actor_type=actor_type, actor_id=actor_id, reason="no usable offer")
+    if order.estimated_total:
+        release_hold(session, order.retailer_id, order.estimated_total, order.id)
+    notify(
+        session,
+        Notice("order_expired", "retailer", order.retailer_id, f"expired:{order.id}", order.id, {"ref": order.ref}),
+    )
+    return Decision(order.id, "expired")
+
+
+def _tell_outcome(
+    session: Session, order: Order, winner: VendorOffer, scored: list[tuple[VendorOffer, Decimal, dict[str, Any]]]
+) -> None:
+    params = {"ref": order.ref, "total": npr(winner.total_price), "days": winner.delivery_days}
+    notify(
+        session,
+        Notice("offer_won", "wholesaler", winner.wholesaler_id, f"won:{order.id}:{winner.id}", order.id, params),
+    )
+    notify(
+        session,
+        Notice("winner_selected", "retailer", order.retailer_id, f"selected:{order.id}:{winner.id}", order.id, params),
+    )
+    for offer, _, _ in scored:
+        if offer is not winner and offer.responded_at is not None and offer.status is OfferStatus.LOST:
+            notify(
+                session,
+                Notice(
+                    "offer_lost",
+                    "wholesaler",
+                    offer.wholesaler_id,
+                    f"lost:{order.id}:{offer.id}",
+                    order.id,
+                    {"ref": order.ref},
+                ),
+            )
+
+
+def close_offer_window(
+    session: Session, order_id: int, settings: Settings, *, source: str, now: datetime | None = None
+) -> Decision:
+    """The offer window's timer (or its early close) fired: decide, unless it is too early."""
+    now = now or datetime.now(UTC)
+    order = lock_order(session, order_id)
+    if (
+        order.status is OrderStatus.PENDING_OFFERS
+        and order.offer_window_closes_at
+        and now < order.offer_window_closes_at
+    ):
+        waiting = session.scalar(
+            select(VendorOffer.id)
+            .where(VendorOffer.order_id == order.id, VendorOffer.status == OfferStatus.PENDING)
+            .limit(1)
+        )
+        if waiting is not None:
+            return Decision(order.id, "not_open")  # a stale early-close event: the timer will come
+    return pick_winner(session, order_id, settings, source=source, now=now)
+
+
+def decline_winner(
+    session: Session,
+    order: Order,
+    settings: Settings,
+    *,
+    reason: str,
+    source: str,
+    actor_type: ActorType,
+    actor_id: int | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    """The winner passed or let the accept window run out: release its stock, and the next offer
+    wins by the same rules (or the order expires)."""
+    winner = session.scalars(
+        select(VendorOffer)
+        .where(VendorOffer.order_id == order.id, VendorOffer.status == OfferStatus.WON)
+        .with_for_update()
+    ).one()
+    release_reservations(session, order.id)
+    winner.status = OfferStatus.DECLINED
+    order.final_wholesaler_id = None
+    order.final_total = None
+    order.accept_deadline_at = None
+    transition(session, order, OrderStatus.PENDING_OFFERS, actor_type=actor_type, actor_id=actor_id, reason=reason)
+    notify(
+        session,
+        Notice(
+            "winner_declined",
+            "wholesaler",
+            winner.wholesaler_id,
+            f"declined:{order.id}:{winner.id}",
+            order.id,
+            {"ref": order.ref},
+        ),
+    )
+    return pick_winner(session, order.id, settings, source=source, now=now)
+
+
+def winner_accept_timeout(
+    session: Session, order_id: int, offer_id: int, settings: Settings, now: datetime | None = None
+) -> Decision:
+    now = now or datetime.now(UTC)
+    order = lock_order(session, order_id)
+    if (
+        order.status is not OrderStatus.WHOLESALER_SELECTED
+        or order.accept_deadline_at is None
+        or now < order.accept_deadline_at
+    ):
+        return Decision(order.id, "not_open")
+    won = session.scalar(
+        select(VendorOffer.id).where(VendorOffer.order_id == order.id, VendorOffer.status == OfferStatus.WON)
+    )
+    if won != offer_id:
+        return Decision(order.id, "not_open")  # that winner already answered or was replaced
+    return decline_winner(
+        session,
+        order,
+        settings,
+        reason="winner did not accept in time",
+        source="worker:accept_timeout",
+        actor_type=ActorType.SYSTEM,
+        now=now,
+    )
+
+
+# --- the winner's answers, fulfilment, cancellation -----------------------------------------------
+
+
+def confirm_winner(session: Session, wholesaler_id: int, ref: str, settings: Settings) -> Order:
+    """`ACCEPT TK-7F3K` from the winner: the order is CONFIRMED and the khata gets its DEBIT."""
+    order = lock_order(session, find_order(session, ref).id)
+    if order.status is not OrderStatus.WHOLESALER_SELECTED or order.final_wholesaler_id != wholesaler_id:
+        raise InvalidInput(f"{order.ref} is not waiting for your acceptance ({order.status.value})")
+    transition(
+        session,
+        order,
+        OrderStatus.CONFIRMED,
+        actor_type=ActorType.WHOLESALER,
+        actor_id=wholesaler_id,
+        reason="winner accepted",
+    )
+    assert order.final_total is not None
+    post_debit(
+        session,
+        retailer_id=order.retailer_id,
+        amount=order.final_total,
+        idempotency_key=f"order:{order.id}:debit",
+        description=f"Order {order.ref}",
+        order_id=order.id,
+        wholesaler_id=wholesaler_id,
+        release_held=order.estimated_total or Decimal(0),
+    )
+    set_reservation_expiry(session, order.id, None)  # a confirmed order keeps its goods until delivery
+    notify(
+        session,
+        Notice(
+            "order_confirmed",
+            "retailer",
+            order.retailer_id,
+            f"confirmed:{order.id}",
+            order.id,
+            {"ref": order.ref, "total": npr(order.final_total)},
+        ),
+    )
+    return order
+
+
+def decline_as_winner(session: Session, wholesaler_id: int, ref: str, settings: Settings) -> Decision:
+    """`PASS TK-7F3K` from the current winner."""
+    order = lock_order(session, find_order(session, ref).id)
+    if order.status is not OrderStatus.WHOLESALER_SELECTED or order.final_wholesaler_id != wholesaler_id:
+        raise InvalidInput(f"{order.ref} is not waiting for your acceptance ({order.status.value})")
+    return decline_winner(
+        session,
+        order,
+        settings,
+        reason="winner passed",
+        source=f"wholesaler:{wholesaler_id}",
+        actor_type=ActorType.WHOLESALER,
+        actor_id=wholesaler_id,
+    )
+
+
+def mark_dispatched(session: Session, order: Order, *, actor_type: ActorType, actor_id: int | None) -> None:
+    transition(session, order, OrderStatus.DISPATCHED, actor_type=actor_type, actor_id=actor_id, reason="dispatched")
+    notify(
+        session,
+        Notice(
+            "order_dispatched", "retailer", order.retailer_id, f"dispatched:{order.id}", order.id, {"ref": order.ref}
+        ),
+    )
+
+
+def mark_delivered(session: Session, order: Order, *, actor_type: ActorType, actor_id: int | None) -> None:
+    transition(session, order, OrderStatus.DELIVERED, actor_type=actor_type, actor_id=actor_id, reason="delivered")
+    consume_reservations(session, order.id)
+    notify(
+        session,
+        Notice("order_delivered", "retailer", order.retailer_id, f"delivered:{order.id}", order.id, {"ref": order.ref}),
+    )
+
+
+def cancel_order(session: Session, order_id: int, *, actor_type: ActorType, actor_id: int | None, reason: str) -> Order:
+    """Cancel what may still be cancelled: stock goes back, a credit hold is released, a posted
+    DEBIT is answered by a CREDIT entry (never an edit)."""
+    order = lock_order(session, order_id)
+    was = order.status
+    transition(session, order, OrderStatus.CANCELLED, actor_type=actor_type, actor_id=actor_id, reason=reason)
+    release_reservations(session, order.id)
+    if was in HOLDING_STATUSES and order.estimated_total:
+        release_hold(session, order.retailer_id, order.estimated_total, order.id)
+    elif was is OrderStatus.CONFIRMED:
+        debit = session.scalars(
+            select(LedgerEntry).where(LedgerEntry.idempotency_key == f"order:{order.id}:debit")
+        ).first()
+        if debit is not None:
+            reverse_entry(session, debit.id, f"Order {order.ref} cancelled: {reason}", f"order:{order.id}:cancel")
+    if order.final_wholesaler_id is not None:
+        notify(
+            session,
+            Notice(
+                "order_cancelled_wholesaler",
+                "wholesaler",
+                order.final_wholesaler_id,
+                f"cancelled:{order.id}:w",
+                order.id,
+                {"ref": order.ref},
+            ),
+        )
+    return order
+
+
+def sweep_accept_deadline(session: Session, order_id: int, settings: Settings, now: datetime | None = None) -> Decision:
+    """The sweep's path to the accept timeout, when it does not know which offer won."""
+    won = session.scalar(
+        select(VendorOffer.id).where(VendorOffer.order_id == order_id, VendorOffer.status == OfferStatus.WON)
+    )
+    if won is None:
+        return Decision(order_id, "not_open")
+    return winner_accept_timeout(session, order_id, won, settings, now=now)

@@ -1,0 +1,262 @@
+"""Placing an order and collecting wholesalers' offers.
+
+A confirmed order is put at once to the wholesalers who can serve all of it (live, active, every
+item priced and in stock, the retailer's district first), each with a catalog-price offer. During
+the offer window they may improve it (`OFFER TK-7F3K 5400 tomorrow`), take it as it is
+(`ACCEPT TK-7F3K`) or decline (`PASS TK-7F3K`); the window closes on its timer or as soon as every
+invited wholesaler has answered. The decision itself is `domain.decision`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import exists, select, text
+from sqlalchemy.orm import Session
+
+from db.models import (
+    ActorType,
+    AuditLog,
+    OfferStatus,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Product,
+    Retailer,
+    Unit,
+    VendorOffer,
+)
+from domain.credit import hold_credit
+from domain.errors import DomainError, InvalidInput, NotFound
+from domain.events import Notice, OfferWindowOpened, OfferWindowReady, notify, record_event
+from domain.money import npr
+from domain.orders import find_order, lock_order, new_order_ref
+from thok.config import Settings
+
+OPEN_OFFER = (OfferStatus.PENDING, OfferStatus.SUBMITTED)
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product_id: int
+    quantity: Decimal  # in the product's unit
+    raw_text: str | None = None
+
+
+class NoWholesalerAvailable(DomainError):
+    pass
+
+
+class LateOffer(DomainError):
+    """The window has closed (or the order moved on): the answer is refused politely."""
+
+    def __init__(self, order: Order):
+        super().__init__(f"the offer window for {order.ref} has closed ({order.status.value})")
+        self.order_ref = order.ref
+
+
+class NotInvited(DomainError):
+    pass
+
+
+# Wholesalers who sell every line with enough available stock, with their catalog total.
+_ELIGIBLE = text(
+    """
+    SELECT wp.wholesaler_id, sum(wp.price * i.quantity) AS total, (w.district = :district) AS local
+    FROM order_items i
+    JOIN wholesaler_products wp ON wp.product_id = i.product_id AND wp.deleted_at IS NULL
+         AND wp.is_available AND wp.stock - wp.reserved_stock >= i.quantity
+    JOIN wholesalers w ON w.id = wp.wholesaler_id AND w.deleted_at IS NULL AND w.is_active
+    WHERE i.order_id = :order_id
+    GROUP BY wp.wholesaler_id, w.district
+    HAVING count(*) = :lines
+    ORDER BY (w.district = :district) DESC NULLS LAST, total, wp.wholesaler_id
+    LIMIT :limit
+    """
+)
+
+
+def eligible_wholesalers(session: Session, order: Order, retailer: Retailer, limit: int) -> list[tuple[int, Decimal]]:
+    rows = session.execute(
+        _ELIGIBLE,
+        {"order_id": order.id, "district": retailer.district or "", "lines": len(order.items), "limit": limit},
+    ).all()
+    return [(int(r.wholesaler_id), Decimal(r.total).quantize(Decimal("0.01"))) for r in rows]
+
+
+def place_order(
+    session: Session,
+    retailer: Retailer,
+    lines: Sequence[OrderLine],
+    settings: Settings,
+    now: datetime | None = None,
+) -> Order:
+    """The retailer said YES: create the order, hold credit for the best catalog total, and invite
+    the eligible wholesalers. All or nothing: a refusal (no wholesaler, credit limit) leaves no
+    trace because the work happens in a savepoint."""
+    if not lines:
+        raise InvalidInput("an order needs at least one item")
+    now = now or datetime.now(UTC)
+    savepoint = session.begin_nested()
+    try:
+        order = _create(session, retailer, lines, settings, now)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return order
+
+
+def _create(
+    session: Session, retailer: Retailer, lines: Sequence[OrderLine], settings: Settings, now: datetime
+) -> Order:
+    units = dict(
+        session.execute(select(Product.id, Product.unit).where(Product.id.in_([ln.product_id for ln in lines]))).all()
+    )
+    order = Order(
+        ref=new_order_ref(session),
+        retailer_id=retailer.id,
+        status=OrderStatus.PENDING_OFFERS,
+        delivery_district=retailer.district,
+        offer_window_closes_at=now + timedelta(seconds=settings.offer_window_seconds),
+    )
+    session.add(order)
+    session.flush()
+    for line in lines:
+        if line.product_id not in units:
+            raise NotFound(f"product {line.product_id} is not in the catalog")
+        if line.quantity <= 0:
+            raise InvalidInput("quantities must be more than zero")
+        session.add(
+            OrderItem(
+                order_id=order.id,
+                product_id=line.product_id,
+                quantity=line.quantity,
+                unit=Unit(units[line.product_id]),
+                raw_text=line.raw_text,
+            )
+        )
+    session.flush()
+    session.refresh(order, ["items"])
+    invited = eligible_wholesalers(session, order, retailer, settings.max_invites)
+    if not invited:
+        raise NoWholesalerAvailable("no wholesaler has all of these items in stock right now")
+    order.estimated_total = min(total for _, total in invited)
+    # The credit is held now, so two orders racing for the last credit cannot both be confirmed.
+    hold_credit(session, retailer.id, order.estimated_total, order.id)
+    for wholesaler_id, total in invited:
+        session.add(VendorOffer(order_id=order.id, wholesaler_id=wholesaler_id, total_price=total))
+    session.add(
+        AuditLog(
+            retailer_id=retailer.id,
+            order_id=order.id,
+            actor_type=ActorType.RETAILER,
+            actor_id=retailer.id,
+            action="order.created",
+            to_status=OrderStatus.PENDING_OFFERS.value,
+            details={"invited": [w for w, _ in invited], "estimated_total": str(order.estimated_total)},
+        )
+    )
+    session.flush()
+    for wholesaler_id, total in invited:
+        notify(
+            session,
+            Notice(
+                key="offer_invite",
+                to_kind="wholesaler",
+                to_id=wholesaler_id,
+                order_id=order.id,
+                dedupe_key=f"invite:{order.id}:{wholesaler_id}",
+                kind="offer_request",
+                params={"ref": order.ref, "total": npr(total), "district": retailer.district or "-"},
+            ),
+        )
+    assert order.offer_window_closes_at is not None
+    record_event(session, OfferWindowOpened(order.id, order.offer_window_closes_at))
+    return order
+
+
+def _invited_offer(session: Session, order: Order, wholesaler_id: int) -> VendorOffer:
+    offer = session.scalars(
+        select(VendorOffer)
+        .where(VendorOffer.order_id == order.id, VendorOffer.wholesaler_id == wholesaler_id)
+        .with_for_update()
+    ).first()
+    if offer is None:
+        raise NotInvited(f"you were not asked for an offer on {order.ref}")
+    return offer
+
+
+def _open_for_offers(session: Session, ref: str, now: datetime) -> Order:
+    order = lock_order(session, find_order(session, ref).id)
+    closes = order.offer_window_closes_at
+    if order.status is not OrderStatus.PENDING_OFFERS or (closes is not None and now >= closes):
+        raise LateOffer(order)
+    return order
+
+
+def _check_all_answered(session: Session, order: Order) -> None:
+    waiting = session.scalar(
+        select(exists().where(VendorOffer.order_id == order.id, VendorOffer.status == OfferStatus.PENDING))
+    )
+    if not waiting:
+        record_event(session, OfferWindowReady(order.id))
+
+
+def submit_offer(
+    session: Session,
+    wholesaler_id: int,
+    ref: str,
+    price: Decimal,
+    delivery_days: int | None = None,
+    now: datetime | None = None,
+) -> VendorOffer:
+    """`OFFER TK-7F3K 5400 tomorrow`: a new total (and delivery time) for the whole order."""
+    now = now or datetime.now(UTC)
+    if price <= 0:
+        raise InvalidInput("an offer needs a price above zero")
+    if delivery_days is not None and not 0 <= delivery_days <= 60:
+        raise InvalidInput("delivery must be within 60 days")
+    order = _open_for_offers(session, ref, now)
+    offer = _invited_offer(session, order, wholesaler_id)
+    if offer.status not in OPEN_OFFER:
+        raise InvalidInput(f"you already answered {order.ref} ({offer.status.value.lower()})")
+    offer.total_price = price.quantize(Decimal("0.01"))
+    offer.delivery_days = delivery_days
+    offer.status = OfferStatus.SUBMITTED
+    offer.responded_at = now
+    session.flush()
+    _check_all_answered(session, order)
+    return offer
+
+
+def accept_at_catalog_price(session: Session, wholesaler_id: int, ref: str, now: datetime | None = None) -> VendorOffer:
+    """`ACCEPT TK-7F3K` during the window: the invited catalog-price offer stands as answered."""
+    now = now or datetime.now(UTC)
+    order = _open_for_offers(session, ref, now)
+    offer = _invited_offer(session, order, wholesaler_id)
+    if offer.status is OfferStatus.PENDING:
+        offer.status = OfferStatus.SUBMITTED
+        offer.responded_at = now
+        session.flush()
+    elif offer.status is not OfferStatus.SUBMITTED:
+        raise InvalidInput(f"you already answered {order.ref} ({offer.status.value.lower()})")
+    _check_all_answered(session, order)
+    return offer
+
+
+def pass_offer(session: Session, wholesaler_id: int, ref: str, now: datetime | None = None) -> VendorOffer:
+    """`PASS TK-7F3K` during the window."""
+    now = now or datetime.now(UTC)
+    order = _open_for_offers(session, ref, now)
+    offer = _invited_offer(session, order, wholesaler_id)
+    if offer.status not in OPEN_OFFER:
+        raise InvalidInput(f"you already answered {order.ref} ({offer.status.value.lower()})")
+    offer.status = OfferStatus.PASSED
+    offer.responded_at = now
+    session.flush()
+    _check_all_answered(session, order)
+    return offer

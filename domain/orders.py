@@ -1,0 +1,119 @@
+"""The order state machine: one transition table, one function that moves an order.
+
+Every move is checked against TRANSITIONS, stamped, and written to `audit_logs` (who and why) in the
+caller's transaction; an illegal move raises IllegalTransition and changes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from db.models import ActorType, AuditLog, Order, OrderStatus
+from domain.errors import DomainError, NotFound
+
+S = OrderStatus
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING_OFFERS: frozenset({S.WHOLESALER_SELECTED, S.CANCELLED, S.EXPIRED, S.REJECTED}),
+    # Back to PENDING_OFFERS when the winner passes or lets the accept window run out: the next
+    # offer then wins by the same rules.
+    S.WHOLESALER_SELECTED: frozenset({S.CONFIRMED, S.PENDING_OFFERS, S.CANCELLED, S.EXPIRED, S.REJECTED}),
+    S.CONFIRMED: frozenset({S.DISPATCHED, S.CANCELLED}),
+    S.DISPATCHED: frozenset({S.DELIVERED}),
+    S.DELIVERED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.REJECTED: frozenset(),
+}
+OPEN_STATUSES = frozenset({S.PENDING_OFFERS, S.WHOLESALER_SELECTED, S.CONFIRMED, S.DISPATCHED})
+# Before CONFIRMED the retailer's credit is only held; from CONFIRMED on it is a ledger DEBIT.
+HOLDING_STATUSES = frozenset({S.PENDING_OFFERS, S.WHOLESALER_SELECTED})
+_STAMPS = {
+    S.CONFIRMED: "confirmed_at",
+    S.DISPATCHED: "dispatched_at",
+    S.DELIVERED: "delivered_at",
+    S.CANCELLED: "cancelled_at",
+}
+# Unambiguous on a phone screen and when read aloud: no 0/O, 1/I/L.
+REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+class IllegalTransition(DomainError):
+    def __init__(self, order: Order, to: OrderStatus):
+        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[order.status])) or "none (final)"
+        super().__init__(
+            f"order {order.ref} is {order.status.value}; it cannot become {to.value} (allowed: {allowed})"
+        )
+        self.order_ref = order.ref
+        self.from_status = order.status
+        self.to_status = to
+
+
+def can_transition(current: OrderStatus, to: OrderStatus) -> bool:
+    return to in TRANSITIONS[current]
+
+
+def transition(
+    session: Session,
+    order: Order,
+    to: OrderStatus,
+    *,
+    actor_type: ActorType,
+    actor_id: int | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Move `order` to `to`: the only place an order's status changes."""
+    if not can_transition(order.status, to):
+        raise IllegalTransition(order, to)
+    before = order.status
+    order.status = to
+    order.status_reason = reason
+    stamp = _STAMPS.get(to)
+    if stamp:
+        setattr(order, stamp, datetime.now(UTC))
+    session.add(
+        AuditLog(
+            retailer_id=order.retailer_id,
+            order_id=order.id,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            action="order.transition",
+            from_status=before.value,
+            to_status=to.value,
+            reason=reason,
+            details=details,
+        )
+    )
+    session.flush()
+
+
+def new_order_ref(session: Session, length: int = 4) -> str:
+    """A short ref like TK-7F3K. 31^4 ≈ 920k; on a collision try again, growing after a few."""
+    for attempt in range(12):
+        size = length + attempt // 4
+        ref = "TK-" + "".join(secrets.choice(REF_ALPHABET) for _ in range(size))
+        if not session.scalar(select(exists().where(Order.ref == ref)).execution_options(include_deleted=True)):
+            return ref
+    raise DomainError("could not find a free order reference; try again")
+
+
+def lock_order(session: Session, order_id: int) -> Order:
+    """The order row, locked for this transaction: every decision on an order starts here."""
+    order = session.scalars(
+        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+    ).first()
+    if order is None:
+        raise NotFound(f"no order with id {order_id}")
+    return order
+
+
+def find_order(session: Session, ref: str) -> Order:
+    order = session.scalars(select(Order).where(Order.ref == ref.strip().upper())).first()
+    if order is None:
+        raise NotFound(f"no order {ref.strip().upper()}")
+    return order
