@@ -39,7 +39,7 @@ def create_app(
 
     settings = settings or runtime.settings()
     settings.require_production()
-    if settings.dev_mode:
+    if settings.dev_mode and not settings.twilio_auth_token:
         log.warning("DEV MODE: Twilio signatures are NOT checked; never expose this server publicly")
     app = Flask(__name__)
     app.config.update(
@@ -53,6 +53,11 @@ def create_app(
     app.extensions["thok"] = Services(
         settings, database or runtime.database_for(settings), redis or runtime.redis_for(settings)
     )
+
+    from bot import simulator, webhook  # here, not at the top: they import services() from us
+
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(simulator.bp)
 
     @app.get("/healthz")
     def healthz() -> tuple[dict[str, str], int]:

@@ -39,7 +39,12 @@ def _live_rows_only(state: ORMExecuteState) -> None:
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs a round trip on every checkout of the hot webhook path. A connection
+    # broken by a database restart fails once (503 to Twilio, which retries; RQ retries jobs) and
+    # SQLAlchemy then discards the pool. connect_timeout keeps an unreachable host from hanging us.
+    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_recycle", 1800)
+    kwargs.setdefault("connect_args", {"connect_timeout": 5})
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
     return create_engine(to_psycopg_url(database_url), **kwargs)

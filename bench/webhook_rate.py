@@ -1,0 +1,217 @@
+"""Signed webhook posts per second through gunicorn (2 workers) on loopback: the real inbound
+endpoint (verify, store, enqueue) against a bare Flask endpoint that only returns TwiML, measured in
+the same run on the same machine.
+
+    .venv/bin/python bench/webhook_rate.py [--requests 3000] [--concurrency 8]
+
+Uses DATABASE_URL / REDIS_URL when set, else embedded servers in a temporary directory. Prints
+both rates, their ratio, p50/p99 latency, and checks that the stored rows equal the requests sent.
+Target: real >= 0.5 x bare, real p99 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+from flask import Flask, Response
+from twilio.request_validator import RequestValidator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "bench-auth-token"
+PUBLIC = "http://bench.thok.test"
+PATH = "/webhooks/twilio/whatsapp"
+TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def bare_app() -> Flask:
+    """The floor: Flask and gunicorn only, no signature, no database, no queue."""
+    app = Flask(__name__)
+
+    @app.post(PATH)
+    def bare() -> Response:
+        return Response(TWIML, 200, content_type="text/xml")
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_gunicorn(app_spec: str, env: dict[str, str], threads: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    # Both endpoints run under the same gunicorn settings; threads let a worker overlap the
+    # PostgreSQL commit and the Redis round trip of one request with the parsing of another.
+    worker = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            *worker,
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            app_spec,
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"gunicorn {app_spec} did not start")
+
+
+def signed_requests(n: int, prefix: str) -> list[tuple[bytes, str]]:
+    validator = RequestValidator(TOKEN)
+    out = []
+    for i in range(n):
+        form = {
+            "MessageSid": f"SM{prefix}{i:08d}",
+            "AccountSid": "AC" + "0" * 32,
+            "From": f"whatsapp:+97798{41000000 + i % 5000:08d}",
+            "To": "whatsapp:+14155238886",
+            "Body": "2 bora chamal\n5 kg dal",
+            "NumMedia": "0",
+            "ProfileName": "Bench",
+        }
+        out.append((urlencode(form).encode(), validator.compute_signature(PUBLIC + PATH, form)))
+    return out
+
+
+def hammer(port: int, requests: list[tuple[bytes, str]], concurrency: int) -> tuple[float, list[float], list[int]]:
+    latencies: list[float] = []
+    codes: list[int] = []
+    lock = threading.Lock()
+    cursor = iter(requests)
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine: list[tuple[float, int]] = []
+        while True:
+            with lock:
+                item = next(cursor, None)
+            if item is None:
+                break
+            body, signature = item
+            t0 = time.perf_counter()
+            conn.request(
+                "POST",
+                PATH,
+                body=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+            )
+            resp = conn.getresponse()
+            resp.read()
+            mine.append((time.perf_counter() - t0, resp.status))
+            if resp.getheader("Connection", "").lower() == "close" or resp.will_close:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        with lock:
+            latencies.extend(t for t, _ in mine)
+            codes.extend(c for _, c in mine)
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start, latencies, codes
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else 0.0  # type: ignore[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (1: sync workers)")
+    args = parser.parse_args()
+
+    from db.embedded import with_embedded_servers
+    from db.migrate import upgrade
+    from db.session import Database
+    from thok.config import load_settings
+
+    tmp = tempfile.mkdtemp(prefix="thok-bench-")
+    settings = with_embedded_servers(load_settings({**os.environ, "THOK_DATA_DIR": tmp}))
+    upgrade(settings.database_url)
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url or "",
+        "REDIS_URL": settings.redis_url or "",
+        "THOK_DATA_DIR": tmp,
+        "SECRET_KEY": "bench",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
+        "PUBLIC_BASE_URL": PUBLIC,
+        "PYTHONPATH": str(ROOT),
+    }
+    run = uuid.uuid4().hex[:8]
+    results = {}
+    for name, spec in (("bare", "bench.webhook_rate:bare_app()"), ("real", "bot.app:create_app()")):
+        proc, port = start_gunicorn(spec, env, args.threads)
+        try:
+            hammer(port, signed_requests(200, f"w{name}{run}"), args.concurrency)  # warm-up: imports, pools
+            elapsed, latencies, codes = hammer(port, signed_requests(args.requests, f"{name}{run}"), args.concurrency)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+        bad = len([c for c in codes if c != 200])
+        results[name] = (args.requests / elapsed, pct(latencies, 50), pct(latencies, 99), bad)
+
+    database = Database(settings.database_url or "")
+    with database.engine.connect() as conn:
+        from sqlalchemy import text
+
+        stored, distinct = conn.execute(
+            text("SELECT count(*), count(DISTINCT message_sid) FROM inbound_messages WHERE message_sid LIKE :p"),
+            {"p": f"SMreal{run}%"},
+        ).one()
+    database.dispose()
+
+    for name, (rate, p50, p99, bad) in results.items():
+        print(f"{name:>4}: {rate:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   non-200: {bad}")
+    print(
+        f"gunicorn: 2 workers, {'sync' if args.threads == 1 else f'gthread x{args.threads}'}; "
+        f"{args.concurrency} concurrent clients; {args.requests} requests each"
+    )
+    ratio = results["real"][0] / results["bare"][0]
+    print(f"ratio real/bare: {ratio:.2f}   (target >= 0.5; real p99 target < 50 ms)")
+    print(f"stored rows: {stored} for {args.requests} requests sent, distinct MessageSid: {distinct}")
+    ok = stored == distinct == args.requests and results["real"][3] == 0
+    print("rows check:", "OK" if ok else "MISMATCH", f"(embedded data in {tmp}; delete when done)")
+    raise SystemExit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The messaging channel behind a small interface: Twilio's WhatsApp API in production, the local
+chat simulator in the demo. Another provider (Meta Cloud API, Viber) is one more class here;
+handlers and domain code never see which one is in use.
+
+A channel only talks to the provider: it does not touch the database. The send job decides what
+to send and records the result.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from db.models import OutboundStatus
+from thok.config import Settings
+
+WHATSAPP_PREFIX = "whatsapp:"
+
+# Twilio's message statuses -> ours. "sending"/"accepted"/"scheduled" are all "the provider has it".
+TWILIO_STATUS: dict[str, OutboundStatus] = {
+    "accepted": OutboundStatus.QUEUED,
+    "scheduled": OutboundStatus.QUEUED,
+    "queued": OutboundStatus.QUEUED,
+    "sending": OutboundStatus.QUEUED,
+    "sent": OutboundStatus.SENT,
+    "delivered": OutboundStatus.DELIVERED,
+    "read": OutboundStatus.READ,
+    "undelivered": OutboundStatus.UNDELIVERED,
+    "failed": OutboundStatus.FAILED,
+    "canceled": OutboundStatus.FAILED,
+}
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    outbound_id: int
+    to: str  # E.164
+    body: str
+    content_sid: str | None = None
+    content_variables: dict[str, Any] | None = None
+    status_callback: str | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_sid: str
+    status: OutboundStatus
+
+
+class TransientSendError(Exception):
+    """Try again later (429, 5xx, network). `maybe_sent`: the provider may have accepted it anyway
+    (a timeout, a 5xx after the fact), so the next attempt must look before resending."""
+
+    def __init__(self, reason: str, *, maybe_sent: bool):
+        super().__init__(reason)
+        self.maybe_sent = maybe_sent
+
+
+class PermanentSendError(Exception):
+    """The provider refused for good (e.g. 63016: outside the 24-hour window); do not retry."""
+
+    def __init__(self, code: str | None, reason: str):
+        super().__init__(f"{code}: {reason}" if code else reason)
+        self.code = code
+        self.reason = reason
+
+
+class Channel(Protocol):
+    name: str
+    enforces_session_window: bool  # WhatsApp's 24-hour rule
+
+    def send(self, message: OutgoingMessage) -> SendResult: ...
+
+    def find_sent(self, message: OutgoingMessage, since: datetime) -> SendResult | None:
+        """The provider's record of this message if an earlier attempt got it accepted."""
+        ...
+
+
+class TwilioChannel:
+    name = "twilio"
+    enforces_session_window = True
+
+    def __init__(self, settings: Settings):
+        assert settings.twilio_configured, "TwilioChannel needs TWILIO_ACCOUNT_SID, _AUTH_TOKEN, _WHATSAPP_FROM"
+        self.client = Client(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            http_client=TwilioHttpClient(timeout=settings.twilio_timeout_seconds),
+        )
+        if settings.twilio_api_base:
+            # Only tests set this (a fake Twilio on loopback); `base_url` is the library's own
+            # per-domain attribute, so every URL it builds follows.
+            self.client.api.base_url = settings.twilio_api_base.rstrip("/")
+        sender = settings.twilio_whatsapp_from or ""
+        self.from_ = sender if sender.startswith(WHATSAPP_PREFIX) else WHATSAPP_PREFIX + sender
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        kwargs: dict[str, Any] = {"from_": self.from_, "to": WHATSAPP_PREFIX + message.to}
+        if message.status_callback:
+            kwargs["status_callback"] = message.status_callback
+        if message.content_sid:
+            kwargs["content_sid"] = message.content_sid
+            kwargs["content_variables"] = json.dumps(message.content_variables or {}, ensure_ascii=False)
+        else:
+            kwargs["body"] = message.body
+        try:
+            created = self.client.messages.create(**kwargs)
+        except TwilioRestException as exc:
+            raise _classify(exc) from exc
+        except requests.RequestException as exc:
+            raise TransientSendError(f"network: {type(exc).__name__}", maybe_sent=True) from exc
+        return SendResult(str(created.sid), TWILIO_STATUS.get(str(created.status), OutboundStatus.QUEUED))
+
+    def find_sent(self, message: OutgoingMessage, since: datetime) -> SendResult | None:
+        try:
+            recent = self.client.messages.list(to=WHATSAPP_PREFIX + message.to, from_=self.from_, limit=20)
+        except TwilioRestException as exc:
+            raise TransientSendError(f"lookup failed: HTTP {exc.status}", maybe_sent=True) from exc
+        except requests.RequestException as exc:
+            raise TransientSendError(f"lookup failed: {type(exc).__name__}", maybe_sent=True) from exc
+        for sent in recent:
+            if sent.date_created is None or sent.date_created < since:
+                continue
+            # A template's rendered body is not ours to compare; to/from/time must do there.
+            if message.content_sid or sent.body == message.body:
+                return SendResult(str(sent.sid), TWILIO_STATUS.get(str(sent.status), OutboundStatus.QUEUED))
+        return None
+
+
+def _classify(exc: TwilioRestException) -> Exception:
+    if exc.status == 429:
+        return TransientSendError("HTTP 429 rate limited", maybe_sent=False)
+    if exc.status >= 500:
+        return TransientSendError(f"HTTP {exc.status}", maybe_sent=True)
+    return PermanentSendError(str(exc.code) if exc.code else f"HTTP{exc.status}", exc.msg or "refused")
+
+
+class SimulatorChannel:
+    """The demo's channel: the simulator page shows outbound rows, so 'sending' is only marking the
+    row sent. Idempotent by construction: the SID is derived from our own row id."""
+
+    name = "simulator"
+    enforces_session_window = False
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        return SendResult(f"SIM{message.outbound_id:012d}", OutboundStatus.SENT)
+
+    def find_sent(self, message: OutgoingMessage, since: datetime) -> SendResult | None:
+        return None
+
+
+def channel_for(settings: Settings) -> Channel:
+    return TwilioChannel(settings) if settings.twilio_configured else SimulatorChannel()

@@ -1,0 +1,175 @@
+"""Twilio's webhooks: inbound WhatsApp messages and delivery status callbacks.
+
+The inbound hook only verifies, stores and enqueues, then answers at once with empty TwiML; the
+reply is written by the worker. Status codes are chosen for Twilio's retry behaviour:
+- 200 for a stored message and for a duplicate (`MessageSid` seen before): nothing to redo;
+- 403 for a missing or wrong signature, 400 for a malformed request: retrying cannot help;
+- 503 when PostgreSQL is unreachable, so Twilio retries or uses the fallback URL.
+Redis being down is not an error here: the row stays PENDING and the periodic sweep enqueues it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Request, Response, request
+from redis.exceptions import RedisError
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from bot.app import services
+from bot.channel import TWILIO_STATUS, WHATSAPP_PREFIX
+from bot.signature import is_signed, signature_required
+from domain import messaging
+from domain.phones import mask_phone
+from workers.queueing import enqueue_new_inbound
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+MAX_MEDIA = 10  # Twilio's own limit per message
+_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
+
+
+class BadRequest(ValueError):
+    """A request Twilio would never send; 400, and retrying cannot fix it."""
+
+
+@bp.post("/webhooks/twilio/whatsapp")
+def inbound() -> Response:
+    svc = services()
+    form = _verified_form(request)
+    if isinstance(form, Response):
+        return form
+    try:
+        message = incoming_message(form)
+    except BadRequest as exc:
+        return _refuse(400, f"inbound webhook: {exc}")
+    with svc.database.unit_of_work() as uow:
+        inbound_id = messaging.store_inbound(uow.session, message)
+        uow.commit()
+    if inbound_id is None:
+        log.info("duplicate delivery of %s ignored", message.message_sid)
+    else:
+        _enqueue(inbound_id)
+    return Response(EMPTY_TWIML, 200, content_type="text/xml")
+
+
+@bp.post("/webhooks/twilio/status")
+def status_callback() -> Response:
+    form = _verified_form(request)
+    if isinstance(form, Response):
+        return form
+    sid, reported = form.get("MessageSid", ""), form.get("MessageStatus", "").lower()
+    if not _SID.match(sid) or not reported:
+        return _refuse(400, "status callback without MessageSid or MessageStatus")
+    new_status = TWILIO_STATUS.get(reported)
+    if new_status is None:
+        log.info("status %r for %s ignored", reported, sid)
+        return Response(status=204)
+    marker = request.args.get("ob", "")
+    with services().database.unit_of_work() as uow:
+        moved = messaging.advance_status(
+            uow.session,
+            new_status,
+            provider_sid=sid,
+            outbound_id=int(marker) if marker.isdigit() else None,
+            error_code=form.get("ErrorCode") or None,
+            error_message=form.get("ErrorMessage")
+            or (f"provider status {reported}" if form.get("ErrorCode") else None),
+        )
+        uow.commit()
+    if not moved:
+        log.info("status %s for %s not applied (late, or unknown message)", reported, sid)
+    return Response(status=204)
+
+
+@bp.errorhandler(OperationalError)
+@bp.errorhandler(InterfaceError)
+def database_unavailable(exc: Exception) -> Response:
+    log.error("PostgreSQL unavailable, answering 503 so Twilio retries: %s", type(exc).__name__)
+    return Response("database unavailable", 503, headers={"Retry-After": "5"}, content_type="text/plain")
+
+
+def _verified_form(req: Request) -> dict[str, str] | Response:
+    settings = services().settings
+    try:
+        form = read_form(req, settings.max_body_bytes)
+    except BadRequest as exc:
+        return _refuse(400, f"{req.path}: {exc}")
+    if signature_required(settings) and not is_signed(req, form, settings):
+        return _refuse(403, f"{req.path}: missing or wrong X-Twilio-Signature (client {req.remote_addr})")
+    return form
+
+
+def _refuse(code: int, reason: str) -> Response:
+    log.warning("rejected with %d: %s", code, reason)
+    return Response(status=code)
+
+
+def _enqueue(inbound_id: int) -> None:
+    svc = services()
+    try:
+        enqueue_new_inbound(svc.redis, inbound_id)
+        return
+    except RedisError as exc:
+        log.warning("Redis unavailable (%s): inbound %s stays PENDING for the sweep", type(exc).__name__, inbound_id)
+    try:
+        with svc.database.unit_of_work() as uow:
+            messaging.mark_inbound_pending(uow.session, inbound_id)
+            uow.commit()
+    except (OperationalError, InterfaceError):
+        log.warning("could not mark inbound %s PENDING; the sweep finds it QUEUED without a job", inbound_id)
+
+
+def read_form(req: Request, max_bytes: int) -> dict[str, str]:
+    """The urlencoded body, strictly: Werkzeug would silently replace invalid UTF-8 and we would
+    store (and reply to) garbage, so the body is decoded here and refused when malformed."""
+    if req.mimetype != "application/x-www-form-urlencoded":
+        raise BadRequest(f"content type {req.mimetype or 'missing'}, expected a urlencoded form")
+    if req.content_length is not None and req.content_length > max_bytes:
+        raise BadRequest(f"body of {req.content_length} bytes is over the {max_bytes}-byte limit")
+    raw = req.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise BadRequest(f"body over the {max_bytes}-byte limit")
+    try:
+        pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("body is not valid UTF-8 form data") from None
+    if any("\x00" in key or "\x00" in value for key, value in pairs):
+        raise BadRequest("NUL character in form data")  # PostgreSQL text cannot hold it
+    return dict(pairs)
+
+
+def incoming_message(form: dict[str, str]) -> messaging.IncomingMessage:
+    missing = [name for name in ("MessageSid", "From", "Body") if name not in form]
+    if missing:
+        raise BadRequest(f"missing field(s) {', '.join(missing)}")
+    if not _SID.match(form["MessageSid"]):
+        raise BadRequest("malformed MessageSid")
+    sender = form["From"].removeprefix(WHATSAPP_PREFIX).strip()
+    if not sender or len(sender) > 40:
+        raise BadRequest("malformed From")
+    try:
+        num_media = int(form.get("NumMedia") or 0)
+    except ValueError:
+        raise BadRequest("NumMedia is not a number") from None
+    if not 0 <= num_media <= MAX_MEDIA:
+        raise BadRequest(f"NumMedia {num_media} out of range")
+    media = [form[f"MediaUrl{i}"] for i in range(num_media) if form.get(f"MediaUrl{i}")]
+    if len(media) != num_media:
+        raise BadRequest("NumMedia does not match the MediaUrl fields")
+    log.debug("inbound %s from %s", form["MessageSid"], mask_phone(sender))
+    return messaging.IncomingMessage(
+        message_sid=form["MessageSid"],
+        from_number=sender,
+        to_number=(form.get("To") or None) and form["To"][:40],
+        body=form["Body"],
+        wa_id=(form.get("WaId") or None) and form["WaId"][:40],
+        profile_name=(form.get("ProfileName") or None) and form["ProfileName"][:200],
+        media_urls=media,
+        button_payload=form.get("ButtonPayload") or None,
+        button_text=form.get("ButtonText") or None,
+    )

@@ -1,0 +1,426 @@
+"""The message log and the outbox: what came in, what goes out, and the rules between them.
+
+- An inbound message is stored once per provider id (`message_sid` is unique); a redelivery is a no-op.
+- Replies are written to `outbound_messages` with an idempotency key derived from what caused them
+  (`reply:{inbound_id}:{n}`), so a re-run job writes no second reply.
+- Free-form text reaches a number only within 24 hours of its last message (WhatsApp's session
+  window); outside it a message needs an approved template.
+- Provider status callbacks arrive late and out of order: a status only ever moves forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, case, cast, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from db.models import InboundMessage, InboundStatus, OutboundMessage, OutboundStatus, Retailer, Wholesaler
+
+MAX_BODY_CHARS = 1600  # Twilio refuses longer WhatsApp bodies
+SESSION_WINDOW = timedelta(hours=24)
+
+# How far along a message is. A callback may only raise the rank: "sent" arriving after "delivered"
+# is ignored. Failure ranks with delivery: once a provider has given a final answer it stays.
+STATUS_RANK: dict[OutboundStatus, int] = {
+    OutboundStatus.PENDING: 0,
+    OutboundStatus.SENDING: 1,
+    OutboundStatus.QUEUED: 2,
+    OutboundStatus.SENT: 3,
+    OutboundStatus.DELIVERED: 4,
+    OutboundStatus.UNDELIVERED: 4,
+    OutboundStatus.FAILED: 4,
+    OutboundStatus.READ: 5,
+}
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One provider delivery, already checked for shape and signature."""
+
+    message_sid: str
+    from_number: str  # E.164 as the provider gave it (the channel prefix stripped)
+    body: str
+    to_number: str | None = None
+    wa_id: str | None = None
+    profile_name: str | None = None
+    media_urls: list[str] = field(default_factory=list)
+    button_payload: str | None = None
+    button_text: str | None = None
+
+
+def store_inbound(session: Session, message: IncomingMessage) -> int | None:
+    """Insert the message; return its id, or None when this `message_sid` was stored before
+    (a retry, a replay, or a concurrent duplicate: the unique index decides, not a prior SELECT).
+
+    The row is born QUEUED because the caller enqueues it right after the commit; only if that
+    fails does it go back to PENDING (`mark_inbound_pending`). This saves the webhook a second
+    transaction per message. Should the process die between commit and enqueue, the sweep finds
+    the QUEUED row without a job and enqueues it."""
+    stmt = (
+        insert(InboundMessage)
+        .values(
+            message_sid=message.message_sid,
+            from_number=message.from_number,
+            to_number=message.to_number,
+            body=message.body,
+            wa_id=message.wa_id,
+            profile_name=message.profile_name,
+            num_media=len(message.media_urls),
+            media_urls=message.media_urls,
+            button_payload=message.button_payload,
+            button_text=message.button_text,
+            status=InboundStatus.QUEUED,
+        )
+        .on_conflict_do_nothing(index_elements=[InboundMessage.message_sid])
+        .returning(InboundMessage.id)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def mark_inbound_pending(session: Session, inbound_id: int) -> None:
+    """Redis refused the job: PENDING tells the sweep to enqueue it once Redis is back."""
+    session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == inbound_id, InboundMessage.status == InboundStatus.QUEUED)
+        .values(status=InboundStatus.PENDING)
+    )
+
+
+def mark_inbound_queued(session: Session, inbound_id: int) -> None:
+    session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == inbound_id, InboundMessage.status == InboundStatus.PENDING)
+        .values(status=InboundStatus.QUEUED)
+    )
+
+
+def claim_inbound(session: Session, inbound_id: int) -> InboundMessage | None:
+    """Lock an unfinished message for processing; None if done or another worker holds it."""
+    return session.scalars(
+        select(InboundMessage)
+        .where(
+            InboundMessage.id == inbound_id,
+            InboundMessage.status.in_([InboundStatus.PENDING, InboundStatus.QUEUED]),
+        )
+        .with_for_update(skip_locked=True)
+    ).first()
+
+
+def finish_inbound(
+    session: Session,
+    message: InboundMessage,
+    party: Retailer | Wholesaler | None,
+    intent: str | None,
+) -> None:
+    message.status = InboundStatus.PROCESSED
+    message.processed_at = datetime.now(UTC)
+    message.intent = intent
+    if isinstance(party, Retailer):
+        message.retailer_id = party.id
+    elif isinstance(party, Wholesaler):
+        message.wholesaler_id = party.id
+
+
+def find_party(session: Session, e164: str) -> Retailer | Wholesaler | None:
+    """The live, active retailer (first) or wholesaler on this number."""
+    retailer = session.scalars(
+        select(Retailer).where(Retailer.whatsapp_number == e164, Retailer.is_active.is_(True))
+    ).first()
+    if retailer is not None:
+        return retailer
+    return session.scalars(
+        select(Wholesaler).where(Wholesaler.whatsapp_number == e164, Wholesaler.is_active.is_(True))
+    ).first()
+
+
+# --- the outbox ----------------------------------------------------------------------------------
+
+
+def split_body(body: str, limit: int = MAX_BODY_CHARS) -> list[str]:
+    """Cut a long text into parts of at most `limit` characters, on line boundaries where possible
+    (an order list stays readable), then on spaces, and only as a last resort mid-word."""
+    if len(body) <= limit:
+        return [body]
+    parts: list[str] = []
+    current = ""
+    for line in body.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            parts.append(current)
+        while len(line) > limit:
+            cut = line.rfind(" ", 0, limit + 1)
+            cut = cut if cut > 0 else limit
+            parts.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+        current = line
+    if current:
+        parts.append(current)
+    return parts
+
+
+def queue_message(
+    session: Session,
+    *,
+    to: str,
+    body: str,
+    idempotency_key: str,
+    kind: str = "reply",
+    in_reply_to_id: int | None = None,
+    order_id: int | None = None,
+    retailer_id: int | None = None,
+    wholesaler_id: int | None = None,
+    content_variables: dict[str, str] | None = None,
+) -> list[int]:
+    """Put a message in the outbox (split if long); return the ids of the rows this call created.
+    The same key again creates nothing, so a re-run job cannot send a message twice."""
+    parts = split_body(body)
+    ids: list[int] = []
+    for index, part in enumerate(parts):
+        key = idempotency_key if index == 0 else f"{idempotency_key}#{index + 1}"
+        stmt = (
+            insert(OutboundMessage)
+            .values(
+                to_number=to,
+                body=part,
+                kind=kind,
+                idempotency_key=key,
+                in_reply_to_id=in_reply_to_id,
+                order_id=order_id,
+                retailer_id=retailer_id,
+                wholesaler_id=wholesaler_id,
+                content_variables=content_variables or None,
+            )
+            .on_conflict_do_nothing(index_elements=[OutboundMessage.idempotency_key])
+            .returning(OutboundMessage.id)
+        )
+        new_id = session.execute(stmt).scalar_one_or_none()
+        if new_id is not None:
+            ids.append(new_id)
+    return ids
+
+
+def last_inbound_at(session: Session, number: str) -> datetime | None:
+    """When this number last wrote to us (index ix_inbound_messages_from_number_received_at)."""
+    return session.scalar(select(func.max(InboundMessage.received_at)).where(InboundMessage.from_number == number))
+
+
+def within_session_window(session: Session, number: str, now: datetime | None = None) -> bool:
+    last = last_inbound_at(session, number)
+    return last is not None and (now or datetime.now(UTC)) - last < SESSION_WINDOW
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a message goes out: free text, or an approved template when the window is closed."""
+
+    body: str
+    content_sid: str | None = None
+    content_variables: dict[str, Any] | None = None
+
+
+class OutsideSessionWindow(Exception):
+    """Free-form text cannot be delivered and no template is configured for this kind."""
+
+
+def choose_delivery(message: OutboundMessage, window_open: bool, template_sid: str | None) -> Delivery:
+    if window_open:
+        return Delivery(body=message.body)
+    if template_sid is None:
+        raise OutsideSessionWindow(
+            f"outside the 24-hour window and no template configured for kind {message.kind!r} "
+            f"(set TWILIO_TEMPLATE_{message.kind.upper()})"
+        )
+    return Delivery(body=message.body, content_sid=template_sid, content_variables=message.content_variables or {})
+
+
+def claim_outbound(session: Session, outbound_id: int) -> OutboundMessage | None:
+    """Lock a row that still needs sending (PENDING, or SENDING left by an attempt that died)."""
+    return session.scalars(
+        select(OutboundMessage)
+        .where(
+            OutboundMessage.id == outbound_id,
+            OutboundMessage.status.in_([OutboundStatus.PENDING, OutboundStatus.SENDING]),
+        )
+        .with_for_update(skip_locked=True)
+    ).first()
+
+
+def mark_sending(session: Session, row: OutboundMessage, delivery: Delivery) -> None:
+    """The claim, committed before the provider is called (see workers.outbound on the crash window)."""
+    row.status = OutboundStatus.SENDING
+    row.attempts += 1
+    row.status_changed_at = datetime.now(UTC)
+    row.content_sid = delivery.content_sid
+
+
+def fail_outbound(session: Session, row: OutboundMessage, code: str | None, reason: str) -> None:
+    row.status = OutboundStatus.FAILED
+    row.error_code = (code or "")[:20] or None
+    row.error_message = reason
+    row.status_changed_at = datetime.now(UTC)
+
+
+def fail_outbound_by_id(session: Session, outbound_id: int, code: str | None, reason: str) -> None:
+    session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.id == outbound_id,
+            OutboundMessage.status.in_([OutboundStatus.PENDING, OutboundStatus.SENDING]),
+        )
+        .values(
+            status=OutboundStatus.FAILED,
+            error_code=(code or "")[:20] or None,
+            error_message=reason,
+            status_changed_at=func.now(),
+        )
+    )
+
+
+def note_transient_failure(session: Session, outbound_id: int, reason: str, *, surely_unsent: bool) -> None:
+    """Keep the reason; a clear "not accepted" (429) goes back to PENDING, an ambiguous one stays
+    SENDING so the next attempt looks the message up before resending."""
+    values: dict[str, Any] = {"error_message": reason}
+    if surely_unsent:
+        values["status"] = OutboundStatus.PENDING
+    session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id == outbound_id, OutboundMessage.status == OutboundStatus.SENDING)
+        .values(**values)
+    )
+
+
+def record_accepted(session: Session, outbound_id: int, provider_sid: str, status: OutboundStatus) -> None:
+    """Store the provider's SID; the status moves only forward (a fast callback may have won)."""
+    advance_status(session, status, provider_sid=provider_sid, outbound_id=outbound_id)
+    session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id == outbound_id, OutboundMessage.sent_at.is_(None))
+        .values(sent_at=func.now(), provider_sid=provider_sid, error_message=None)
+    )
+
+
+def _rank_sql(column: Any) -> Any:
+    return case({status.value: rank for status, rank in STATUS_RANK.items()}, value=cast(column, String), else_=0)
+
+
+def advance_status(
+    session: Session,
+    new_status: OutboundStatus,
+    *,
+    provider_sid: str,
+    outbound_id: int | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> bool:
+    """Apply a provider's status report, only if it moves the row forward. Matches by provider SID,
+    or by our own id (the marker in the callback URL) when the SID is not stored yet — the job that
+    sent it may have died before recording it. One UPDATE: concurrent callbacks cannot interleave."""
+    target = OutboundMessage.provider_sid == provider_sid
+    if outbound_id is not None:
+        target = target | ((OutboundMessage.id == outbound_id) & (OutboundMessage.provider_sid.is_(None)))
+    values: dict[str, Any] = {
+        "status": new_status,
+        "provider_sid": provider_sid,
+        "status_changed_at": func.now(),
+    }
+    if error_code:
+        values["error_code"] = error_code[:20]
+        values["error_message"] = error_message
+    result = session.execute(
+        update(OutboundMessage)
+        .where(target, _rank_sql(OutboundMessage.status) < STATUS_RANK[new_status])
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- sweeps --------------------------------------------------------------------------------------
+
+
+def inbound_ids_to_enqueue(session: Session, older_than: datetime, limit: int = 500) -> list[int]:
+    """PENDING rows: stored while Redis was away (or the webhook died before enqueueing)."""
+    return list(
+        session.scalars(
+            select(InboundMessage.id)
+            .where(InboundMessage.status == InboundStatus.PENDING, InboundMessage.received_at < older_than)
+            .order_by(InboundMessage.received_at)
+            .limit(limit)
+        )
+    )
+
+
+def stale_queued_inbound_ids(session: Session, older_than: datetime, limit: int = 500) -> list[int]:
+    return list(
+        session.scalars(
+            select(InboundMessage.id)
+            .where(InboundMessage.status == InboundStatus.QUEUED, InboundMessage.received_at < older_than)
+            .order_by(InboundMessage.received_at)
+            .limit(limit)
+        )
+    )
+
+
+def mark_inbound_failed(session: Session, inbound_id: int, reason: str) -> None:
+    session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == inbound_id, InboundMessage.status == InboundStatus.QUEUED)
+        .values(status=InboundStatus.FAILED, error=reason)
+    )
+
+
+def outbound_ids_to_send(session: Session, pending_before: datetime, sending_before: datetime) -> list[int]:
+    """PENDING rows nobody enqueued (Redis was down) and SENDING rows whose job died."""
+    return list(
+        session.scalars(
+            select(OutboundMessage.id)
+            .where(
+                ((OutboundMessage.status == OutboundStatus.PENDING) & (OutboundMessage.created_at < pending_before))
+                | (
+                    (OutboundMessage.status == OutboundStatus.SENDING)
+                    & (OutboundMessage.status_changed_at < sending_before)
+                )
+            )
+            .order_by(OutboundMessage.id)
+            .limit(500)
+        )
+    )
+
+
+# --- the simulator's view of a conversation --------------------------------------------------------
+
+
+def conversation(session: Session, number: str, after_in: int = 0, after_out: int = 0) -> dict[str, list[Any]]:
+    inbound = session.scalars(
+        select(InboundMessage)
+        .where(InboundMessage.from_number == number, InboundMessage.id > after_in)
+        .order_by(InboundMessage.id)
+        .limit(200)
+    ).all()
+    outbound = session.scalars(
+        select(OutboundMessage)
+        .where(OutboundMessage.to_number == number, OutboundMessage.id > after_out)
+        .order_by(OutboundMessage.id)
+        .limit(200)
+    ).all()
+    return {"inbound": list(inbound), "outbound": list(outbound)}
+
+
+def known_parties(session: Session, limit: int = 50) -> list[tuple[str, str, str]]:
+    """(kind, name, number) of seeded parties, for the simulator's picker."""
+    rows: list[tuple[str, str, str]] = [
+        ("retailer", r.shop_name or r.name, r.whatsapp_number)
+        for r in session.scalars(select(Retailer).order_by(Retailer.id).limit(limit))
+    ]
+    rows += [
+        ("wholesaler", w.business_name or w.name, w.whatsapp_number)
+        for w in session.scalars(select(Wholesaler).order_by(Wholesaler.id).limit(limit))
+    ]
+    return rows

@@ -1,0 +1,290 @@
+"""A fake Twilio REST API on loopback, for the real `twilio` client to talk to.
+
+It emulates the two Messages endpoints Thok uses (create, and list for the crash-window lookup),
+records every request, and answers from a script: "201" (the default), "429", "500",
+"63016" (a 400 with that error code), or "slow" (accept the message, then answer after `delay`
+seconds, longer than the client's timeout: Twilio has it, the sender never heard back).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    form: dict[str, str]
+    query: dict[str, str]
+    authorization: str
+    at: float
+
+
+@dataclass
+class FakeTwilio:
+    delay: float = 1.5
+    requests: list[Recorded] = field(default_factory=list)
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    script: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def posts(self) -> list[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if r.method == "POST"]
+
+    def start(self) -> FakeTwilio:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode(), keep_blank_values=True).items()}
+                fake._handle(self, "POST", form)
+
+            def do_GET(self) -> None:  # noqa: N802
+                fake._handle(self, "GET", {})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def _handle(self, handler: BaseHTTPRequestHandler, method: str, form: dict[str, str]) -> None:
+        parsed = urlparse(handler.path)
+        query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+        with self.lock:
+            self.requests.append(
+                Recorded(method, parsed.path, form, query, handler.headers.get("Authorization", ""), time.monotonic())
+            )
+            action = self.script.pop(0) if method == "POST" and self.script else "201"
+        if not parsed.path.endswith("/Messages.json"):
+            return self._json(handler, 404, {"code": 20404, "message": "not found", "status": 404})
+        if method == "GET":
+            return self._json(handler, 200, self._page(parsed.path, query))
+        if action == "429":
+            return self._json(handler, 429, {"code": 20429, "message": "Too Many Requests", "status": 429})
+        if action == "500":
+            return self._json(handler, 500, {"code": 20500, "message": "Internal Server Error", "status": 500})
+        if action == "63016":
+            return self._json(
+                handler,
+                400,
+                {"code": 63016, "message": "Failed to send freeform message outside the window", "status": 400},
+            )
+        message = self._accept(parsed.path, form)
+        if action == "slow":
+            time.sleep(self.delay)
+        self._json(handler, 201, message)
+
+    def _accept(self, path: str, form: dict[str, str]) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        message = {
+            "sid": "SM" + uuid.uuid4().hex,
+            "account_sid": path.split("/")[3],
+            "from": form.get("From"),
+            "to": form.get("To"),
+            "body": form.get("Body", ""),
+            "status": "queued",
+            "date_created": format_datetime(now, usegmt=True),
+            "date_updated": format_datetime(now, usegmt=True),
+            "date_sent": None,
+            "num_segments": "1",
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "uri": f"{path[:-5]}/x.json",
+        }
+        with self.lock:
+            self.accepted.append(message)
+        return message
+
+    def _page(self, path: str, query: dict[str, str]) -> dict[str, Any]:
+        with self.lock:
+            found = [
+                m
+                for m in reversed(self.accepted)  # newest first, as Twilio lists them
+                if m["to"] == query.get("To", m["to"]) and m["from"] == query.get("From", m["from"])
+            ]
+        size = int(query.get("PageSize", 50))
+        return {
+            "messages": found[:size],
+            "page": 0,
+            "page_size": size,
+            "first_page_uri": path,
+            "next_page_uri": None,
+            "previous_page_uri": None,
+            "uri": path,
+            "start": 0,
+            "end": len(found[:size]),
+        }
+
+    @staticmethod
+    def _json(handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload).encode()
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client timed out first: exactly the case "slow" is for
+
+
+# --- helpers shared by the messaging tests -------------------------------------------------------
+
+TOKEN = "test-auth-token"
+PUBLIC = "http://thok.test"
+
+
+def signed_headers(path: str, form: dict[str, str], token: str = TOKEN, base: str = PUBLIC) -> dict[str, str]:
+    from twilio.request_validator import RequestValidator
+
+    return {"X-Twilio-Signature": RequestValidator(token).compute_signature(base + path, form)}
+
+
+def twilio_form(sid: str, sender: str = "+9779841000001", body: str = "hello", **extra: str) -> dict[str, str]:
+    return {
+        "MessageSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": f"whatsapp:{sender}",
+        "To": "whatsapp:+14155238886",
+        "Body": body,
+        "WaId": sender.lstrip("+"),
+        "ProfileName": "Ram",
+        "NumMedia": "0",
+        **extra,
+    }
+
+
+class RedisServer:
+    """A redis-server of the test's own, on its own port, to stop and start at will (never the
+    machine's shared one)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.proc: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        import subprocess
+
+        from redis import Redis
+
+        self.proc = subprocess.Popen(
+            [
+                "/usr/bin/redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = Redis.from_url(self.url, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                client.ping()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        client.close()
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- fixtures (imported by the test modules) --------------------------------------------------------
+
+
+@pytest.fixture
+def fake_twilio() -> Any:
+    fake = FakeTwilio().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def thok_settings(settings: Any, fresh_database_url: str, fake_twilio: FakeTwilio) -> Any:
+    return settings.with_overrides(
+        database_url=fresh_database_url,
+        twilio_auth_token=TOKEN,
+        public_base_url=PUBLIC,
+        twilio_api_base=fake_twilio.url,
+        twilio_timeout_seconds=0.5,
+        outbound_retry_intervals=(0, 0, 0),
+    )
+
+
+@pytest.fixture
+def jobs(thok_settings: Any, redis: Any) -> Any:
+    """Jobs in this process use the test's database, Redis and fake Twilio."""
+    from workers import context
+
+    context.configure(thok_settings)
+    yield context.get_services()
+    context.configure(None)
+
+
+@pytest.fixture
+def app(thok_settings: Any, fresh_database: Any, jobs: Any) -> Any:
+    from bot.app import create_app
+    from thok.runtime import redis_for
+
+    return create_app(thok_settings, fresh_database, redis_for(thok_settings), TESTING=True)
+
+
+def run_worker(redis: Any) -> None:
+    """Drain the queues in this process, as `thok worker` would (retries included)."""
+    from rq import SimpleWorker
+
+    SimpleWorker(["inbound", "outbound", "default"], connection=redis).work(burst=True, with_scheduler=False)

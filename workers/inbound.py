@@ -1,0 +1,100 @@
+"""The inbound job: who wrote, what do we answer, into the outbox; then queue the sends.
+
+Exactly-once processing rests on PostgreSQL, not on RQ: the row is locked (`FOR UPDATE SKIP
+LOCKED`) and moved to PROCESSED in the same transaction that writes the replies, whose
+idempotency keys (`reply:{inbound_id}:{n}`) make a re-run write nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from db.models import Retailer
+from domain import messaging
+from domain.errors import InvalidInput
+from domain.phones import mask_phone, normalize_phone
+from handlers import Reply, Sender
+from handlers.dispatch import handle_message
+from handlers.messages import both, language_of, t
+from workers import effects
+from workers.context import get_services
+
+log = logging.getLogger(__name__)
+
+
+def process_inbound(inbound_id: int) -> str:
+    services = get_services()
+    with services.database.unit_of_work() as uow:
+        message = messaging.claim_inbound(uow.session, inbound_id)
+        if message is None:
+            return "skipped: processed already or held by another worker"
+        try:
+            phone = normalize_phone(message.from_number)
+        except InvalidInput:
+            phone = message.from_number
+        party = messaging.find_party(uow.session, phone)
+        sender = _sender(party, phone)
+        intent: str | None = None
+        if message.num_media > 0 and not message.body.strip():
+            # Photos of handwritten lists are common; the media URL is stored, the sender is told.
+            replies = [Reply(to=phone, body=_media_reply(sender, message.body))]
+            intent = "media"
+        elif sender.kind == "unknown":
+            replies = [Reply(to=phone, body=both("register"), kind="register")]
+            intent = "unregistered"
+        else:
+            text = message.button_payload or message.body
+            replies = handle_message(uow.session, sender, text, services.settings)
+            if message.num_media > 0:
+                replies.append(Reply(to=phone, body=_media_reply(sender, message.body)))
+        created: list[int] = []
+        for n, reply in enumerate(replies):
+            created += messaging.queue_message(
+                uow.session,
+                to=reply.to,
+                body=reply.body,
+                kind=reply.kind,
+                idempotency_key=_reply_key(inbound_id, n, reply),
+                in_reply_to_id=inbound_id,
+                order_id=reply.order_id,
+                retailer_id=reply.retailer_id,
+                wholesaler_id=reply.wholesaler_id,
+                content_variables=reply.content_variables,
+            )
+        messaging.finish_inbound(uow.session, message, party, intent)
+        # What the handlers set in motion (notices to other parties, offer-window timers) is
+        # rendered into the outbox in this same transaction, and armed after commit.
+        done = effects.collect(uow.session)
+        done.outbound_ids[:0] = created
+        uow.commit()
+    effects.apply(done)
+    log.info("inbound %s from %s: %d replies", inbound_id, mask_phone(phone), len(created))
+    return f"processed: {len(created)} replies"
+
+
+def _sender(party: object, phone: str) -> Sender:
+    if party is None:
+        return Sender(kind="unknown", phone=phone)
+    kind = "retailer" if isinstance(party, Retailer) else "wholesaler"
+    language = getattr(party, "language", None)
+    return Sender(
+        kind=kind,
+        phone=phone,
+        id=party.id,  # type: ignore[attr-defined]
+        language=language.value if language is not None else None,
+        name=party.name,  # type: ignore[attr-defined]
+    )
+
+
+def _media_reply(sender: Sender, caption: str) -> str:
+    return t("media_unsupported", language_of(caption, sender.language))
+
+
+def _reply_key(inbound_id: int, n: int, reply: Reply) -> str:
+    if reply.kind == "register":
+        # One bilingual reply per unknown number per day (the key collides after that), so a
+        # chatty stranger or another bot cannot make us loop.
+        return f"register:{reply.to}:{datetime.now(UTC):%Y%m%d}"
+    return f"reply:{inbound_id}:{n}"
+

@@ -1,0 +1,120 @@
+"""The sending job: one outbox row to the channel, at most once.
+
+The crash window, and how it is closed:
+1. Claim: the row moves PENDING -> SENDING (attempts + 1, status_changed_at = now) and that is
+   committed *before* the provider is called.
+2. Call the provider. The callback URL carries our row id (`?ob={id}`), a marker that lets the
+   status webhook attach the provider SID to the row even if this job never records it.
+3. Record the provider SID and its status (QUEUED, or SENT for the simulator).
+
+If the job dies between 2 and 3 (or the call times out), the row stays SENDING. The next attempt —
+RQ's retry, or the sweep for rows SENDING too long — does not resend blindly: it asks the provider
+for messages to that number since the previous claim and, if one has our body, adopts its SID.
+Residual risk, accepted: a message accepted by Twilio but not yet visible in its list API (or a
+template message, matched by number and time only) within that window could be sent twice, or a
+different template message to the same number could be mistaken for ours. A 429 is a clear "not
+accepted", so the row goes back to PENDING; a 5xx or a timeout leaves it SENDING for the lookup.
+
+Twilio allows a sender about `TWILIO_MAX_MPS` messages per second: every worker takes a slot from
+one Redis clock per sender number before calling, instead of collecting 429s.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from redis import Redis
+
+from bot.channel import OutgoingMessage, PermanentSendError, SendResult, TransientSendError
+from db.models import OutboundStatus
+from domain import messaging
+from domain.phones import mask_phone
+from workers.context import get_services
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10  # across RQ retries and sweeps; then the row is FAILED for a human to look at
+CLOCK_SKEW = timedelta(minutes=2)  # our clock vs the provider's when matching a lost send
+
+# Next free send slot per sender, in ms of Redis's own clock (one clock for all workers).
+# Returns how long the caller must wait for its slot.
+_TAKE_SLOT = """
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+local step = tonumber(ARGV[1])
+redis.call('SET', KEYS[1], slot + step, 'PX', step + 60000)
+return slot - now
+"""
+
+
+def take_send_slot(redis: Redis, sender: str, max_per_second: int) -> float:
+    """Wait for this worker's turn to send; returns the seconds waited."""
+    step_ms = max(1, round(1000 / max(1, max_per_second)))
+    wait_ms = int(redis.eval(_TAKE_SLOT, 1, f"thok:throttle:{sender}", step_ms))  # type: ignore[arg-type]
+    if wait_ms > 0:
+        time.sleep(wait_ms / 1000)
+    return wait_ms / 1000
+
+
+def send_outbound(outbound_id: int) -> str:
+    services = get_services()
+    settings, channel = services.settings, services.channel
+    with services.database.unit_of_work() as uow:
+        row = messaging.claim_outbound(uow.session, outbound_id)
+        if row is None:
+            return "skipped: sent already, failed, or held by another worker"
+        resumed = row.status == OutboundStatus.SENDING
+        previous_claim = row.status_changed_at or row.created_at
+        if row.attempts >= MAX_ATTEMPTS:
+            messaging.fail_outbound(uow.session, row, "max_attempts", f"gave up after {row.attempts} attempts")
+            uow.commit()
+            return "failed: too many attempts"
+        window_open = not channel.enforces_session_window or messaging.within_session_window(uow.session, row.to_number)
+        try:
+            delivery = messaging.choose_delivery(row, window_open, settings.template_for(row.kind))
+        except messaging.OutsideSessionWindow as exc:
+            messaging.fail_outbound(uow.session, row, "outside_window", str(exc))
+            uow.commit()
+            log.warning("outbound %s not sent: %s", outbound_id, exc)
+            return "failed: outside the 24-hour window"
+        messaging.mark_sending(uow.session, row, delivery)
+        uow.commit()
+        message = OutgoingMessage(
+            outbound_id=row.id,
+            to=row.to_number,
+            body=delivery.body,
+            content_sid=delivery.content_sid,
+            content_variables=delivery.content_variables,
+            status_callback=(
+                f"{settings.public_base_url}/webhooks/twilio/status?ob={row.id}" if settings.public_base_url else None
+            ),
+        )
+    try:
+        result: SendResult | None = None
+        if resumed:
+            result = channel.find_sent(message, previous_claim - CLOCK_SKEW)
+            if result is not None:
+                log.info("outbound %s was accepted by an earlier attempt (%s)", outbound_id, result.provider_sid)
+        if result is None:
+            take_send_slot(services.redis, settings.twilio_whatsapp_from or channel.name, settings.twilio_max_mps)
+            result = channel.send(message)
+    except PermanentSendError as exc:
+        with services.database.unit_of_work() as uow:
+            messaging.fail_outbound_by_id(uow.session, outbound_id, exc.code, exc.reason)
+            uow.commit()
+        log.warning("outbound %s to %s refused: %s", outbound_id, mask_phone(message.to), exc)
+        return f"failed: {exc}"
+    except TransientSendError as exc:
+        with services.database.unit_of_work() as uow:
+            messaging.note_transient_failure(uow.session, outbound_id, str(exc), surely_unsent=not exc.maybe_sent)
+            uow.commit()
+        log.info("outbound %s: %s; RQ retries with backoff", outbound_id, exc)
+        raise
+    with services.database.unit_of_work() as uow:
+        messaging.record_accepted(uow.session, outbound_id, result.provider_sid, result.status)
+        uow.commit()
+    return f"sent: {result.provider_sid}"

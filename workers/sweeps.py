@@ -1,0 +1,70 @@
+"""The periodic sweep: PostgreSQL is the record of what is still to do, Redis only a fast path.
+
+- Inbound rows still PENDING (stored while Redis was down) are enqueued.
+- Inbound rows QUEUED for long whose job vanished (Redis lost it) are enqueued again; those whose
+  job failed for good are marked FAILED with a pointer to RQ's failed registry.
+- Outbound rows PENDING that nobody enqueued, or SENDING whose job died, are enqueued again
+  (the send job looks a SENDING row up at the provider before resending).
+Job ids are deterministic, so a sweep racing the webhook or another sweep queues nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from rq.job import JobStatus
+
+from domain import messaging
+from workers.context import get_services
+from workers.queueing import enqueue_inbound, enqueue_send, inbound_job_id, job_status
+
+log = logging.getLogger(__name__)
+
+PENDING_GRACE = timedelta(seconds=10)  # the webhook enqueues right after its commit; leave it room
+QUEUED_STALE = timedelta(minutes=2)  # born QUEUED: a webhook that died before enqueueing leaves one
+SENDING_STALE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    inbound_enqueued: int
+    inbound_failed: int
+    outbound_enqueued: int
+
+
+def sweep_messages(grace: float | None = None) -> SweepResult:
+    """`grace` (seconds) overrides every age threshold; tests and `thok` admins pass 0."""
+    services = get_services()
+    now = datetime.now(UTC)
+    pending_grace = timedelta(seconds=grace) if grace is not None else PENDING_GRACE
+    queued_stale = timedelta(seconds=grace) if grace is not None else QUEUED_STALE
+    sending_stale = timedelta(seconds=grace) if grace is not None else SENDING_STALE
+    with services.database.session() as session:
+        pending = messaging.inbound_ids_to_enqueue(session, now - pending_grace)
+        stale = messaging.stale_queued_inbound_ids(session, now - queued_stale)
+        outbound = messaging.outbound_ids_to_send(session, now - pending_grace, now - sending_stale)
+
+    enqueued = failed = sent = 0
+    for inbound_id in pending:
+        enqueued += enqueue_inbound(services.redis, inbound_id)
+        with services.database.unit_of_work() as uow:
+            messaging.mark_inbound_queued(uow.session, inbound_id)
+            uow.commit()
+    for inbound_id in stale:
+        status = job_status(services.redis, inbound_job_id(inbound_id))
+        if status == JobStatus.FAILED:
+            with services.database.unit_of_work() as uow:
+                messaging.mark_inbound_failed(
+                    uow.session, inbound_id, f"processing failed; see RQ job {inbound_job_id(inbound_id)}"
+                )
+                uow.commit()
+            failed += 1
+        elif status is None or status == JobStatus.FINISHED:
+            enqueued += enqueue_inbound(services.redis, inbound_id)
+    for outbound_id in outbound:
+        sent += enqueue_send(services.redis, services.settings, outbound_id)
+    if enqueued or failed or sent:
+        log.warning("sweep: %d inbound re-enqueued, %d marked failed, %d sends re-enqueued", enqueued, failed, sent)
+    return SweepResult(enqueued, failed, sent)
