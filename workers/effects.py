@@ -1,0 +1,87 @@
+"""After a domain call, before and after its commit.
+
+Before commit: the notices the domain recorded are rendered (message catalog, recipient's language)
+into the outbox, in the same transaction, so a decision and the messages about it commit together.
+After commit: the sends are queued and the timers (offer window, accept deadline) are armed on RQ.
+If Redis is down then, nothing is lost: the sweeps find due windows and PENDING messages in
+PostgreSQL and catch up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import InboundMessage, Retailer, Wholesaler
+from domain import messaging
+from domain.events import Event, Notice, take_events, take_notices
+from handlers.messages import language_of, t
+from workers.context import get_services
+from workers.queueing import enqueue_send
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Effects:
+    outbound_ids: list[int] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+def _recipient(session: Session, notice: Notice) -> tuple[str, str, int | None, int | None]:
+    model = Retailer if notice.to_kind == "retailer" else Wholesaler
+    party = session.scalars(select(model).where(model.id == notice.to_id).execution_options(include_deleted=True)).one()
+    saved = party.language.value if party.language is not None else None
+    if saved is None:  # no saved preference: answer in the script they last wrote in
+        last = session.scalar(
+            select(InboundMessage.body)
+            .where(InboundMessage.from_number == party.whatsapp_number)
+            .order_by(InboundMessage.received_at.desc())
+            .limit(1)
+        )
+        saved = language_of(last or "", None)
+    retailer_id = party.id if notice.to_kind == "retailer" else None
+    wholesaler_id = party.id if notice.to_kind == "wholesaler" else None
+    return party.whatsapp_number, saved, retailer_id, wholesaler_id
+
+
+def render_notices(session: Session, notices: list[Notice]) -> list[int]:
+    created: list[int] = []
+    for notice in notices:
+        phone, lang, retailer_id, wholesaler_id = _recipient(session, notice)
+        params = {k: "" if v is None else str(v) for k, v in notice.params.items()}
+        created += messaging.queue_message(
+            session,
+            to=phone,
+            body=t(notice.key, lang, **params),
+            idempotency_key=f"notice:{notice.dedupe_key}",
+            kind=notice.kind,
+            order_id=notice.order_id,
+            retailer_id=retailer_id,
+            wholesaler_id=wholesaler_id,
+            content_variables={str(i + 1): v for i, v in enumerate(params.values())},
+        )
+    return created
+
+
+def collect(session: Session) -> Effects:
+    """Call just before commit."""
+    return Effects(render_notices(session, take_notices(session)), take_events(session))
+
+
+def apply(effects: Effects) -> None:
+    """Call just after commit."""
+    from workers.orders import schedule_event
+
+    services = get_services()
+    try:
+        for outbound_id in effects.outbound_ids:
+            enqueue_send(services.redis, services.settings, outbound_id)
+        for event in effects.events:
+            schedule_event(services.redis, event)
+    except RedisError:
+        log.warning("Redis unavailable after commit: the sweeps will send and decide from PostgreSQL")

@@ -1,0 +1,124 @@
+"""RQ jobs of the offer process. Each takes ids, runs one unit of work, and is idempotent: the
+order row lock and its status decide whether there is anything left to do, so a duplicate or
+retried job changes nothing (a second decision attempt is logged as a conflict).
+
+Job ids come from the business key (`close-window-{order}`, `accept-timeout-{order}-{offer}`), so
+the same timer is never armed twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from db.models import Order, OrderStatus
+from domain import decision
+from domain.events import Event, OfferWindowOpened, OfferWindowReady, WinnerSelected
+from workers import effects
+from workers.context import get_services
+
+log = logging.getLogger(__name__)
+
+DECISIONS_QUEUE = "decisions"
+# Transient database trouble (a restart, a serialization hiccup): try again with backoff.
+DECISION_RETRY = Retry(max=5, interval=[1, 5, 15, 60, 300])
+
+
+def _enqueue(redis: Redis, func: str, args: tuple[int, ...], job_id: str, at: datetime | None = None) -> None:
+    queue = Queue(DECISIONS_QUEUE, connection=redis)
+    options = {"job_id": job_id, "retry": DECISION_RETRY, "unique": True, "result_ttl": 3600, "failure_ttl": 7 * 86400}
+    try:
+        if at is not None and at > datetime.now(UTC):
+            queue.enqueue_at(at, func, *args, **options)
+        else:
+            queue.enqueue(func, *args, **options)
+    except DuplicateJobError:
+        pass  # already armed
+
+
+def schedule_event(redis: Redis, event: Event) -> None:
+    if isinstance(event, OfferWindowOpened):
+        _enqueue(
+            redis,
+            "workers.orders.close_offer_window",
+            (event.order_id,),
+            f"close-window-{event.order_id}",
+            event.closes_at,
+        )
+    elif isinstance(event, OfferWindowReady):
+        _enqueue(redis, "workers.orders.close_offer_window", (event.order_id,), f"close-window-early-{event.order_id}")
+    elif isinstance(event, WinnerSelected):
+        _enqueue(
+            redis,
+            "workers.orders.accept_timeout",
+            (event.order_id, event.offer_id),
+            f"accept-timeout-{event.order_id}-{event.offer_id}",
+            event.accept_deadline,
+        )
+
+
+def _run(fn_name: str, order_id: int, *args: int) -> str:
+    services = get_services()
+    with services.database.unit_of_work() as uow:
+        fn = getattr(decision, fn_name)
+        if fn_name == "close_offer_window":
+            result = fn(uow.session, order_id, services.settings, source="worker:close_offer_window")
+        else:
+            result = fn(uow.session, order_id, *args, services.settings)
+        done = effects.collect(uow.session)
+        uow.commit()
+    effects.apply(done)
+    log.info("%s order=%s -> %s", fn_name, order_id, result.outcome)
+    return result.outcome
+
+
+def close_offer_window(order_id: int) -> str:
+    return _run("close_offer_window", order_id)
+
+
+def accept_timeout(order_id: int, offer_id: int) -> str:
+    return _run("winner_accept_timeout", order_id, offer_id)
+
+
+def sweep_orders(now: datetime | None = None, limit: int = 200) -> dict[str, int]:
+    """The durable backstop for every timer: windows past their close and winners past their
+    accept deadline, found in PostgreSQL (partial index on open orders), decided now."""
+    now = now or datetime.now(UTC)
+    services = get_services()
+    with services.database.session() as session:
+        due_windows = list(
+            session.scalars(
+                select(Order.id)
+                .where(Order.status == OrderStatus.PENDING_OFFERS, Order.offer_window_closes_at <= now)
+                .order_by(Order.offer_window_closes_at)
+                .limit(limit)
+            )
+        )
+        overdue = list(
+            session.execute(
+                select(Order.id)
+                .where(Order.status == OrderStatus.WHOLESALER_SELECTED, Order.accept_deadline_at <= now)
+                .limit(limit)
+            ).scalars()
+        )
+    counts = {"windows": 0, "timeouts": 0}
+    for order_id in due_windows:
+        try:
+            close_offer_window(order_id)
+            counts["windows"] += 1
+        except OperationalError:
+            log.exception("sweep could not close window of order %s", order_id)
+    for order_id in overdue:
+        with services.database.unit_of_work() as uow:
+            result = decision.sweep_accept_deadline(uow.session, order_id, services.settings, now=now)
+            done = effects.collect(uow.session)
+            uow.commit()
+        effects.apply(done)
+        counts["timeouts"] += result.outcome != "not_open"
+    return counts
