@@ -1,0 +1,249 @@
+"""Parse rate on one core with a 1,000-product catalog.
+
+The catalog is the demo catalog (db/demo/products.csv) plus generated but realistic products
+(brand x variety x pack size, with romanised aliases and the typos people use). Messages are the
+labelled corpus (tests/data/parser_corpus.jsonl), parsed round-robin for a few seconds.
+
+    python bench/parser_rate.py [--seconds 5] [--products 1000]
+
+Prints messages/second and the ratio against the 2,000 messages/second target; exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bot.parser import Catalog, CatalogEntry, parse  # noqa: E402
+
+TARGET = 2000.0
+DEMO = ROOT / "db" / "demo" / "products.csv"
+CORPUS = ROOT / "tests" / "data" / "parser_corpus.jsonl"
+
+# (category code, unit, generic word, Nepali word, varieties, pack sizes)
+_FAMILIES: list[tuple[str, str, str, str, list[str], list[str]]] = [
+    (
+        "RICE",
+        "bora",
+        "rice",
+        "चामल",
+        ["Jeera Masino", "Basmati", "Sona Mansuli", "Pokhreli", "Anadi", "Marsi", "Kalanamak", "Taichin", "Mansara"],
+        ["25kg", "10kg", "5kg"],
+    ),
+    (
+        "DAL",
+        "kg",
+        "dal",
+        "दाल",
+        ["Masoor", "Moong", "Rahar", "Chana", "Maas", "Mugi Chhata", "Kerau", "Bodi"],
+        ["1kg", "500g", "5kg"],
+    ),
+    (
+        "OIL",
+        "litre",
+        "oil",
+        "तेल",
+        ["Mustard", "Sunflower", "Soyabean", "Rice Bran", "Palm", "Groundnut"],
+        ["1L", "5L", "15L"],
+    ),
+    (
+        "FLOUR",
+        "kg",
+        "flour",
+        "पिठो",
+        ["Atta", "Maida", "Suji", "Besan", "Makai Pitho", "Kodo Pitho"],
+        ["1kg", "5kg", "10kg"],
+    ),
+    (
+        "SPICE",
+        "packet",
+        "masala",
+        "मसला",
+        [
+            "Jeera Powder",
+            "Besar",
+            "Dhaniya",
+            "Khursani",
+            "Garam Masala",
+            "Chhola Masala",
+            "Chicken Masala",
+            "Achar Masala",
+            "Timur",
+            "Methi",
+            "Sukmel",
+            "Marich",
+        ],
+        ["50g", "100g", "200g"],
+    ),
+    (
+        "NOODLE",
+        "carton",
+        "noodles",
+        "चाउचाउ",
+        ["Chicken", "Veg", "Masala", "Jhol", "Spicy", "Tomato"],
+        ["Carton", "Family Pack"],
+    ),
+    (
+        "BISC",
+        "carton",
+        "biscuit",
+        "बिस्कुट",
+        ["Glucose", "Cream", "Marie", "Digestive", "Coconut", "Butter", "Cookies"],
+        ["Carton", "Big Pack"],
+    ),
+    ("SOAP", "dozen", "soap", "साबुन", ["Rose", "Lemon", "Neem", "Sandal", "Herbal", "Aloe"], ["75g", "125g"]),
+    ("DET", "packet", "powder", "पाउडर", ["Detergent", "Washing Bar", "Liquid", "Matic"], ["500g", "1kg", "2kg"]),
+    (
+        "DRINK",
+        "crate",
+        "drink",
+        "पेय",
+        ["Cola", "Orange", "Lemon", "Soda", "Mango", "Energy"],
+        ["250ml Crate", "1.5L Bottle"],
+    ),
+    ("TEA", "packet", "tea", "चिया", ["CTC", "Green", "Orthodox", "Masala", "Gold"], ["250g", "500g", "1kg"]),
+    (
+        "SNACK",
+        "box",
+        "snacks",
+        "खाजा",
+        ["Chips", "Bhujia", "Namkeen", "Peanuts", "Chiura Mix"],
+        ["Small Box", "Big Box"],
+    ),
+]
+_BRANDS = [
+    "Ganesh",
+    "Kissan",
+    "Gyan",
+    "Tarai",
+    "Himalayan",
+    "Sagar",
+    "Laxmi",
+    "Annapurna",
+    "Everest",
+    "Bageshwori",
+    "Shree",
+    "Nebico",
+    "Asian",
+    "Bhagwati",
+    "Pashupati",
+    "Goldstar",
+    "Mount",
+    "Gorkha",
+    "Sunrise",
+    "Janakpur",
+    "Mechi",
+    "Koshi",
+    "Narayani",
+    "Bhrikuti",
+    "Sita",
+    "Ujyalo",
+    "Swadesh",
+    "Navaratna",
+    "Hilltop",
+    "Khukuri",
+]
+_ROMAN_NE = {"Rice": "chamal", "Oil": "tel", "Tea": "chiya", "Soap": "sabun", "Biscuit": "biskut"}
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    """The kind of misspelling people send: a doubled or dropped letter."""
+    if len(word) < 5:
+        return word + word[-1]
+    i = rng.randrange(1, len(word) - 1)
+    return word[:i] + word[i + 1 :] if rng.random() < 0.5 else word[:i] + word[i] + word[i:]
+
+
+def generated_entries(count: int, seed: int = 7) -> list[CatalogEntry]:
+    rng = random.Random(seed)
+    combos = [
+        (fam, brand, variety, size) for fam in _FAMILIES for variety in fam[4] for brand in _BRANDS for size in fam[5]
+    ]
+    rng.shuffle(combos)
+    out: list[CatalogEntry] = []
+    seen: set[str] = set()
+    for (code, unit, generic, nepali, _v, _s), brand, variety, size in combos:
+        if len(out) >= count:
+            break
+        sku = f"{code}-{brand[:4]}-{''.join(w[:3] for w in variety.split())}-{size.replace(' ', '')}".upper()
+        sku = sku.replace(".", "")
+        if sku in seen:
+            continue
+        seen.add(sku)
+        title_generic = generic.title()
+        kind = "" if variety.lower().endswith(generic) else f" {title_generic}"
+        name = f"{brand} {variety}{kind} {size}"
+        aliases = [
+            f"{brand} {variety}".lower(),
+            f"{brand} {variety} {size}".lower(),
+            f"{brand} {variety}{' ' + _ROMAN_NE.get(title_generic, generic) if kind else ''}".lower(),
+            _typo(brand.lower(), rng) + " " + variety.lower(),
+        ]
+        out.append(
+            CatalogEntry(
+                sku=sku,
+                name=name,
+                name_ne=f"{brand} {variety} {nepali}",
+                aliases=tuple(dict.fromkeys(aliases)),
+                unit=unit if "Bottle" not in size else "bottle",
+            )
+        )
+    return out
+
+
+def build_catalog(products: int = 1000) -> Catalog:
+    demo = list(Catalog.from_csv(DEMO))
+    return Catalog(demo + generated_entries(max(0, products - len(demo))))
+
+
+def load_messages() -> list[tuple[str, str]]:
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(r["text"], r.get("role", "retailer")) for r in rows]
+
+
+def measure(catalog: Catalog, messages: list[tuple[str, str]], seconds: float) -> tuple[int, float]:
+    for text, role in messages:  # warm-up
+        parse(text, catalog, role)
+    gc.collect()
+    done = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for text, role in messages:
+            parse(text, catalog, role)
+        done += len(messages)
+        now = time.perf_counter()
+        if now >= deadline:
+            return done, now - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--products", type=int, default=1000)
+    args = ap.parse_args(argv)
+
+    t0 = time.perf_counter()
+    catalog = build_catalog(args.products)
+    built = time.perf_counter() - t0
+    messages = load_messages()
+    done, elapsed = measure(catalog, messages, args.seconds)
+    rate = done / elapsed
+    print(f"catalog: {len(catalog)} products (built in {built * 1000:.0f} ms)")
+    print(f"messages: {len(messages)} distinct corpus messages, {done} parsed in {elapsed:.2f} s on one core")
+    print(f"rate: {rate:,.0f} messages/second")
+    print(f"target: {TARGET:,.0f}/s  ratio: {rate / TARGET:.2f}x  {'OK' if rate >= TARGET else 'BELOW TARGET'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,425 @@
+"""Pure parser for WhatsApp messages from retailers (kirana shops) and wholesalers.
+
+No database, no network: `parse(text, catalog, role)` turns one message into an `Intent`.
+It never raises; anything unexpected gives `Intent("unknown")`.
+
+    catalog = Catalog.from_csv("db/demo/products.csv")   # build once, reuse for every message
+    parse("Namaste dai, 2 bora jeera masino pathaunu hola 🙏", catalog)
+    -> Intent(intent="order", items=(ParsedItem("RICE-JEERA", Decimal("2"), "bora", "jeera masino"),))
+
+Understood: English, romanised Nepali and Devanagari (mixed freely), ASCII and Devanagari digits,
+number words and halves (aadha, dedh, adhai, sadhe/sawa/paune N), every spelling of the units in
+`bot.parsing.lexicon.UNIT_WORDS`, several items per message, quantity before or after the product,
+list markers, emoji and politeness. Products are matched longest-alias-first, then phonetically,
+then by rapidfuzz; generic words ("chamal", "tel") and close fuzzy scores give an `Ambiguity`
+instead of a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bot.parsing import lexicon as lx
+from bot.parsing.catalog import Catalog, CatalogEntry
+from bot.parsing.orders import OrderLines, parse_order
+from bot.parsing.text import clean, detect_script, lower, tokenize
+
+__all__ = ["Ambiguity", "Catalog", "CatalogEntry", "Intent", "ParsedItem", "parse", "decimal_str"]
+
+INTENTS = (
+    "order", "confirm", "decline", "status", "cancel", "balance", "help", "greeting", "language", "unknown",
+    "offer", "accept", "pass", "stock", "paid", "dispatched", "delivered",
+)  # fmt: skip
+RETAILER_ONLY = frozenset({"order", "confirm", "decline", "cancel"})
+
+
+def decimal_str(value: Decimal) -> str:
+    """2 -> "2", 0.50 -> "0.5", 1E+2 -> "100"."""
+    text = format(value.normalize(), "f")
+    return text
+
+
+@dataclass(frozen=True)
+class ParsedItem:
+    sku: str
+    quantity: Decimal
+    unit: str
+    matched_text: str
+
+
+@dataclass(frozen=True)
+class Ambiguity:
+    text: str
+    candidates: tuple[str, ...]  # candidate SKUs, best first
+
+
+@dataclass(frozen=True)
+class Intent:
+    intent: str
+    items: tuple[ParsedItem, ...] = ()
+    ambiguities: tuple[Ambiguity, ...] = ()
+    unmatched: tuple[str, ...] = ()
+    order_ref: str | None = None
+    price: Decimal | None = None
+    delivery: str | None = None
+    delivery_days: int | None = None
+    language: str | None = None
+    script: str = "latin"
+    phone: str | None = None
+    amount: Decimal | None = None
+    method: str | None = None
+    reference: str | None = None
+    stock_quantity: Decimal | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        def dec(v: Decimal | None) -> str | None:
+            return None if v is None else decimal_str(v)
+
+        return {
+            "intent": self.intent,
+            "items": [
+                {"sku": i.sku, "quantity": decimal_str(i.quantity), "unit": i.unit, "matched_text": i.matched_text}
+                for i in self.items
+            ],
+            "ambiguities": [{"text": a.text, "candidates": list(a.candidates)} for a in self.ambiguities],
+            "unmatched": list(self.unmatched),
+            "order_ref": self.order_ref,
+            "price": dec(self.price),
+            "delivery": self.delivery,
+            "delivery_days": self.delivery_days,
+            "language": self.language,
+            "script": self.script,
+            "phone": self.phone,
+            "amount": dec(self.amount),
+            "method": self.method,
+            "reference": self.reference,
+            "stock_quantity": dec(self.stock_quantity),
+        }
+
+
+# --- message-level helpers ----------------------------------------------------------------------
+_REF = re.compile(r"(?<![a-z0-9])#?tk([-_ ]?)([a-z0-9]{4,6})(?![a-z0-9])")
+_PHONE = re.compile(r"(?<![0-9])(?:\+?977[\s-]?)?(9[678](?:[\s-]?[0-9]){8})(?![0-9])")
+_OK_EMOJI = ("👍", "👌", "✅", "✔", "☑", "🆗")
+_NO_EMOJI = ("👎", "❌", "✖", "🚫", "🙅")
+_PUNCT_STRIP = ".,;:!?()[]{}\"'`#*-_/\\"
+
+
+def _find_ref(low: str) -> tuple[str | None, str]:
+    """The order reference (upper case) and the text with it blanked out (offsets kept)."""
+    for m in _REF.finditer(low):
+        sep, body = m.group(1), m.group(2)
+        if sep in ("", " ") and not any(c.isdigit() for c in body):
+            continue
+        blanked = low[: m.start()] + " " * (m.end() - m.start()) + low[m.end() :]
+        return f"TK-{body.upper()}", blanked
+    return None, low
+
+
+def _word_keys(low: str) -> list[str]:
+    return [t.key for t in tokenize(low) if t.kind in ("w", "n")]
+
+
+def _labels(keys: list[str]) -> list[tuple[str | None, int]]:
+    """Greedy phrase labelling: [(label or None, token count)]."""
+    out: list[tuple[str | None, int]] = []
+    i, n = 0, len(keys)
+    while i < n:
+        for size in range(min(lx.INTENT_PHRASE_MAX, n - i), 0, -1):
+            label = lx.INTENT_PHRASES.get("".join(keys[i : i + size]))
+            if label is not None:
+                out.append((label, size))
+                i += size
+                break
+        else:
+            k = keys[i]
+            neutral = k in lx.FILLER or (len(k) >= 4 and k.startswith(lx.FILLER_PREFIXES))
+            out.append(("filler" if neutral else None, 1))
+            i += 1
+    return out
+
+
+def _core_intent(labels: list[str | None]) -> tuple[str, str | None] | None:
+    """When every word of the message is a command/keyword word: (intent, language)."""
+    if not labels or any(lb is None for lb in labels):
+        return None
+    found = {lb for lb in labels if lb is not None and lb != "filler"}
+    if not found:
+        return None
+    if "lang_en" in found or "lang_ne" in found:
+        if "lang_en" in found and "lang_ne" in found:
+            return None
+        if found - {"lang_en", "lang_ne", "lang", "greeting", "confirm"}:
+            return None
+        return "language", ("en" if "lang_en" in found else "ne")
+    if found == {"lang"}:
+        return "language", None
+    main = found - {"greeting", "lang"}
+    if not main:
+        return "greeting", None
+    for p in ("cancel", "status", "balance", "help"):
+        if p in main:
+            return p, None
+    if main == {"confirm"} or main == {"decline"}:
+        return main.pop(), None
+    return None
+
+
+def _keyword_intent(keys: list[str], labels: list[str | None], has_ref: bool) -> tuple[str, str | None] | None:
+    kset = set(keys)
+    if kset & lx.CANCEL_WORDS:
+        return ("decline" if kset & lx.DRAFT_WORDS else "cancel"), None
+    if kset & lx.BALANCE_WORDS:
+        return "balance", None
+    if kset & lx.STATUS_STRONG:
+        return "status", None
+    if kset & lx.STATUS_WEAK and (has_ref or kset & lx.ORDER_WORDS or len(keys) <= 6):
+        return "status", None
+    if kset & lx.HELP_WORDS or (kset & lx.HOWTO_WORDS and kset & lx.ORDER_WORDS):
+        return "help", None
+    if kset & lx.LANG_CUE_WORDS:
+        en, ne = bool(kset & lx.LANG_EN_WORDS), bool(kset & lx.LANG_NE_WORDS)
+        if en != ne:
+            return "language", ("en" if en else "ne")
+    meaningful = [lb for lb in labels if lb != "filler"]
+    if meaningful and meaningful[0] in ("confirm", "decline"):
+        return meaningful[0], None
+    if meaningful and meaningful[0] == "greeting" and not any(k.isdigit() for k in keys):
+        return "greeting", None
+    return None
+
+
+def _emoji_keys(text: str) -> list[str]:
+    extra: list[str] = []
+    if any(e in text for e in _OK_EMOJI):
+        extra.append("ok")
+    if any(e in text for e in _NO_EMOJI):
+        extra.append("no")
+    return extra
+
+
+def _to_decimal(raw: str) -> Decimal | None:
+    try:
+        v = Decimal(raw.replace(",", ""))
+    except InvalidOperation:
+        return None
+    return v if v.is_finite() else None
+
+
+# --- wholesaler ---------------------------------------------------------------------------------
+def _numbers_with_next(low: str) -> list[tuple[Decimal, str, str]]:
+    """(value, next word key, previous word key) for every number in the text."""
+    toks = [t for t in tokenize(low) if t.kind in ("w", "n")]
+    out: list[tuple[Decimal, str, str]] = []
+    for n, t in enumerate(toks):
+        value: Decimal | None
+        if t.kind == "n":
+            value = _to_decimal(t.key) if "/" not in t.key else None
+        else:
+            value = lx.NUMBER_WORDS.get(t.key)
+            if value is None or t.key in lx.HALF_WORDS:
+                continue
+        if value is None:
+            continue
+        nxt = toks[n + 1].key if n + 1 < len(toks) else ""
+        prev = toks[n - 1].key if n > 0 else ""
+        if nxt == "k" and t.kind == "n":
+            value = value * 1000
+            nxt = toks[n + 2].key if n + 2 < len(toks) else ""
+        out.append((value, nxt, prev))
+    return out
+
+
+def _offer(low: str, keys: list[str]) -> dict[str, Any]:
+    price: Decimal | None = None
+    days: int | None = None
+    for value, nxt, prev in _numbers_with_next(low):
+        if nxt in lx.DAY_WORDS and value == value.to_integral_value() and 0 <= value <= 60:
+            days = int(value)
+        elif price is None and value > 0 and prev not in lx.DAY_WORDS and value >= 1:
+            price = value
+    if days is None:
+        for n, k in enumerate(keys):
+            if k in lx.DELIVERY_DAYS:
+                days = lx.DELIVERY_DAYS[k]
+                if days == 1 and n > 0 and keys[n - 1] == "after":
+                    days = 2
+                break
+    delivery = None
+    if days is not None:
+        delivery = "today" if days == 0 else "tomorrow" if days == 1 else f"{days} days"
+    return {"price": price, "delivery": delivery, "delivery_days": days}
+
+
+def _paid(cleaned: str, low: str) -> dict[str, Any]:
+    phone = None
+    m = _PHONE.search(low)
+    if m:
+        phone = re.sub(r"[^0-9]", "", m.group(1))
+        low = low[: m.start()] + " " * (m.end() - m.start()) + low[m.end() :]
+        cleaned = cleaned[: m.start()] + " " * (m.end() - m.start()) + cleaned[m.end() :]
+    amount = None
+    for value, _nxt, _prev in _numbers_with_next(low):
+        if value > 0:
+            amount = value
+            break
+    method = None
+    reference = None
+    words = cleaned.split()
+    after_method = False
+    for n, raw in enumerate(words):
+        w = raw.strip(_PUNCT_STRIP)
+        key = w.lower()
+        if not w:
+            continue
+        head = re.split(r"[:#=]", key, maxsplit=1)[0]
+        if head in lx.REFERENCE_CUES:
+            rest = re.split(r"[:#=]", w, maxsplit=1)
+            if len(rest) > 1 and rest[1].strip(_PUNCT_STRIP):
+                reference = rest[1].strip(_PUNCT_STRIP)
+            elif n + 1 < len(words):
+                reference = words[n + 1].strip(_PUNCT_STRIP) or None
+            break
+        if method is None and key in lx.PAYMENT_METHODS:
+            method = lx.PAYMENT_METHODS[key]
+            after_method = True
+            continue
+        if key in lx.WHOLESALER_COMMANDS or key in lx.CURRENCY_WORDS or key in lx.FILLER:
+            continue
+        if after_method and reference is None and _to_decimal(w) is None:
+            reference = w
+            break
+        if reference is None and any(c.isdigit() for c in w) and any(c.isalpha() for c in w):
+            reference = w
+    return {"phone": phone, "amount": amount, "method": method, "reference": reference}
+
+
+def _stock(low: str, original: str, keys: list[str], catalog: Catalog) -> dict[str, Any]:
+    lines = parse_order(low, original, catalog)
+    quantity: Decimal | None = None
+    if lines.items and lines.items[0].explicit:
+        quantity = lines.items[0].quantity
+    elif set(keys) & lx.STOCK_OUT_WORDS:
+        quantity = Decimal(0)
+    else:
+        for value, _nxt, _prev in reversed(_numbers_with_next(low)):
+            if value >= 0:
+                quantity = value
+                break
+    items: tuple[ParsedItem, ...] = ()
+    if lines.items and quantity is not None:
+        it = lines.items[0]
+        items = (ParsedItem(it.sku, quantity, it.unit, it.matched_text),)
+    elif lines.items:
+        it = lines.items[0]
+        items = (ParsedItem(it.sku, it.quantity, it.unit, it.matched_text),)
+    return {
+        "items": items,
+        "ambiguities": tuple(Ambiguity(a.text, a.candidates) for a in lines.ambiguities[:1]) if not items else (),
+        "unmatched": tuple(lines.unmatched) if not items and not lines.ambiguities else (),
+        "stock_quantity": quantity,
+    }
+
+
+def _wholesaler(
+    cleaned: str, low: str, keys: list[str], labels: list[str | None], ref: str | None, catalog: Catalog
+) -> dict[str, Any] | None:
+    command = None
+    for k in keys:
+        c = lx.WHOLESALER_COMMANDS.get(k)
+        if c is None or (c == "stock" and ref is not None) or (c == "pass" and ref is None and k != "pass"):
+            continue
+        if c == "paid" and ref is not None:
+            continue
+        command = c
+        break
+    meaningful = [lb for lb in labels if lb not in (None, "filler")]
+    if command is None and ref is not None:
+        if meaningful and meaningful[0] == "confirm":
+            command = "accept"
+        elif meaningful and meaningful[0] in ("decline", "cancel"):
+            command = "pass"
+        elif any(v > 0 for v, _n, _p in _numbers_with_next(low)):
+            command = "offer"
+    if command is None:
+        return None
+    if command == "offer":
+        return {"intent": "offer", **_offer(low, keys)}
+    if command == "paid":
+        return {"intent": "paid", **_paid(cleaned, low)}
+    if command == "stock":
+        body = low
+        for t in tokenize(low):
+            if t.kind == "w" and lx.WHOLESALER_COMMANDS.get(t.key) == "stock":
+                body = low[: t.start] + " " * (t.end - t.start) + low[t.end :]
+                break
+        return {"intent": "stock", **_stock(body, cleaned, keys, catalog)}
+    return {"intent": command}
+
+
+# --- entry point ----------------------------------------------------------------------------------
+def parse(text: str, catalog: Catalog, role: str = "retailer") -> Intent:
+    """Parse one WhatsApp message. role: "retailer" or "wholesaler". Never raises."""
+    script = "latin"
+    try:
+        if not isinstance(text, str):
+            return Intent("unknown")
+        cleaned = clean(text)
+        script = detect_script(cleaned)
+        return _parse(cleaned, catalog, "wholesaler" if role == "wholesaler" else "retailer", script)
+    except Exception:  # noqa: BLE001 - the contract is: never raise on any input
+        return Intent("unknown", script=script)
+
+
+def _parse(cleaned: str, catalog: Catalog, role: str, script: str) -> Intent:
+    if not cleaned.strip():
+        return Intent("unknown", script=script)
+    low = lower(cleaned)
+    ref, low = _find_ref(low)
+    keys = _word_keys(low)
+    labelled = _labels(keys + _emoji_keys(cleaned))
+    labels: list[str | None] = [lb for lb, _size in labelled]
+    if not keys and cleaned.strip().strip("?？ ") == "" and "?" in cleaned:
+        return Intent("help", script=script)
+
+    if role == "wholesaler":
+        found = _wholesaler(cleaned, low, keys, labels, ref, catalog)
+        if found is not None:
+            return Intent(order_ref=ref, script=script, **found)
+
+    core = _core_intent(labels)
+    if core is not None and not (role == "wholesaler" and core[0] in RETAILER_ONLY):
+        return Intent(core[0], order_ref=ref, language=core[1], script=script)
+
+    keyword = _keyword_intent(keys, labels, ref is not None)
+    if keyword is not None and role == "wholesaler" and keyword[0] in RETAILER_ONLY:
+        keyword = None
+
+    if role == "retailer":
+        lines: OrderLines = parse_order(low, cleaned, catalog)
+        strong = lines.quantity_seen or any(it.explicit for it in lines.items)
+        if lines.found and (strong or keyword is None):
+            return _order_intent(lines, ref, script)
+        if keyword is not None:
+            return Intent(keyword[0], order_ref=ref, language=keyword[1], script=script)
+        if lines.found or (lines.unmatched and lines.quantity_seen):
+            return _order_intent(lines, ref, script)
+        return Intent("unknown", order_ref=ref, script=script)
+
+    if keyword is not None:
+        return Intent(keyword[0], order_ref=ref, language=keyword[1], script=script)
+    return Intent("unknown", order_ref=ref, script=script)
+
+
+def _order_intent(lines: OrderLines, ref: str | None, script: str) -> Intent:
+    return Intent(
+        "order",
+        items=tuple(ParsedItem(i.sku, i.quantity, i.unit, i.matched_text) for i in lines.items),
+        ambiguities=tuple(Ambiguity(a.text, a.candidates) for a in lines.ambiguities),
+        unmatched=tuple(dict.fromkeys(lines.unmatched)),
+        order_ref=ref,
+        script=script,
+    )

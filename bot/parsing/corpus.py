@@ -1,0 +1,154 @@
+"""Scoring the parser against the labelled corpus (tests/data/parser_corpus.jsonl).
+
+Shared by tests/test_parser_corpus.py and bench/parser_accuracy.py. A corpus line:
+{"text": ..., "role": "retailer"|"wholesaler", "intent": ..., "items": [{"sku","quantity","unit"}],
+ optional "ambiguous": true, "unmatched": true, and expected values for order_ref, price,
+ delivery_days, language, phone, amount, method, reference, stock_quantity}.
+An item is correct when sku, quantity and unit all match.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bot.parser import Catalog, Intent, decimal_str, parse
+
+FIELDS = (
+    "order_ref",
+    "price",
+    "delivery_days",
+    "language",
+    "phone",
+    "amount",
+    "method",
+    "reference",
+    "stock_quantity",
+)
+
+
+def load(path: str | Path) -> list[dict[str, Any]]:
+    rows = []
+    with Path(path).open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                rows.append(json.loads(line))
+    return rows
+
+
+def _q(value: str | Decimal) -> str:
+    return decimal_str(Decimal(str(value)))
+
+
+def _items(items: list[dict[str, Any]]) -> Counter[tuple[str, str, str]]:
+    return Counter((i["sku"], _q(i["quantity"]), i["unit"]) for i in items)
+
+
+@dataclass
+class Miss:
+    text: str
+    role: str
+    problems: list[str]
+    got: dict[str, Any]
+
+
+@dataclass
+class Report:
+    messages: int = 0
+    intents_ok: int = 0
+    items_expected: int = 0
+    items_predicted: int = 0
+    items_ok: int = 0
+    ambiguity_checked: int = 0
+    ambiguity_ok: int = 0
+    fields_checked: int = 0
+    fields_ok: int = 0
+    misses: list[Miss] = field(default_factory=list)
+    intent_confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    @property
+    def intent_accuracy(self) -> float:
+        return self.intents_ok / self.messages if self.messages else 1.0
+
+    @property
+    def item_precision(self) -> float:
+        return self.items_ok / self.items_predicted if self.items_predicted else 1.0
+
+    @property
+    def item_recall(self) -> float:
+        return self.items_ok / self.items_expected if self.items_expected else 1.0
+
+    @property
+    def ambiguity_accuracy(self) -> float:
+        return self.ambiguity_ok / self.ambiguity_checked if self.ambiguity_checked else 1.0
+
+    @property
+    def field_accuracy(self) -> float:
+        return self.fields_ok / self.fields_checked if self.fields_checked else 1.0
+
+    def summary(self) -> str:
+        return (
+            f"messages {self.messages}  intent accuracy {self.intent_accuracy:.4f}  "
+            f"item precision {self.item_precision:.4f}  item recall {self.item_recall:.4f}  "
+            f"ambiguity {self.ambiguity_accuracy:.4f}  fields {self.field_accuracy:.4f}"
+        )
+
+
+def _field_value(intent: Intent, name: str) -> Any:
+    value = getattr(intent, name)
+    if isinstance(value, Decimal):
+        return decimal_str(value)
+    return value
+
+
+def evaluate(rows: list[dict[str, Any]], catalog: Catalog) -> Report:
+    report = Report()
+    for row in rows:
+        got = parse(row["text"], catalog, row.get("role", "retailer"))
+        problems: list[str] = []
+        report.messages += 1
+        if got.intent == row["intent"]:
+            report.intents_ok += 1
+        else:
+            problems.append(f"intent {got.intent} != {row['intent']}")
+            report.intent_confusion[(row["intent"], got.intent)] += 1
+        want = _items(row.get("items", []))
+        have = _items([{"sku": i.sku, "quantity": i.quantity, "unit": i.unit} for i in got.items])
+        report.items_expected += sum(want.values())
+        report.items_predicted += sum(have.values())
+        report.items_ok += sum((want & have).values())
+        if want != have:
+            problems.append(f"items {sorted(have.elements())} != {sorted(want.elements())}")
+        if row["intent"] == "order":
+            report.ambiguity_checked += 1
+            expected_ambiguous = bool(row.get("ambiguous"))
+            if expected_ambiguous == bool(got.ambiguities):
+                report.ambiguity_ok += 1
+            else:
+                found = [a.candidates for a in got.ambiguities]
+                problems.append(f"ambiguities {found} (expected {expected_ambiguous})")
+            if "unmatched" in row:
+                report.fields_checked += 1
+                if bool(row["unmatched"]) == bool(got.unmatched):
+                    report.fields_ok += 1
+                else:
+                    problems.append(f"unmatched {list(got.unmatched)} (expected {row['unmatched']})")
+        for name in FIELDS:
+            if name not in row:
+                continue
+            report.fields_checked += 1
+            expected = row[name]
+            if name in ("price", "amount", "stock_quantity") and expected is not None:
+                expected = _q(expected)
+            value = _field_value(got, name)
+            if value == expected:
+                report.fields_ok += 1
+            else:
+                problems.append(f"{name} {value!r} != {expected!r}")
+        if problems:
+            report.misses.append(Miss(row["text"], row.get("role", "retailer"), problems, got.to_dict()))
+    return report

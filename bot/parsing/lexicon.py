@@ -1,0 +1,272 @@
+"""Word tables: units, numbers, filler and command words in English, romanised Nepali and Devanagari.
+
+All tables are keyed by `word_key` (single words) or by the concatenated keys of a phrase
+(multi-word phrases such as "thik cha"), built once at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from bot.parsing.text import phrase_keys, word_key
+
+UNIT_CODES = (
+    "bora", "kg", "g", "litre", "carton", "packet", "piece", "dozen", "tray", "crate", "case", "box", "bottle"
+)
+
+
+def _keys(words: Iterable[str] | str) -> frozenset[str]:
+    """Word keys of a space-separated word list (or of an iterable of phrases)."""
+    out: set[str] = set()
+    for w in words.split() if isinstance(words, str) else words:
+        out.add("".join(phrase_keys(w)))
+    out.discard("")
+    return frozenset(out)
+
+
+def _table(spec: dict[str, str]) -> dict[str, str]:
+    """{"code": "spelling spelling ..."} -> {word_key: code}."""
+    out: dict[str, str] = {}
+    for code, words in spec.items():
+        for w in words.split():
+            out[word_key(w)] = code
+    return out
+
+
+# --- units -------------------------------------------------------------------------------------
+UNIT_WORDS: dict[str, str] = _table(
+    {
+        "bora": "bora boraa boras bori boris bories bora's sack sacks bag bags bagg borá बोरा बोरी बोरि",
+        "kg": "kg kgs kilo kilos kilogram kilograms kilogramme kgms keji kiloo केजी किलो किलोग्राम केजि",
+        "g": "g gm gms gram grams gramme grammes gr grm ग्राम",
+        "litre": "litre litres liter liters ltr ltrs lt l lit litar liter's लिटर लि",
+        "carton": "carton cartons ctn ctns cartoon cartoons kartun cartun cartan कार्टुन कार्टून कार्टन",
+        "packet": "packet packets pkt pkts pack packs pckt pkg paket pyaket pyakat poka pokaa pokas प्याकेट पोका प्याकट",
+        "piece": "piece pieces pcs pc pis wata ota ta gota nos वटा ओटा गोटा टा",
+        "dozen": "dozen dozens darjan darjen dz doz dozn दर्जन",
+        "tray": "tray trays trey tre ट्रे",
+        "crate": "crate crates kret krate क्रेट",
+        "case": "case cases kes केस",
+        "box": "box boxes bx baksa bakas baksha बक्सा बाकस",
+        "bottle": "bottle bottles btl btls botal bottal बोतल बोटल",
+    }
+)
+# Short or common-word spellings that only count as a unit right after a number ("5 l", "2 ta").
+WEAK_UNITS: frozenset[str] = _keys("l lt lit g gr ta टा pc pis nos tre kes case box bag bags pack lit")
+
+# --- numbers -----------------------------------------------------------------------------------
+_NUM_SPEC: dict[int | str, str] = {
+    1: "one ek ekta एक",
+    2: "two dui duee dwi दुई दुइ",
+    3: "three tin teen तीन तिन",
+    4: "four char chaar चार",
+    5: "five panch paanch pach paach पाँच पांच",
+    6: "six chha chhe छ छः",
+    7: "seven saat sat सात",
+    8: "eight aath ath आठ",
+    9: "nine nau nou नौ",
+    10: "ten das dus dash दश दस",
+    11: "eleven eghara egara एघार",
+    12: "twelve bahra barha barah बाह्र बाहृ",
+    13: "thirteen terha tehra तेह्र",
+    14: "fourteen chaudha chauda चौध",
+    15: "fifteen pandhra pandra पन्ध्र",
+    16: "sixteen sorha sohra सोह्र",
+    17: "seventeen satra सत्र",
+    18: "eighteen athara athaara अठार",
+    19: "nineteen unnais उन्नाइस",
+    20: "twenty bis bees biss बीस बिस",
+    25: "pachis pachchis पच्चीस",
+    30: "thirty tis tees तीस",
+    40: "forty fourty chalis chaalis चालीस",
+    50: "fifty pachas pachaas पचास",
+    60: "sixty",
+    70: "seventy",
+    80: "eighty",
+    90: "ninety",
+    "0.5": "half aadha adha aadhaa adhaa आधा",
+    "1.5": "dedh derh dedhh dhedh deedh डेढ डेढ़",
+    "2.5": "adhai arhai aadhai adhaai dhai dhaai arai अढाई ढाई अढाइ",
+    "0.25": "quarter pau पाउ",
+}
+NUMBER_WORDS: dict[str, Decimal] = {}
+for _value, _words in _NUM_SPEC.items():
+    for _w in _words.split():
+        NUMBER_WORDS[word_key(_w)] = Decimal(str(_value))
+HALF_WORDS: frozenset[str] = _keys("half aadha adha aadhaa adhaa आधा")
+# Number words that are also everyday words: a quantity only when a unit or product follows.
+AMBIGUOUS_NUMBER_WORDS: frozenset[str] = _keys("tin chha sat ath nau das dash bis pau छ पाउ one")
+HUNDRED_WORDS: frozenset[str] = _keys("hundred saya say sae सय")
+# sawa 2 = 2.25, sadhe 2 = 2.5, paune 2 = 1.75
+MODIFIER_WORDS: dict[str, Decimal] = {
+    **{k: Decimal("0.25") for k in _keys("sawa sava सवा")},
+    **{k: Decimal("0.5") for k in _keys("sadhe saadhe sade saade sarhe साढे साढ़े")},
+    **{k: Decimal("-0.25") for k in _keys("paune pauney पौने")},
+}
+# "duita" = dui + ta, "दुईवटा" = दुई + वटा, "euta"/"एउटा" = one piece
+COUNT_SUFFIXES: tuple[str, ...] = tuple(
+    sorted(
+        {word_key(s) for s in ("wata", "vata", "ota", "oota", "ta", "वटा", "ओटा", "टा", "बटा")},
+        key=len,
+        reverse=True,
+    )
+)
+ONE_PIECE_WORDS: frozenset[str] = _keys("euta eota yauta euta एउटा एउटै")
+MULTIPLY_WORDS: frozenset[str] = _keys(["x", "into"])
+
+# --- structure ---------------------------------------------------------------------------------
+SEPARATOR_WORDS: frozenset[str] = _keys("and ra र ani अनि tatha तथा also plus")
+
+# Words that carry no product meaning in an order line (greetings, politeness, verbs, particles).
+FILLER: frozenset[str] = _keys(
+    """
+    namaste namaskar namasté hello hi hii hiii hey helo hlo hy good morning evening afternoon jai nepal
+    dai daju dajyu didi bhai bahini baini sahuji sahu saathi sathi sir madam maam bro brother dear ji jee
+    hajur please pls plz plzz plss pleas kripaya kindly thanks thank thankyou thx ty dhanyabad dhanyawad
+    dhanybad dhanyavad send sent give deliver delivery bring need needed want wanted required require
+    order orders orderr i we me my our us mero hamro malai hamilai ma hami yo tyo yi ti the a an of for
+    to from by with in on at is are am be it this that these those you u can could would will shall do
+    did does have has had get got some more aru feri again same usual last time jasto ko ka ki le lai
+    bata samma sanga wala wali vala wale ho ni hai la ta ke k kati kun cha chha xa chaa chan chhan hola
+    holaa hos hunxa hunchha huncha parcha parchha chaiyo chahiyo chahiye chaiye chaincha chahincha need
+    rakhnu rakhdinu rakhidinu lagi lai urgent urgently jaldi chito chhito asap today tomorrow aaja aaj
+    bholi voli ahile now soon immediately please. ok okay okk yes also too ramro fresh quality
+    rate price wholesale total sabai sab all only matra just item items saman samaan maal list following
+    next week din mahina dokan pasal shop store retail my. nai na
+    नमस्ते नमस्कार दाइ दाई दाजु दिदी भाइ बहिनी साहुजी सर जी हजुर कृपया धन्यवाद मलाई हामीलाई मेरो हाम्रो
+    को का की ले लाई मा बाट सम्म सँग वाला वाली हो नि है ल त के कति छ छन् होला होस् हुन्छ पर्छ चाहियो चाहिन्छ
+    आज भोलि अहिले छिटो अर्डर सामान माल पनि यो त्यो सबै मात्र थप फेरि उही
+    """
+)
+# Verb stems ("pathaunu hola", "pathaidinus", "पठाइदिनुहोस्", "dinuhos", "lyaidinu" ...).
+FILLER_PREFIXES: tuple[str, ...] = tuple(
+    sorted(_keys(
+    """pathau pathai pathay pathae patha pathu dinu dinus diu deu dinuh dinuho chahi chaiy chahiy
+    chain chahin lyau lyai lyaa lyaun garnu garid gardi garidi gardinu bhej bhijau pugau hunch
+    पठाउ पठाइ पठाए पठा दिनु दिनुस दिनुहो चाहि चाहिन्छ ल्याउ ल्याइ गर्नु गरिदि गर्दि पुर्याउ पुर्‍याउ"""
+    ))
+)
+
+# --- intents -----------------------------------------------------------------------------------
+# Phrase -> label. Labels: intent names, "lang_en"/"lang_ne" (target language), "lang" (the word
+# "language" itself), "filler" (politeness that never changes the intent).
+_INTENT_SPEC: dict[str, list[str]] = {
+    "confirm": [
+        "yes", "y", "yess", "yesss", "yeah", "yea", "yep", "yup", "ya", "ok", "okay", "okk", "okey", "oki",
+        "k ok", "ho", "hajur", "hunchha", "huncha", "hunxa", "hunchha ni", "thik cha", "thik chha", "thikcha",
+        "thik xa", "theek cha", "thik", "theek", "thick cha", "confirm", "confirmed", "conform", "confrim",
+        "confirm garnus", "confirm gara", "sure", "done", "pakka", "la", "la huncha", "la thik cha", "sahi",
+        "correct", "right", "go ahead", "proceed", "yes please", "yes confirm", "ok confirm", "agreed",
+        "हो", "हुन्छ", "हजुर", "ठिक छ", "ठीक छ", "ठिक", "ठीक", "पक्का", "ल", "ल हुन्छ", "कन्फर्म", "सहि",
+        "ho ho", "hajur ho", "ok done",
+    ],
+    "decline": [
+        "no", "n", "nope", "nah", "noo", "nooo", "hoina", "hoena", "hoeina", "haina", "hoinaa", "nai",
+        "naai", "nahi", "nahin", "pardaina", "chahidaina", "chaidaina", "chaindaina", "chahindaina",
+        "hudaina", "hunna", "cancel draft", "discard", "wrong", "galat", "not now", "no thanks",
+        "dont send", "don't send", "napathaunus", "napathau", "होइन", "हैन", "नाई", "नाइँ", "नाइ", "चाहिँदैन",
+        "चाहिदैन", "पर्दैन", "हुँदैन", "हुन्न", "गलत", "नपठाउनुस्", "no no",
+    ],
+    "status": [
+        "status", "stat", "staus", "statas", "order status", "track", "tracking", "track order", "where",
+        "स्थिति", "स्टाटस",
+    ],
+    "cancel": [
+        "cancel", "cancell", "cancle", "cancel order", "order cancel", "radda", "rad", "radda gara",
+        "cancel garnus", "cancel gara", "cancel garidinus", "रद्द", "क्यान्सिल", "रद्द गर्नुहोस्",
+    ],
+    "balance": [
+        "balance", "bal", "balence", "hisab", "hisaab", "hisap", "khata", "khaata", "baki", "baaki",
+        "bakii", "due", "dues", "udharo", "udhaaro", "udhaar", "statement", "ledger", "outstanding",
+        "हिसाब", "बाँकी", "बाकी", "खाता", "उधारो", "ब्यालेन्स",
+    ],
+    "help": [
+        "help", "halp", "hlp", "madat", "maddat", "sahayog", "sahayata", "menu", "commands", "command",
+        "info", "how", "how to order", "guide", "k garne", "ke garne", "aba k garne", "के गर्ने", "मद्दत",
+        "सहयोग", "सहायता", "मेनु", "help me",
+    ],
+    "greeting": [
+        "namaste", "namaskar", "hi", "hii", "hiii", "hello", "helo", "hlo", "hey", "hy", "good morning",
+        "good evening", "good afternoon", "morning", "jai nepal", "k cha", "ke cha", "kasto cha",
+        "sanchai", "thanks", "thank you", "thankyou", "thx", "dhanyabad", "dhanyawad", "नमस्ते", "नमस्कार",
+        "धन्यवाद", "के छ", "सन्चै",
+    ],
+    "lang_en": [
+        "english", "eng", "en", "engl", "inglish", "angreji", "angrezi", "अंग्रेजी", "अङ्ग्रेजी", "इङ्लिस",
+    ],
+    "lang_ne": ["nepali", "nep", "ne", "np", "nepalii", "नेपाली", "नेपालीमा"],
+    "lang": ["lang", "language", "bhasa", "bhasha", "भाषा", "in", "ma", "change", "switch", "मा"],
+    "filler": [
+        "dai", "daju", "didi", "bhai", "bahini", "sir", "madam", "ji", "please", "pls", "plz", "kripaya",
+        "garnus", "garnu", "gara", "garidinus", "garnuhos", "garnuhola", "garidinu", "it", "this", "my",
+        "mero", "the", "order", "please.", "yo", "तपाईं", "दाइ", "दाई", "दिदी", "सर", "जी", "कृपया",
+        "गर्नुहोस्", "गर्नुस्", "मेरो", "अर्डर", "यो", "the order", "is", "me", "now", "again", "sahuji",
+        "बहिनी", "भाइ", "please sir", "bro", "brother", "dear", "ni", "hai", "na", "la", "re",
+    ],
+}
+INTENT_PHRASES: dict[str, str] = {}
+for _label, _phrases in _INTENT_SPEC.items():
+    for _p in _phrases:
+        _k = "".join(phrase_keys(_p))
+        if _k and _k not in INTENT_PHRASES:
+            INTENT_PHRASES[_k] = _label
+INTENT_PHRASE_MAX = 4
+
+# Keywords that give an intent even inside a longer sentence ("mero hisab kati bhayo?").
+BALANCE_WORDS: frozenset[str] = frozenset(k for k, v in INTENT_PHRASES.items() if v == "balance") | _keys(
+    "tirnu tirna tirnuparne तिर्नु"
+)
+STATUS_STRONG: frozenset[str] = _keys("status staus track tracking स्थिति स्टाटस")
+STATUS_WEAK: frozenset[str] = _keys(
+    """kaha kahaa kahile kaile where when pugyo pugena aayena aaena aaucha aauchha aaunchha aunchha
+    aaula bela late dhilo कहाँ कहिले पुग्यो आएन आउँछ आइपुग्छ ढिलो"""
+)
+CANCEL_WORDS: frozenset[str] = _keys("cancel cancell cancle radda रद्द क्यान्सिल")
+DRAFT_WORDS: frozenset[str] = _keys("draft drafts ड्राफ्ट")
+HELP_WORDS: frozenset[str] = _keys("help halp madat maddat sahayog sahayata menu मद्दत सहयोग सहायता")
+HOWTO_WORDS: frozenset[str] = _keys("how kasari कसरी")
+ORDER_WORDS: frozenset[str] = _keys("order orders ordar saman samaan maal अर्डर सामान माल")
+LANG_EN_WORDS: frozenset[str] = frozenset(k for k, v in INTENT_PHRASES.items() if v == "lang_en")
+LANG_NE_WORDS: frozenset[str] = frozenset(k for k, v in INTENT_PHRASES.items() if v == "lang_ne")
+LANG_CUE_WORDS: frozenset[str] = _keys("lang language bhasa bhasha भाषा ma मा in speak bolnus bolnu reply")
+
+# --- wholesaler commands -------------------------------------------------------------------------
+WHOLESALER_COMMANDS: dict[str, str] = {}
+for _cmd, _words in {
+    "offer": "offer offers ofer offr ofr quote quotation bid अफर",
+    "accept": "accept accepted accpet acept swikar swikaar स्वीकार एक्सेप्ट",
+    "pass": "pass skip reject rejected chaina chhaina chhaina xaina पास छैन",
+    "stock": "stock stk stok स्टक मौज्दात",
+    "paid": "paid payment received recieved rcvd bhuktani bhuktaani tiryo tiryo bhuktani भुक्तानी तिर्यो पेड",
+    "dispatched": "dispatched dispatch dispached sent shipped pathaye pathaiyo pathaeko pathayo niskyo "
+    "nikaleko पठाइयो पठाएँ पठाए पठायो निस्कियो",
+    "delivered": "delivered deliverd delivred pugyo pugaye pugayo puryaye puryaiyo puryayo "
+    "पुग्यो पुर्याइयो पुर्‍याइयो पुर्यायो डेलिभर",
+}.items():
+    for _w in _words.split():
+        WHOLESALER_COMMANDS[word_key(_w)] = _cmd
+STOCK_OUT_WORDS: frozenset[str] = _keys("out khatam sakiyo sakyo nil finished सकियो खतम")
+
+DELIVERY_DAYS: dict[str, int] = {}
+for _days, _words in {
+    0: "today aaja aaj aja same_day आज",
+    1: "tomorrow tmrw tmr tomorow tommorow bholi voli bholii भोलि भोली",
+    2: "parsi parsi parshi parsii पर्सि पर्सी",
+}.items():
+    for _w in _words.split():
+        DELIVERY_DAYS[word_key(_w.replace("_", ""))] = _days
+DAY_WORDS: frozenset[str] = _keys("day days din dina दिन")
+CURRENCY_WORDS: frozenset[str] = _keys("rs rs. npr nrs rupees rupaiya rupiya ru रु रू रुपैयाँ")
+
+PAYMENT_METHODS: dict[str, str] = {}
+for _method, _words in {
+    "cash": "cash nagad nagat कैश नगद क्यास",
+    "esewa": "esewa sewa इसेवा",
+    "khalti": "khalti खल्ती",
+    "fonepay": "fonepay phonepay fonepay qr फोनपे",
+    "bank": "bank banking ips connectips cips transfer cheque check बैंक बैङ्क",
+}.items():
+    for _w in _words.split():
+        PAYMENT_METHODS[word_key(_w)] = _method
+REFERENCE_CUES: frozenset[str] = _keys("ref reference txn tx txid trx id transaction")

@@ -1,0 +1,589 @@
+"""Order lines: find products, quantities and units in a message and pair them up.
+
+A message is cut into segments (lines, commas, "and"/"ra"/"र", "&", "+", ";" ...). In each segment:
+1. the longest exact alias match is taken left to right ("jeera masino" before "jeera");
+2. the remaining words become numbers, units, multiplication signs, filler (dropped) or unknown;
+3. unknown words are tried against the phonetic index, then the generic-word index (which may give
+   several candidates: an ambiguity), then rapidfuzz (also merged with a neighbouring product:
+   "jeera masinoo" is the rice, not cumin + something);
+4. numbers and units are grouped into quantities ("2 bora", "dedh kg", "twenty five", "x10");
+5. quantities are paired with products: when the segment starts with a quantity, quantities
+   precede their products ("2 bora chamal 1 kg jeera"), otherwise they follow them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from bot.parsing import lexicon as lx
+from bot.parsing.catalog import Catalog
+from bot.parsing.text import Token, tokenize
+
+MAX_QUANTITY = Decimal(1_000_000)
+FUZZY_MARGIN = 4.0
+_VULGAR = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "¾": Decimal("0.75")}
+_ONE = Decimal(1)
+# A written packaging unit tells products apart ("coke 2 crate" vs "coke 2 bottle"); a measure
+# (kg, litre) does not ("5 kg ghee" still needs asking which ghee).
+PACKAGING_UNITS = frozenset({"crate", "bottle", "case", "tray", "carton", "box"})
+
+
+@dataclass
+class El:
+    kind: str  # P product, N number, M modifier, H hundred, U unit, X times, W unknown word, Q quantity
+    i: int  # first token index in the segment
+    j: int  # one past the last token index
+    skus: tuple[str, ...] = ()
+    how: str = ""  # exact | loose | token | fuzzy
+    value: Decimal | None = None
+    unit: str | None = None
+    weak: bool = False
+    half: bool = False
+    explicit: bool = True  # Q: the quantity was written (not implied by a bare unit)
+
+    @property
+    def generic(self) -> bool:
+        return self.kind == "P" and (len(self.skus) > 1 or self.how == "token")
+
+
+@dataclass
+class Item:
+    sku: str
+    quantity: Decimal
+    unit: str
+    matched_text: str
+    explicit: bool
+
+
+@dataclass
+class Ambig:
+    text: str
+    candidates: tuple[str, ...]
+
+
+@dataclass
+class OrderLines:
+    items: list[Item] = field(default_factory=list)
+    ambiguities: list[Ambig] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+    quantity_seen: bool = False  # some segment had a written quantity
+
+    @property
+    def found(self) -> bool:
+        return bool(self.items or self.ambiguities)
+
+
+@dataclass
+class _Seg:
+    items: list[Item] = field(default_factory=list)
+    ambiguities: list[Ambig] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+    lone_quantity: El | None = None
+    words: str = ""
+    has_quantity: bool = False
+
+
+# --- segmentation ---------------------------------------------------------------------------------
+def _line_marker_end(low: str, start: int, end: int, multi_line: bool) -> int:
+    """Skip list markers at the start of a line: "1)", "1.", "-", "•", "*"."""
+    i = start
+    while i < end and low[i] in " \t":
+        i += 1
+    j = i
+    while j < end and low[j] in "-•*·▪►➤✓✔>◆○●→":
+        j += 1
+    if j > i:
+        return j
+    k = i
+    if k < end and low[k] == "(":
+        k += 1
+    d = k
+    while d < end and low[d].isdigit() and d - k < 2:
+        d += 1
+    if d > k and d < end and low[d] in ").":
+        after = d + 1
+        if after < end and low[after] not in " \t":
+            return start
+        if low[d] == ")" or multi_line or any(ch.isdigit() for ch in low[after:end]):
+            return after
+    return start
+
+
+def segments(low: str) -> list[list[Token]]:
+    lines: list[tuple[int, int]] = []
+    pos = 0
+    for part in low.split("\n"):
+        lines.append((pos, pos + len(part)))
+        pos += len(part) + 1
+    multi = sum(1 for a, b in lines if low[a:b].strip()) > 1
+    out: list[list[Token]] = []
+    for a, b in lines:
+        a = _line_marker_end(low, a, b, multi)
+        toks = tokenize(low, a, b)
+        cur: list[Token] = []
+        for n, t in enumerate(toks):
+            if t.kind == "s" or (t.kind == "w" and t.key in lx.SEPARATOR_WORDS and not _half_follows(toks, n)):
+                if cur:
+                    out.append(cur)
+                cur = []
+            else:
+                cur.append(t)
+        if cur:
+            out.append(cur)
+    return out
+
+
+def _half_follows(toks: list[Token], n: int) -> bool:
+    nxt = toks[n + 1].key if n + 1 < len(toks) else ""
+    if nxt in ("a", "ek") and n + 2 < len(toks):
+        nxt = toks[n + 2].key
+    return nxt in lx.HALF_WORDS and n > 0 and toks[n - 1].kind in ("n", "w")
+
+
+# --- classification -------------------------------------------------------------------------------
+def _number(key: str) -> Decimal | None:
+    try:
+        if "/" in key:
+            a, b = key.split("/")
+            return Decimal(a) / Decimal(b)
+        if len(key.split(".")[0]) > 7:
+            return None  # a phone number or an id, not a quantity
+        return Decimal(key)
+    except (InvalidOperation, ValueError, ZeroDivisionError):
+        return None
+
+
+def _is_filler(key: str) -> bool:
+    if key in lx.FILLER or key in lx.SEPARATOR_WORDS or key in lx.WHOLESALER_COMMANDS:
+        return True
+    if key in lx.INTENT_PHRASES:
+        return True
+    return len(key) >= 4 and key.startswith(lx.FILLER_PREFIXES)
+
+
+def _classify(t: Token, n: int) -> list[El]:
+    k = t.key
+    if t.kind == "n":
+        v = _number(k)
+        return [El("N", n, n + 1, value=v)] if v is not None else []
+    if t.kind == "v":
+        return [El("N", n, n + 1, value=_VULGAR.get(k, Decimal("0.5")))]
+    if t.kind == "x":
+        return [El("X", n, n + 1)]
+    if k in lx.MULTIPLY_WORDS:
+        return [El("X", n, n + 1)]
+    v = lx.NUMBER_WORDS.get(k)
+    if v is not None:
+        return [El("N", n, n + 1, value=v, weak=k in lx.AMBIGUOUS_NUMBER_WORDS, half=k in lx.HALF_WORDS)]
+    if k in lx.ONE_PIECE_WORDS:
+        return [El("N", n, n + 1, value=_ONE), El("U", n, n + 1, unit="piece")]
+    if k in lx.HUNDRED_WORDS:
+        return [El("H", n, n + 1, value=Decimal(100))]
+    m = lx.MODIFIER_WORDS.get(k)
+    if m is not None:
+        return [El("M", n, n + 1, value=m)]
+    u = lx.UNIT_WORDS.get(k)
+    if u is not None:
+        return [El("U", n, n + 1, unit=u, weak=k in lx.WEAK_UNITS)]
+    for suf in lx.COUNT_SUFFIXES:
+        if len(k) > len(suf) and k.endswith(suf):
+            v = lx.NUMBER_WORDS.get(k[: -len(suf)])
+            if v is not None:
+                return [El("N", n, n + 1, value=v), El("U", n, n + 1, unit="piece")]
+    if _is_filler(k):
+        return [El("F", n, n + 1)]
+    if t.kind == "w" and len(k) == 1 and k.isascii():
+        return []
+    return [El("W", n, n + 1)]
+
+
+# --- unknown words ------------------------------------------------------------------------------
+def _fuzzy_el(cat: Catalog, compact: str, i: int, j: int) -> El | None:
+    hits = cat.fuzzy(compact)
+    if not hits:
+        return None
+    top = hits[0][1]
+    close = tuple(s for s, score in hits if top - score < FUZZY_MARGIN)
+    return El("P", i, j, skus=close, how="fuzzy", value=Decimal(str(round(top, 2))))
+
+
+def _resolve_unknown(els: list[El], keys: list[str], cat: Catalog) -> list[El]:
+    # 1. phonetic exact and generic words, run by run
+    out: list[El] = []
+    k = 0
+    while k < len(els):
+        if els[k].kind != "W":
+            out.append(els[k])
+            k += 1
+            continue
+        r = k
+        while r < len(els) and els[r].kind == "W":
+            r += 1
+        run = els[k:r]
+        run_keys = [keys[e.i] for e in run]
+        prev = out[-1] if out else None
+        if prev is not None and prev.kind == "P" and prev.how == "exact":
+            # "jeera masinno": the known word and the misspelt one together are one product
+            head = keys[prev.i : prev.j]
+            end, skus = cat.longest(head + run_keys, 0, len(head) + len(run), loose=True)
+            if skus and end > len(head):
+                out[-1] = El("P", prev.i, run[end - len(head) - 1].j, skus=skus, how="loose")
+                run = run[end - len(head) :]
+                run_keys = run_keys[end - len(head) :]
+        p = 0
+        while p < len(run):
+            end, skus = cat.longest(run_keys, p, len(run), loose=True)
+            if skus:
+                out.append(El("P", run[p].i, run[end - 1].j, skus=skus, how="loose"))
+                p = end
+                continue
+            skus = cat.token_skus(run_keys[p])
+            if skus:
+                out.append(El("P", run[p].i, run[p].j, skus=cat.rank(skus), how="token"))
+            else:
+                out.append(run[p])
+            p += 1
+        k = r
+    # 2. fuzzy for what is still unknown
+    res: list[El] = []
+    k = 0
+    while k < len(out):
+        if out[k].kind != "W":
+            res.append(out[k])
+            k += 1
+            continue
+        r = k
+        while r < len(out) and out[r].kind == "W":
+            r += 1
+        run = out[k:r]
+        compact = "".join(keys[e.i] for e in run)
+        done = False
+        prev = res[-1] if res else None
+        nxt = out[r] if r < len(out) else None
+        # merged with a neighbouring exact product: "jeera masinoo", "dhara oill"
+        if prev is not None and prev.kind == "P" and prev.how in ("exact", "loose") and prev.j <= run[0].i:
+            merged = _fuzzy_el(cat, "".join(keys[prev.i : prev.j]) + compact, prev.i, run[-1].j)
+            if merged is not None and len(merged.skus) == 1:
+                res[-1] = merged
+                done = True
+        if not done and nxt is not None and nxt.kind == "P" and nxt.how in ("exact", "loose"):
+            merged = _fuzzy_el(cat, compact + "".join(keys[nxt.i : nxt.j]), run[0].i, nxt.j)
+            if merged is not None and len(merged.skus) == 1:
+                res.append(merged)
+                k = r + 1
+                continue
+        if not done and len(run) <= 4:
+            whole = _fuzzy_el(cat, compact, run[0].i, run[-1].j)
+            if whole is not None:
+                res.append(whole)
+                done = True
+        if not done:
+            for e in run:
+                single = _fuzzy_el(cat, keys[e.i], e.i, e.j) if len(run) > 1 else None
+                res.append(single if single is not None else e)
+        k = r
+    return res
+
+
+def _promote_chat_word(els: list[El], fillers: list[El], keys: list[str], cat: Catalog) -> list[El]:
+    """A chat word that is also a brand ("hello" = Hello Biscuit) names the product only when the
+    segment has a written quantity and no other product: "parle-g 5 ctn & hello 2 ctn"."""
+    if any(e.kind == "P" for e in els) or not any(e.kind == "N" and not e.weak for e in els):
+        return els
+    named = [(e, cat.chat_word_skus(keys[e.i])) for e in fillers]
+    named = [(e, skus) for e, skus in named if skus]
+    if len(named) != 1:
+        return els
+    target, skus = named[0]
+    product = El("P", target.i, target.j, skus=skus, how="token")
+    return sorted([*els, product], key=lambda e: (e.i, e.kind != "P"))
+
+
+# --- quantities ---------------------------------------------------------------------------------
+def _combine(els: list[El], k: int) -> tuple[Decimal | None, int, bool]:
+    """Read a number phrase starting at els[k]; returns (value, next index, weak)."""
+    n = len(els)
+    delta = Decimal(0)
+    if els[k].kind == "M":
+        delta = els[k].value or Decimal(0)
+        k += 1
+        if k >= n or els[k].kind != "N":
+            return (Decimal("1.25") if delta == Decimal("0.25") else None), k, False
+    e = els[k]
+    if e.kind == "H":
+        val: Decimal | None = Decimal(100)
+        weak = False
+    else:
+        val = e.value
+        weak = e.weak
+    k += 1
+    words = 1
+    while k < n and val is not None:
+        e = els[k]
+        if e.kind == "H":
+            val = val * 100
+            weak = False
+        elif e.kind == "N" and e.value is not None and val == val.to_integral_value():
+            v = e.value
+            whole = v == v.to_integral_value()
+            and_half = e.half and val >= 1  # "one and a half", "dui aadha"
+            hundreds = val >= 100 and val % 100 == 0 and v < 100 and whole  # "ek saya bis"
+            tens = 20 <= val < 100 and val % 10 == 0 and 0 < v < 10 and whole  # "twenty five"
+            if not (and_half or hundreds or tens):
+                break
+            val = val + v
+            weak = False
+        else:
+            break
+        words += 1
+        k += 1
+    if val is not None:
+        val = val + delta
+    return val, k, weak and words == 1
+
+
+def _quantities(els: list[El]) -> list[El]:
+    out: list[El] = []
+    n = len(els)
+    k = 0
+    while k < n:
+        e = els[k]
+        if e.kind in ("N", "M", "H"):
+            start = k
+            val, k, weak = _combine(els, k)
+            unit = None
+            j = els[k - 1].j if k > start else e.j
+            if k < n and els[k].kind == "U":
+                unit = els[k].unit
+                j = els[k].j
+                k += 1
+            if weak and unit is None:
+                after_product = k < n and els[k].kind == "P"
+                after_times = start > 0 and els[start - 1].kind == "X"
+                if not (after_product or after_times):
+                    continue
+            if val is None or val <= 0 or val > MAX_QUANTITY:
+                continue
+            out.append(El("Q", e.i, j, value=val, unit=unit))
+        elif e.kind == "U":
+            if k + 1 < n and els[k + 1].kind in ("N", "M") and not els[k + 1].weak:
+                val, k2, _weak = _combine(els, k + 1)
+                if not (k2 < n and els[k2].kind == "U") and val is not None and 0 < val <= MAX_QUANTITY:
+                    out.append(El("Q", e.i, els[k2 - 1].j, value=val, unit=e.unit))
+                    k = k2
+                    continue
+            if not e.weak:
+                out.append(El("Q", e.i, e.j, value=_ONE, unit=e.unit, explicit=False))
+            k += 1
+        elif e.kind == "X":
+            k += 1
+        else:
+            out.append(e)
+            k += 1
+    return _pack_sizes(out, els)
+
+
+def _pack_sizes(qs: list[El], els: list[El]) -> list[El]:
+    """Pack sizes: "1 ltr x 12" or "12 x 1 ltr" is twelve one-litre packs = 12 litre."""
+    times = {e.i for e in els if e.kind == "X"}
+    out: list[El] = []
+    for e in qs:
+        prev = out[-1] if out else None
+        if (
+            e.kind == "Q"
+            and prev is not None
+            and prev.kind == "Q"
+            and prev.explicit
+            and e.explicit
+            and any(prev.j <= t < e.i for t in times)
+            and (prev.unit is None) != (e.unit is None)
+            and prev.value is not None
+            and e.value is not None
+        ):
+            out[-1] = El("Q", prev.i, e.j, value=prev.value * e.value, unit=prev.unit or e.unit)
+            continue
+        out.append(e)
+    return out
+
+
+# --- pairing ------------------------------------------------------------------------------------
+def _merge_products(els: list[El]) -> list[El]:
+    out: list[El] = []
+    for e in els:
+        prev = out[-1] if out else None
+        if e.kind == "P" and prev is not None and prev.kind == "P":
+            if prev.skus == e.skus:
+                out[-1] = El("P", prev.i, e.j, skus=prev.skus, how=prev.how)
+                continue
+            if e.generic and not prev.generic:
+                out[-1] = El("P", prev.i, e.j, skus=prev.skus, how=prev.how)
+                continue
+            if prev.generic and not e.generic:
+                out[-1] = El("P", prev.i, e.j, skus=e.skus, how=e.how)
+                continue
+            if prev.generic and e.generic:
+                common = tuple(s for s in prev.skus if s in e.skus)
+                if common:
+                    out[-1] = El("P", prev.i, e.j, skus=common, how="token" if len(common) > 1 else "exact")
+                    continue
+        out.append(e)
+    return out
+
+
+def _pair(els: list[El]) -> dict[int, int]:
+    """Index of product element -> index of its quantity element."""
+    ps = [n for n, e in enumerate(els) if e.kind == "P"]
+    qs = [n for n, e in enumerate(els) if e.kind == "Q"]
+    pairs: dict[int, int] = {}
+    if not ps or not qs:
+        return pairs
+    if len(ps) == 1:
+        p = ps[0]
+        before = [q for q in qs if q < p]
+        after = [q for q in qs if q > p]
+        if before and before[-1] == p - 1:
+            pairs[p] = before[-1]
+        elif after:
+            pairs[p] = after[0]
+        elif before:
+            pairs[p] = before[-1]
+        return pairs
+    first = min(ps[0], qs[0])
+    quantity_first = els[first].kind == "Q"
+    used: set[int] = set()
+    for idx, p in enumerate(ps):
+        if quantity_first:
+            lo = ps[idx - 1] if idx > 0 else -1
+            cands = [q for q in qs if lo < q < p and q not in used]
+            if cands:
+                pairs[p] = cands[-1]
+                used.add(cands[-1])
+        else:
+            hi = ps[idx + 1] if idx + 1 < len(ps) else len(els)
+            cands = [q for q in qs if p < q < hi and q not in used]
+            if cands:
+                pairs[p] = cands[0]
+                used.add(cands[0])
+    for q in qs:
+        if q in used:
+            continue
+        free = [p for p in ps if p not in pairs]
+        if not free:
+            break
+        p = min(free, key=lambda p: abs(p - q))
+        if abs(p - q) == 1:
+            pairs[p] = q
+            used.add(q)
+    return pairs
+
+
+def _segment(toks: list[Token], text: str, cat: Catalog) -> _Seg:
+    n = len(toks)
+    keys = [t.key if t.kind in ("w", "n") else "" for t in toks]
+    els: list[El] = []
+    i = 0
+    while i < n:
+        t = toks[i]
+        if t.kind in ("w", "n"):
+            j = cat.sku_at(text, toks, i)
+            if j > i:
+                els.append(El("P", i, j, skus=(text[t.start : toks[j - 1].end].upper(),), how="exact"))
+                i = j
+                continue
+            j, skus = cat.longest(keys, i, n)
+            if skus:
+                unit = lx.UNIT_WORDS.get(keys[i])
+                if unit is not None and els and els[-1].kind == "N":
+                    els.append(El("U", i, i + 1, unit=unit))  # "2 bottle pani": bottle is also the unit
+                els.append(El("P", i, j, skus=skus, how="exact"))
+                i = j
+                continue
+        els.extend(_classify(t, i))
+        i += 1
+    fillers = [e for e in els if e.kind == "F"]
+    els = [e for e in els if e.kind != "F"]
+    if any(e.kind == "W" for e in els):
+        els = _resolve_unknown(els, keys, cat)
+    if fillers:
+        els = _promote_chat_word(els, fillers, keys, cat)
+    els = _merge_products(_quantities(els))
+
+    def span(a: int, b: int) -> str:
+        return text[toks[a].start : toks[b - 1].end]
+
+    seg = _Seg()
+    seg.has_quantity = any(e.kind == "Q" and e.explicit for e in els)
+    products = [e for e in els if e.kind == "P"]
+    words = [e for e in els if e.kind == "W"]
+    if not products:
+        qs = [e for e in els if e.kind == "Q"]
+        if words:
+            text_words = span(words[0].i, words[-1].j)
+            if seg.has_quantity:
+                seg.unmatched.append(text_words)
+            else:
+                seg.words = text_words
+        elif len(qs) == 1 and qs[0].explicit:
+            seg.lone_quantity = qs[0]
+        return seg
+
+    pairs = _pair(els)
+    resolved = {e.skus[0] for e in products if not e.generic}
+    for n_el, e in enumerate(els):
+        if e.kind != "P":
+            continue
+        q = els[pairs[n_el]] if n_el in pairs else None
+        if e.generic and q is None and any(s in resolved for s in e.skus):
+            continue  # "sona mansuli ... rice": the generic word names a product already there
+        quantity = q.value if q is not None and q.value is not None else _ONE
+        written_unit = q.unit if q is not None else None
+        skus = e.skus
+        if len(skus) > 1 and written_unit in PACKAGING_UNITS:
+            fitting = tuple(s for s in skus if cat.unit_of(s) == written_unit)
+            if len(fitting) == 1:
+                skus = fitting
+            elif fitting:
+                skus = fitting + tuple(s for s in skus if s not in fitting)
+        matched = span(e.i, e.j)
+        if len(skus) == 1:
+            seg.items.append(
+                Item(skus[0], quantity, written_unit or cat.unit_of(skus[0]), matched, q is not None and q.explicit)
+            )
+        else:
+            seg.ambiguities.append(Ambig(matched, skus))
+    # quantities left over next to unknown words: "... 5 kg paneer"
+    for n_el, e in enumerate(els):
+        if e.kind == "Q" and e.explicit and n_el not in pairs.values():
+            near = [els[m] for m in (n_el - 1, n_el + 1) if 0 <= m < len(els) and els[m].kind == "W"]
+            if near:
+                seg.unmatched.append(span(near[0].i, near[0].j))
+    return seg
+
+
+def parse_order(low: str, original: str, cat: Catalog) -> OrderLines:
+    """Order lines of a message; `low` is the lower-cased `original` (same offsets)."""
+    result = OrderLines()
+    segs = [_segment(toks, original, cat) for toks in segments(low) if toks]
+    loose_words: list[str] = []
+    last_item: Item | None = None
+    for seg in segs:
+        result.quantity_seen = result.quantity_seen or seg.has_quantity
+        if seg.lone_quantity is not None and last_item is not None and not last_item.explicit:
+            q = seg.lone_quantity
+            last_item.quantity = q.value or _ONE
+            last_item.unit = q.unit or last_item.unit
+            last_item.explicit = True
+            continue
+        result.items.extend(seg.items)
+        result.ambiguities.extend(seg.ambiguities)
+        result.unmatched.extend(seg.unmatched)
+        if seg.words:
+            loose_words.append(seg.words)
+        if seg.items:
+            last_item = seg.items[-1]
+        elif seg.ambiguities:
+            last_item = None
+    if result.found and loose_words:
+        result.unmatched.extend(loose_words)
+    return result
