@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Request, Response, request
+from flask import Blueprint, Request, Response, g, request
 from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -23,6 +24,8 @@ from bot.channel import TWILIO_STATUS, WHATSAPP_PREFIX
 from bot.signature import is_signed, signature_required
 from domain import messaging
 from domain.phones import mask_phone
+from thok import metrics
+from thok.logging import bind
 from workers.queueing import enqueue_new_inbound
 
 log = logging.getLogger(__name__)
@@ -47,13 +50,15 @@ def inbound() -> Response:
         message = incoming_message(form)
     except BadRequest as exc:
         return _refuse(400, f"inbound webhook: {exc}")
-    with svc.database.unit_of_work() as uow:
-        inbound_id = messaging.store_inbound(uow.session, message)
-        uow.commit()
+    bind(message_sid=message.message_sid)
+    with svc.database.autocommit() as conn:
+        inbound_id = messaging.store_inbound(conn, message)
     if inbound_id is None:
+        g.webhook_outcome = "duplicate"
         log.info("duplicate delivery of %s ignored", message.message_sid)
     else:
         _enqueue(inbound_id)
+    metrics.message_in("received" if inbound_id else "duplicate")
     return Response(EMPTY_TWIML, 200, content_type="text/xml")
 
 
@@ -69,6 +74,7 @@ def status_callback() -> Response:
     if new_status is None:
         log.info("status %r for %s ignored", reported, sid)
         return Response(status=204)
+    bind(message_sid=sid, provider_status=reported)
     marker = request.args.get("ob", "")
     with services().database.unit_of_work() as uow:
         moved = messaging.advance_status(
@@ -81,9 +87,34 @@ def status_callback() -> Response:
             or (f"provider status {reported}" if form.get("ErrorCode") else None),
         )
         uow.commit()
-    if not moved:
+    if moved:
+        metrics.message_out(new_status.value)
+    else:
+        g.webhook_outcome = "duplicate"
         log.info("status %s for %s not applied (late, or unknown message)", reported, sid)
     return Response(status=204)
+
+
+# Outcomes and latency for every webhook response, error handlers' included: the routes only say
+# when a 2xx was a duplicate.
+_ROUTES = {"webhooks.inbound": "inbound", "webhooks.status_callback": "status"}
+_OUTCOMES = {403: "forged", 400: "bad_request", 413: "bad_request"}
+
+
+@bp.before_request
+def _start_clock() -> None:
+    g.webhook_started = time.perf_counter()
+
+
+@bp.after_request
+def _count(response: Response) -> Response:
+    if response.status_code < 300:
+        outcome = g.get("webhook_outcome", "accepted")
+    else:
+        outcome = _OUTCOMES.get(response.status_code, "error")
+    elapsed = time.perf_counter() - g.get("webhook_started", time.perf_counter())
+    metrics.observe_webhook(_ROUTES.get(request.endpoint or "", "other"), outcome, elapsed)
+    return response
 
 
 @bp.errorhandler(OperationalError)

@@ -6,16 +6,18 @@ the transaction boundary is visible at a glance and nothing commits by accident.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
+from db.instrument import instrument
 from db.models import SOFT_DELETE_MODELS
+from db.replica import ReplicaRouter, last_write_lsn
 from thok.config import to_psycopg_url
 
 
@@ -53,8 +55,9 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
 class UnitOfWork:
     """`with db.unit_of_work() as uow: ...; uow.commit()` — rolls back unless committed."""
 
-    def __init__(self, factory: sessionmaker[Session]):
+    def __init__(self, factory: sessionmaker[Session], on_commit: Callable[[], object] | None = None):
         self._factory = factory
+        self._on_commit = on_commit
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
@@ -71,19 +74,53 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        if self._on_commit is not None:
+            self._on_commit()  # read-your-writes: see db/replica.py
 
     def rollback(self) -> None:
         self.session.rollback()
 
 
 class Database:
-    def __init__(self, database_url: str, engine: Engine | None = None, **engine_kwargs: Any):
+    def __init__(
+        self,
+        database_url: str,
+        engine: Engine | None = None,
+        *,
+        slow_query_seconds: float = 1.0,
+        replica_url: str | None = None,
+        **engine_kwargs: Any,
+    ):
         self.url = database_url
         self.engine = engine or make_engine(database_url, **engine_kwargs)
+        instrument(self.engine, slow_query_seconds)  # slow statements, refused writes: db/instrument.py
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        replica = make_engine(replica_url, connect_args={"connect_timeout": 2}) if replica_url else None
+        if replica is not None:
+            instrument(replica, slow_query_seconds)
+        self.router = ReplicaRouter(self.engine, replica)
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+        """Writes, and every read inside a write's transaction: always the primary."""
+        return UnitOfWork(self.sessions, self.router.note_commit if self.router.replica is not None else None)
+
+    @contextmanager
+    def read_session(self, after_lsn: str | None = None) -> Iterator[Session]:
+        """Read-only work (dashboard lists and charts, statements, stats): the replica when one is
+        set (DATABASE_REPLICA_URL), has replayed `after_lsn` (default: this context's last commit,
+        `last_write_lsn`) and answers; else the primary. Always rolled back."""
+        with self.router.read_connection(after_lsn) as conn:
+            session = Session(bind=conn, expire_on_commit=False)
+            try:
+                yield session
+            finally:
+                session.close()
+                conn.rollback()
+
+    def last_write_lsn(self) -> str | None:
+        """The primary's WAL position after this context's last commit: keep it with the admin's
+        session and pass it to the next `read_session(after_lsn=...)`."""
+        return last_write_lsn.get()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -91,5 +128,14 @@ class Database:
         with self.unit_of_work() as uow:
             yield uow.session
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """For a single statement that is its own transaction (the webhook's INSERT): PostgreSQL
+        commits it as it runs, one round trip instead of INSERT then COMMIT; just as durable."""
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.router.replica is not None:
+            self.router.replica.dispose()

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from db.models import Product, Unit, Wholesaler, WholesalerProduct
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, InvalidInput, NotFound
 from domain.phones import normalize_phone
 
 PRODUCT_COLUMNS = ("sku", "name", "name_ne", "aliases", "unit", "category")
@@ -278,3 +278,71 @@ def catalog_entries(session: Session) -> list[tuple[str, str, str | None, tuple[
         )
     )
     return [(r.sku, r.name, r.name_ne, tuple(r.aliases or ()), r.unit.value) for r in rows]
+
+
+# --- what the conversation needs -------------------------------------------------------------------
+
+# Units that convert exactly; anything else (kg of rice sold by the bora) is asked back, not guessed.
+UNIT_FACTORS: dict[tuple[str, str], Decimal] = {
+    ("g", "kg"): Decimal("0.001"),
+    ("kg", "g"): Decimal(1000),
+    ("piece", "dozen"): Decimal(1) / Decimal(12),
+    ("dozen", "piece"): Decimal(12),
+}
+
+
+def to_product_unit(quantity: Decimal, unit: str, product_unit: str) -> Decimal | None:
+    if unit == product_unit:
+        return quantity
+    factor = UNIT_FACTORS.get((unit, product_unit))
+    if factor is None:
+        return None
+    return (quantity * factor).quantize(Decimal("0.001"))
+
+
+def products_by_sku(session: Session, skus: Iterable[str]) -> dict[str, Product]:
+    return {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(list(skus))))}
+
+
+def best_prices(session: Session, product_ids: Iterable[int]) -> dict[int, Decimal]:
+    """The lowest live catalog price per product among active wholesalers with stock: the estimate
+    a retailer sees before confirming (the offers decide the real price)."""
+    rows = session.execute(
+        select(WholesalerProduct.product_id, func.min(WholesalerProduct.price))
+        .join(Wholesaler, Wholesaler.id == WholesalerProduct.wholesaler_id)
+        .where(
+            WholesalerProduct.product_id.in_(list(product_ids)),
+            WholesalerProduct.is_available,
+            WholesalerProduct.stock > WholesalerProduct.reserved_stock,
+            Wholesaler.is_active,
+        )
+        .group_by(WholesalerProduct.product_id)
+    ).all()
+    return {pid: Decimal(price) for pid, price in rows}
+
+
+def set_stock(session: Session, wholesaler_id: int, sku: str, quantity: Decimal) -> WholesalerProduct:
+    """`STOCK RICE-JEERA 40` from a wholesaler. Refused below what is reserved for orders."""
+    if quantity < 0 or quantity > MAX_QUANTITY:
+        raise InvalidInput("stock must be between 0 and 99,999,999,999")
+    row = session.scalars(
+        select(WholesalerProduct)
+        .join(Product, Product.id == WholesalerProduct.product_id)
+        .where(WholesalerProduct.wholesaler_id == wholesaler_id, Product.sku == sku)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"you have no price for {sku} yet; send your price list to Thok first")
+    if quantity < row.reserved_stock:
+        raise InvalidInput(f"{row.reserved_stock.normalize()} of {sku} is reserved for orders; stock cannot be less")
+    row.stock = quantity
+    session.flush()
+    return row
+
+
+def catalog_version(session: Session) -> tuple[int, Any]:
+    """Changes whenever a product is added, edited or (soft-)deleted: the parser's cache key."""
+    row = session.execute(
+        select(func.count(), func.max(Product.updated_at)).select_from(Product).execution_options(include_deleted=True)
+    ).one()
+    return int(row[0]), row[1]

@@ -34,6 +34,7 @@ from domain.errors import DomainError, InvalidInput
 from domain.events import Notice, WinnerSelected, notify, record_event
 from domain.ledger import post_debit, reverse_entry
 from domain.money import npr
+from domain.offers import accept_at_catalog_price, pass_offer
 from domain.orders import HOLDING_STATUSES, find_order, lock_order, transition
 from domain.stock import consume_reservations, release_reservations, reserve_stock, set_reservation_expiry
 from thok.config import Settings
@@ -462,3 +463,27 @@ def sweep_accept_deadline(session: Session, order_id: int, settings: Settings, n
     if won is None:
         return Decision(order_id, "not_open")
     return winner_accept_timeout(session, order_id, won, settings, now=now)
+
+
+# --- a wholesaler's WhatsApp answers, routed by where the order stands ---------------------------
+
+
+def answer_accept(session: Session, wholesaler_id: int, ref: str, settings: Settings) -> str:
+    """`ACCEPT TK-7F3K` means "I take it at my catalog price" during the window, and "I confirm"
+    once this wholesaler has won. Returns "confirmed" or "accepted"."""
+    order = find_order(session, ref)
+    if order.status is OrderStatus.WHOLESALER_SELECTED and order.final_wholesaler_id == wholesaler_id:
+        confirm_winner(session, wholesaler_id, ref, settings)
+        return "confirmed"
+    accept_at_catalog_price(session, wholesaler_id, ref)
+    return "accepted"
+
+
+def answer_pass(session: Session, wholesaler_id: int, ref: str, settings: Settings) -> str:
+    """`PASS TK-7F3K`: decline the invitation, or give up a win (the next offer then wins)."""
+    order = find_order(session, ref)
+    if order.status is OrderStatus.WHOLESALER_SELECTED and order.final_wholesaler_id == wholesaler_id:
+        decline_as_winner(session, wholesaler_id, ref, settings)
+        return "released"
+    pass_offer(session, wholesaler_id, ref)
+    return "passed"

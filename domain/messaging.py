@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import String, case, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from db.models import InboundMessage, InboundStatus, OutboundMessage, OutboundStatus, Retailer, Wholesaler
@@ -52,7 +53,7 @@ class IncomingMessage:
     button_text: str | None = None
 
 
-def store_inbound(session: Session, message: IncomingMessage) -> int | None:
+def store_inbound(session: Session | Connection, message: IncomingMessage) -> int | None:
     """Insert the message; return its id, or None when this `message_sid` was stored before
     (a retry, a replay, or a concurrent duplicate: the unique index decides, not a prior SELECT).
 
@@ -61,7 +62,7 @@ def store_inbound(session: Session, message: IncomingMessage) -> int | None:
     transaction per message. Should the process die between commit and enqueue, the sweep finds
     the QUEUED row without a job and enqueues it."""
     stmt = (
-        insert(InboundMessage)
+        insert(InboundMessage.__table__)  # Core, not ORM: this is the webhook's hot path
         .values(
             message_sid=message.message_sid,
             from_number=message.from_number,
@@ -75,8 +76,8 @@ def store_inbound(session: Session, message: IncomingMessage) -> int | None:
             button_text=message.button_text,
             status=InboundStatus.QUEUED,
         )
-        .on_conflict_do_nothing(index_elements=[InboundMessage.message_sid])
-        .returning(InboundMessage.id)
+        .on_conflict_do_nothing(index_elements=["message_sid"])
+        .returning(InboundMessage.__table__.c.id)
     )
     return session.execute(stmt).scalar_one_or_none()
 

@@ -260,3 +260,23 @@ def pass_offer(session: Session, wholesaler_id: int, ref: str, now: datetime | N
     session.flush()
     _check_all_answered(session, order)
     return offer
+
+
+def wholesaler_open_work(session: Session, wholesaler_id: int, limit: int = 10) -> list[tuple[str, str, Decimal]]:
+    """(ref, what is expected, total) for a wholesaler's `STATUS`: invitations still open and
+    orders won but not yet delivered."""
+    rows = session.execute(
+        select(Order.ref, Order.status, VendorOffer.status, VendorOffer.total_price)
+        .join(VendorOffer, VendorOffer.order_id == Order.id)
+        .where(
+            VendorOffer.wholesaler_id == wholesaler_id,
+            (
+                (Order.status == OrderStatus.PENDING_OFFERS) & VendorOffer.status.in_(OPEN_OFFER)
+                | (VendorOffer.status == OfferStatus.WON)
+                & Order.status.in_([OrderStatus.WHOLESALER_SELECTED, OrderStatus.CONFIRMED, OrderStatus.DISPATCHED])
+            ),
+        )
+        .order_by(Order.created_at.desc())
+        .limit(limit)
+    ).all()
+    return [(ref, order_status.value, total) for ref, order_status, _, total in rows]

@@ -45,9 +45,7 @@ REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 class IllegalTransition(DomainError):
     def __init__(self, order: Order, to: OrderStatus):
         allowed = ", ".join(sorted(s.value for s in TRANSITIONS[order.status])) or "none (final)"
-        super().__init__(
-            f"order {order.ref} is {order.status.value}; it cannot become {to.value} (allowed: {allowed})"
-        )
+        super().__init__(f"order {order.ref} is {order.status.value}; it cannot become {to.value} (allowed: {allowed})")
         self.order_ref = order.ref
         self.from_status = order.status
         self.to_status = to
@@ -116,4 +114,32 @@ def find_order(session: Session, ref: str) -> Order:
     order = session.scalars(select(Order).where(Order.ref == ref.strip().upper())).first()
     if order is None:
         raise NotFound(f"no order {ref.strip().upper()}")
+    return order
+
+
+def open_orders(session: Session, retailer_id: int, limit: int = 5) -> list[Order]:
+    return list(
+        session.scalars(
+            select(Order)
+            .where(Order.retailer_id == retailer_id, Order.status.in_(OPEN_STATUSES))
+            .order_by(Order.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def retailer_order(session: Session, retailer_id: int, ref: str | None) -> Order | None:
+    """The order a retailer means: by ref (theirs only), else their latest open one."""
+    which = Order.ref == ref.strip().upper() if ref else Order.status.in_(OPEN_STATUSES)
+    query = select(Order).where(Order.retailer_id == retailer_id, which)
+    return session.scalars(query.order_by(Order.created_at.desc()).limit(1)).first()
+
+
+def wholesaler_order(session: Session, wholesaler_id: int, ref: str) -> Order:
+    """An order this wholesaler won (dispatch, delivery)."""
+    order = session.scalars(
+        select(Order).where(Order.ref == ref.strip().upper(), Order.final_wholesaler_id == wholesaler_id)
+    ).first()
+    if order is None:
+        raise NotFound(f"{ref.strip().upper()} is not one of your orders")
     return order

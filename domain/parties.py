@@ -96,3 +96,7 @@ def create_admin(session: Session, email: str, password: str, role: AdminRole = 
     session.add(admin)
     session.flush()
     return admin
+
+
+def set_language(party: Retailer | Wholesaler, language: str) -> None:
+    party.language = Language(language)

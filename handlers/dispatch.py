@@ -1,26 +1,92 @@
-"""The single entry the inbound job calls, inside the job's unit of work.
+"""The single entry the inbound job calls, inside the job's unit of work: parse the text with the
+catalog, route the intent to its handler by the sender's role, and return the replies.
 
-For now every text gets the help reply; the conversation issue replaces the body of
-`handle_message` with the parser and the per-intent handlers (keep the signature).
+A handler runs in a savepoint: a domain refusal rolls back whatever it had written and becomes a
+reply in the sender's language, so a refused command never leaves half a change behind.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy.orm import Session
 
-from handlers import Reply, Sender
-from handlers.messages import language_of, t
+from bot.parser import Catalog, Intent, parse
+from domain.catalog import catalog_entries, catalog_version
+from domain.errors import DomainError
+from handlers import Reply, Sender, balance, cancel, confirm, fulfilment, help, offer, order, paid, status, stock
+from handlers.context import Context
+from handlers.errors import reply_for
 from thok.config import Settings
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Context, Intent], list[Reply]]
+
+WHOLESALER_COMMANDS = frozenset({"offer", "accept", "pass", "stock", "paid", "dispatched", "delivered"})
+SHARED: dict[str, Handler] = {
+    "help": help.handle,
+    "greeting": help.greeting,
+    "language": help.language,
+    "status": status.handle,
+    "unknown": help.unknown,
+}
+ROUTES: dict[str, dict[str, Handler]] = {
+    "retailer": SHARED
+    | {
+        "order": order.handle,
+        "confirm": confirm.handle,
+        "decline": confirm.decline,
+        "cancel": cancel.handle,
+        "balance": balance.handle,
+        **dict.fromkeys(WHOLESALER_COMMANDS, help.wholesaler_only),
+    },
+    "wholesaler": SHARED
+    | {
+        "offer": offer.offer,
+        "accept": offer.accept,
+        "pass": offer.pass_,
+        "stock": stock.handle,
+        "paid": paid.handle,
+        "dispatched": fulfilment.dispatched,
+        "delivered": fulfilment.delivered,
+        "balance": help.handle,
+    },
+}
+
+_catalog: tuple[Any, Catalog] | None = None
+
+
+def catalog_snapshot(session: Session) -> Catalog:
+    """The parser's catalog, rebuilt only when products change (one cheap query per message)."""
+    global _catalog
+    version = catalog_version(session)
+    if _catalog is None or _catalog[0] != version:
+        _catalog = (version, Catalog.from_tuples(catalog_entries(session)))
+    return _catalog[1]
+
+
+def understand(session: Session, sender: Sender, text: str) -> Intent:
+    return parse(text, catalog_snapshot(session), role=sender.kind)
 
 
 def handle_message(session: Session, sender: Sender, text: str, settings: Settings) -> list[Reply]:
-    lang = language_of(text, sender.language)
-    name = f" {sender.name}" if sender.name else ""
-    return [
-        Reply(
-            to=sender.phone,
-            body=t("help", lang, name=name),
-            retailer_id=sender.id if sender.kind == "retailer" else None,
-            wholesaler_id=sender.id if sender.kind == "wholesaler" else None,
-        )
-    ]
+    intent = understand(session, sender, text)
+    lang = sender.language or ("ne" if intent.script == "devanagari" else "en")
+    ctx = Context(session, sender, settings, lang)
+    handler = ROUTES.get(sender.kind, SHARED).get(intent.intent, help.unknown)
+    if sender.kind == "retailer" and intent.intent == "unknown":
+        # A retailer typing a wholesaler's command deserves better than "did not understand".
+        as_wholesaler = parse(text, catalog_snapshot(session), role="wholesaler").intent
+        if as_wholesaler in WHOLESALER_COMMANDS:
+            handler = help.wholesaler_only
+    savepoint = session.begin_nested()
+    try:
+        replies = handler(ctx, intent)
+    except DomainError as exc:
+        savepoint.rollback()
+        log.info("%s refused for %s: %s", intent.intent, sender.kind, exc)
+        return [reply_for(ctx, exc)]
+    savepoint.commit()
+    return replies

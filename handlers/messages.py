@@ -92,6 +92,229 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Order {ref} was cancelled by the retailer. Please do not send it.",
         "ne": "अर्डर {ref} पसलले रद्द गर्नुभयो। कृपया नपठाउनुहोस्।",
     },
+    # --- the conversation (handlers/) -----------------------------------------------------------
+    "order_summary": {
+        "en": "Your order:\n{lines}\nEstimated total: NPR {total} (wholesalers may offer better).\nReply YES to confirm or NO to cancel.",
+        "ne": "तपाईंको अर्डर:\n{lines}\nअनुमानित जम्मा: रु {total} (थोक विक्रेताले अझ राम्रो मूल्य दिन सक्छन्)।\nपक्का गर्न YES / हो, रद्द गर्न NO / होइन लेख्नुहोस्।",
+    },
+    "order_line": {
+        "en": "• {quantity} {unit} {name} — NPR {amount}",
+        "ne": "• {quantity} {unit} {name} — रु {amount}",
+    },
+    "ask_ambiguous": {
+        "en": "Which one do you mean by \"{text}\"? {options}. Please send the order again with the full name.",
+        "ne": "\"{text}\" भन्नाले कुन हो? {options}। कृपया पूरा नाम लेखेर अर्डर फेरि पठाउनुहोस्।",
+    },
+    "ask_unmatched": {
+        "en": "I could not find \"{text}\" in our catalog.{suggestion} Nothing was ordered yet.",
+        "ne": "\"{text}\" हाम्रो सूचीमा भेटिएन।{suggestion} अहिलेसम्म केही अर्डर भएको छैन।",
+    },
+    "did_you_mean": {
+        "en": " Did you mean: {options}?",
+        "ne": " तपाईंले यो भन्न खोज्नुभएको हो: {options}?",
+    },
+    "unit_mismatch": {
+        "en": "{name} is sold by the {unit}; please write how many {unit} you need.",
+        "ne": "{name} {unit} मा बिक्री हुन्छ; कति {unit} चाहिन्छ लेख्नुहोस्।",
+    },
+    "not_available": {
+        "en": "{name} is not available from any wholesaler right now.",
+        "ne": "{name} अहिले कुनै थोक विक्रेतासँग उपलब्ध छैन।",
+    },
+    "order_placed": {
+        "en": "Order {ref} is placed. We asked {count} wholesaler(s) for offers; you will hear from us within {minutes} minutes.",
+        "ne": "अर्डर {ref} राखियो। {count} थोक विक्रेतालाई प्रस्ताव मागेका छौं; {minutes} मिनेटभित्र जानकारी दिन्छौं।",
+    },
+    "nothing_to_confirm": {
+        "en": "There is no order waiting for your YES. Send your order first, for example: 2 bora chamal.",
+        "ne": "पक्का गर्नुपर्ने कुनै अर्डर छैन। पहिले अर्डर पठाउनुहोस्, जस्तै: २ बोरा चामल।",
+    },
+    "draft_discarded": {
+        "en": "OK, that order was not placed.",
+        "ne": "ठिक छ, त्यो अर्डर राखिएन।",
+    },
+    "credit_refused": {
+        "en": "Credit limit reached: available NPR {available}, order NPR {amount}. Please pay some of your balance or ask Thok to raise your limit.",
+        "ne": "उधारो सीमा पुग्यो: बाँकी सीमा रु {available}, अर्डर रु {amount}। कृपया केही रकम तिर्नुहोस् वा सीमा बढाउन थोकलाई भन्नुहोस्।",
+    },
+    "no_wholesaler": {
+        "en": "Sorry, no wholesaler has all of these items in stock right now. Try fewer items or smaller quantities.",
+        "ne": "माफ गर्नुहोस्, अहिले कुनै थोक विक्रेतासँग यी सबै सामान छैनन्। कम सामान वा कम परिमाण राखेर प्रयास गर्नुहोस्।",
+    },
+    "status_none": {
+        "en": "You have no open orders.",
+        "ne": "तपाईंको कुनै खुला अर्डर छैन।",
+    },
+    "status_list": {
+        "en": "Your open orders:\n{lines}",
+        "ne": "तपाईंका खुला अर्डरहरू:\n{lines}",
+    },
+    "status_line": {
+        "en": "• {ref}: {state}{total}",
+        "ne": "• {ref}: {state}{total}",
+    },
+    "state_PENDING_OFFERS": {"en": "waiting for offers", "ne": "प्रस्ताव पर्खिँदै"},
+    "state_WHOLESALER_SELECTED": {"en": "wholesaler chosen, awaiting confirmation", "ne": "थोक विक्रेता छानियो, पुष्टि पर्खिँदै"},
+    "state_CONFIRMED": {"en": "confirmed", "ne": "पक्का भयो"},
+    "state_DISPATCHED": {"en": "on its way", "ne": "बाटोमा छ"},
+    "state_DELIVERED": {"en": "delivered", "ne": "पुग्यो"},
+    "state_CANCELLED": {"en": "cancelled", "ne": "रद्द भयो"},
+    "state_EXPIRED": {"en": "expired (no offer)", "ne": "म्याद सकियो (प्रस्ताव आएन)"},
+    "state_REJECTED": {"en": "rejected", "ne": "अस्वीकार भयो"},
+    "cancel_done": {
+        "en": "Order {ref} is cancelled.",
+        "ne": "अर्डर {ref} रद्द भयो।",
+    },
+    "cancel_refused": {
+        "en": "Order {ref} cannot be cancelled now: it is {state}.",
+        "ne": "अर्डर {ref} अब रद्द गर्न मिल्दैन: यो {state}।",
+    },
+    "cancel_none": {
+        "en": "You have no order that can be cancelled.",
+        "ne": "रद्द गर्न मिल्ने कुनै अर्डर छैन।",
+    },
+    "balance": {
+        "en": "Your khata:\nCredit limit: NPR {limit}\nOutstanding: NPR {outstanding}\nHeld for open orders: NPR {held}\nAvailable: NPR {available}{entries}",
+        "ne": "तपाईंको खाता:\nउधारो सीमा: रु {limit}\nतिर्न बाँकी: रु {outstanding}\nखुला अर्डरका लागि रोकिएको: रु {held}\nउपलब्ध: रु {available}{entries}",
+    },
+    "balance_entries": {
+        "en": "\nLast entries:\n{lines}",
+        "ne": "\nपछिल्ला कारोबार:\n{lines}",
+    },
+    "balance_entry": {
+        "en": "• {date} {kind} NPR {amount} — {description} (balance {balance})",
+        "ne": "• {date} {kind} रु {amount} — {description} (बाँकी {balance})",
+    },
+    "entry_DEBIT": {"en": "owed", "ne": "उधारो"},
+    "entry_CREDIT": {"en": "paid/credited", "ne": "भुक्तानी/जम्मा"},
+    "greeting": {
+        "en": "Namaste{name}! Send your order (for example: 2 bora chamal, 5 ctn wai wai), or HELP to see how.",
+        "ne": "नमस्ते{name}! आफ्नो अर्डर पठाउनुहोस् (जस्तै: २ बोरा चामल, ५ कार्टुन वाइवाइ), वा तरिका हेर्न HELP लेख्नुहोस्।",
+    },
+    "language_set": {
+        "en": "OK, I will reply in English from now on.",
+        "ne": "ठिक छ, अबदेखि म नेपालीमा जवाफ दिन्छु।",
+    },
+    "unknown": {
+        "en": "Sorry, I did not understand that. Send your order one item per line (for example: 2 bora chamal), or HELP.",
+        "ne": "माफ गर्नुहोस्, बुझिनँ। आफ्नो अर्डर एक लाइनमा एउटा सामान गरी पठाउनुहोस् (जस्तै: २ बोरा चामल), वा HELP लेख्नुहोस्।",
+    },
+    "wholesaler_help": {
+        "en": (
+            "Thok commands for wholesalers:\n"
+            "OFFER TK-XXXX 5400 tomorrow — offer a price (and delivery)\n"
+            "ACCEPT TK-XXXX — take it at your catalog price, or confirm an order you won\n"
+            "PASS TK-XXXX — decline\n"
+            "DISPATCHED TK-XXXX / DELIVERED TK-XXXX — update an order you won\n"
+            "STOCK <product> <quantity> — set your stock\n"
+            "PAID <retailer phone> <amount> <esewa|khalti|fonepay|cash|bank> <ref> — record a payment\n"
+            "STATUS — your open work"
+        ),
+        "ne": (
+            "थोक विक्रेताका लागि आदेशहरू:\n"
+            "OFFER TK-XXXX 5400 भोलि — मूल्य (र डेलिभरी) प्रस्ताव\n"
+            "ACCEPT TK-XXXX — आफ्नो मूल्यमा लिनुहोस्, वा जितेको अर्डर पक्का गर्नुहोस्\n"
+            "PASS TK-XXXX — नलिने\n"
+            "DISPATCHED TK-XXXX / DELIVERED TK-XXXX — जितेको अर्डरको अवस्था\n"
+            "STOCK <सामान> <परिमाण> — आफ्नो स्टक\n"
+            "PAID <पसलको फोन> <रकम> <esewa|khalti|fonepay|cash|bank> <ref> — भुक्तानी दर्ता\n"
+            "STATUS — बाँकी काम"
+        ),
+    },
+    "retailer_command_for_wholesaler": {
+        "en": "That is a wholesaler command. To order, just send the items, for example: 2 bora chamal.",
+        "ne": "त्यो थोक विक्रेताको आदेश हो। अर्डर गर्न सामान मात्र पठाउनुहोस्, जस्तै: २ बोरा चामल।",
+    },
+    "offer_received": {
+        "en": "Your offer for {ref}: NPR {price}{delivery}. We will tell you the result when the window closes.",
+        "ne": "{ref} का लागि तपाईंको प्रस्ताव: रु {price}{delivery}। नतिजा छिट्टै जानकारी गराउँछौं।",
+    },
+    "delivery_in_days": {
+        "en": ", delivery in {days} day(s)",
+        "ne": ", {days} दिनमा डेलिभरी",
+    },
+    "offer_late": {
+        "en": "Thank you, but the offer window for {ref} has closed. We will ask you again for the next order.",
+        "ne": "धन्यवाद, तर {ref} को प्रस्ताव समय सकियो। अर्को अर्डरमा फेरि सोध्नेछौं।",
+    },
+    "accept_received": {
+        "en": "Thank you: your catalog-price offer for {ref} stands. We will tell you the result.",
+        "ne": "धन्यवाद: {ref} का लागि तपाईंको मूल्य कायम रह्यो। नतिजा जानकारी गराउँछौं।",
+    },
+    "order_confirmed_wholesaler": {
+        "en": "Order {ref} is confirmed to you. Reply DISPATCHED {ref} when it leaves your shop.",
+        "ne": "अर्डर {ref} तपाईंलाई पक्का भयो। पठाएपछि DISPATCHED {ref} लेख्नुहोस्।",
+    },
+    "pass_received": {
+        "en": "OK, you passed on {ref}.",
+        "ne": "ठिक छ, तपाईंले {ref} छोड्नुभयो।",
+    },
+    "win_released": {
+        "en": "OK, you released {ref}; it goes to the next offer.",
+        "ne": "ठिक छ, तपाईंले {ref} छोड्नुभयो; यो अर्को प्रस्तावमा जान्छ।",
+    },
+    "stock_updated": {
+        "en": "Stock of {name} is now {quantity} {unit}.",
+        "ne": "{name} को स्टक अब {quantity} {unit}।",
+    },
+    "stock_which": {
+        "en": "Which product? Write for example: STOCK RICE-JEERA 40",
+        "ne": "कुन सामान? जस्तै लेख्नुहोस्: STOCK RICE-JEERA 40",
+    },
+    "payment_recorded": {
+        "en": "Payment of NPR {amount} from {retailer} recorded ({method}). Their balance is now NPR {outstanding}.",
+        "ne": "{retailer} बाट रु {amount} भुक्तानी दर्ता भयो ({method})। अब बाँकी रु {outstanding}।",
+    },
+    "payment_received": {
+        "en": "{wholesaler} recorded your payment of NPR {amount} ({method}). Outstanding now: NPR {outstanding}.",
+        "ne": "{wholesaler} ले तपाईंको रु {amount} भुक्तानी दर्ता गर्नुभयो ({method})। अब बाँकी: रु {outstanding}।",
+    },
+    "dispatched_ok": {
+        "en": "Thank you: {ref} is marked as dispatched; the retailer is told.",
+        "ne": "धन्यवाद: {ref} पठाइएको भनी दर्ता भयो; पसललाई जानकारी दिइयो।",
+    },
+    "delivered_ok": {
+        "en": "Thank you: {ref} is marked as delivered.",
+        "ne": "धन्यवाद: {ref} पुगेको भनी दर्ता भयो।",
+    },
+    "wholesaler_status_none": {
+        "en": "You have no open invitations or orders.",
+        "ne": "तपाईंसँग कुनै खुला प्रस्ताव वा अर्डर छैन।",
+    },
+    "wholesaler_status": {
+        "en": "Your open work:\n{lines}",
+        "ne": "तपाईंको बाँकी काम:\n{lines}",
+    },
+    "wholesaler_status_line": {
+        "en": "• {ref}: {state} — NPR {total}",
+        "ne": "• {ref}: {state} — रु {total}",
+    },
+    "not_found": {
+        "en": "{detail}.",
+        "ne": "भेटिएन: {detail}।",
+    },
+    "refused": {
+        "en": "Sorry, that did not work: {detail}.",
+        "ne": "माफ गर्नुहोस्, मिलेन: {detail}।",
+    },
+    "need_ref": {
+        "en": "Please include the order number, for example: {command} TK-7F3K",
+        "ne": "कृपया अर्डर नम्बर पनि लेख्नुहोस्, जस्तै: {command} TK-7F3K",
+    },
+    # unit names as people write them
+    "unit_bora": {"en": "bora", "ne": "बोरा"},
+    "unit_kg": {"en": "kg", "ne": "केजी"},
+    "unit_g": {"en": "g", "ne": "ग्राम"},
+    "unit_litre": {"en": "litre", "ne": "लिटर"},
+    "unit_carton": {"en": "carton", "ne": "कार्टुन"},
+    "unit_packet": {"en": "packet", "ne": "प्याकेट"},
+    "unit_piece": {"en": "piece", "ne": "वटा"},
+    "unit_dozen": {"en": "dozen", "ne": "दर्जन"},
+    "unit_tray": {"en": "tray", "ne": "ट्रे"},
+    "unit_crate": {"en": "crate", "ne": "क्रेट"},
+    "unit_case": {"en": "case", "ne": "केस"},
+    "unit_box": {"en": "box", "ne": "बक्सा"},
+    "unit_bottle": {"en": "bottle", "ne": "बोतल"},
 }
 
 LANGUAGES = ("en", "ne")

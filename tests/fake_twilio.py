@@ -287,4 +287,6 @@ def run_worker(redis: Any) -> None:
     """Drain the queues in this process, as `thok worker` would (retries included)."""
     from rq import SimpleWorker
 
-    SimpleWorker(["inbound", "outbound", "default"], connection=redis).work(burst=True, with_scheduler=False)
+    from workers.runner import QUEUES
+
+    SimpleWorker(list(QUEUES), connection=redis).work(burst=True, with_scheduler=False)

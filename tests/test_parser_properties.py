@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bot.parser import INTENTS as INTENT_NAMES
@@ -86,6 +86,15 @@ UNIT_SPELLINGS = {"bora": "bora", "kg": "kg", "litre": "ltr", "carton": "ctn", "
                   "bottle": "bottle", "g": "gram"}
 
 
+_ALIAS_WORDS = [(frozenset(a.lower().split()), e.sku) for e in CATALOG for a in e.aliases]
+
+
+def _spells_another_product(alias: str, unit_word: str, sku: str) -> bool:
+    own = frozenset(alias.lower().split())
+    words = own | {unit_word.lower()}
+    return any(other <= words and not other <= own and other_sku != sku for other, other_sku in _ALIAS_WORDS)
+
+
 def test_most_aliases_stand_alone() -> None:
     total = sum(len(e.aliases) for e in CATALOG)
     assert len(UNIQUE_ALIASES) >= 0.8 * total
@@ -104,6 +113,8 @@ def test_alias_quantity_unit_round_trip(
 ) -> None:
     alias, sku = pair
     spelled = UNIT_SPELLINGS[unit]
+    # "1 bottle pani jar" also spells another product's alias ("pani bottle"): truly ambiguous.
+    assume(not _spells_another_product(alias, spelled, sku))
     body = f"{quantity} {spelled} {alias}" if before else f"{alias} {quantity} {spelled}"
     result = parse(polite + body, CATALOG)
     assert result.intent == "order"

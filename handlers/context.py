@@ -1,0 +1,55 @@
+"""What every handler gets: the unit of work's session, who wrote, the settings and the language
+to answer in; and the one way to build a reply from the message catalog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.parser import decimal_str
+from domain.money import npr
+from handlers import Reply, Sender
+from handlers.messages import t
+from thok.config import Settings
+
+
+@dataclass(frozen=True)
+class Context:
+    session: Session
+    sender: Sender
+    settings: Settings
+    lang: str  # "en" | "ne"
+
+    @property
+    def retailer_id(self) -> int | None:
+        return self.sender.id if self.sender.kind == "retailer" else None
+
+    @property
+    def wholesaler_id(self) -> int | None:
+        return self.sender.id if self.sender.kind == "wholesaler" else None
+
+    def text(self, key: str, **kw: Any) -> str:
+        return t(key, self.lang, **{k: "" if v is None else str(v) for k, v in kw.items()})
+
+    def reply(self, key: str, order_id: int | None = None, **kw: Any) -> Reply:
+        return Reply(
+            to=self.sender.phone,
+            body=self.text(key, **kw),
+            order_id=order_id,
+            retailer_id=self.retailer_id,
+            wholesaler_id=self.wholesaler_id,
+        )
+
+    def unit(self, code: str) -> str:
+        return self.text(f"unit_{code}")
+
+    @staticmethod
+    def qty(value: Decimal) -> str:
+        return decimal_str(value)
+
+    @staticmethod
+    def money(value: Decimal) -> str:
+        return npr(value)

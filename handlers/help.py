@@ -1,0 +1,44 @@
+"""`help`, `greeting`, `language`, `unknown`."""
+
+from __future__ import annotations
+
+from bot.parser import Intent
+from db.models import Retailer, Wholesaler
+from domain.parties import set_language
+from handlers import Reply
+from handlers.context import Context
+
+
+def _name(ctx: Context) -> str:
+    return f" {ctx.sender.name}" if ctx.sender.name else ""
+
+
+def handle(ctx: Context, intent: Intent) -> list[Reply]:
+    if ctx.sender.kind == "wholesaler":
+        return [ctx.reply("wholesaler_help")]
+    return [ctx.reply("help", name=_name(ctx))]
+
+
+def greeting(ctx: Context, intent: Intent) -> list[Reply]:
+    if ctx.sender.kind == "wholesaler":
+        return [ctx.reply("wholesaler_help")]
+    return [ctx.reply("greeting", name=_name(ctx))]
+
+
+def language(ctx: Context, intent: Intent) -> list[Reply]:
+    lang = intent.language if intent.language in ("en", "ne") else ctx.lang
+    model = Retailer if ctx.sender.kind == "retailer" else Wholesaler
+    party = ctx.session.get(model, ctx.sender.id)
+    if party is not None:
+        set_language(party, lang)
+    return [Context(ctx.session, ctx.sender, ctx.settings, lang).reply("language_set")]
+
+
+def unknown(ctx: Context, intent: Intent) -> list[Reply]:
+    if ctx.sender.kind == "wholesaler":
+        return [ctx.reply("wholesaler_help")]
+    return [ctx.reply("unknown")]
+
+
+def wholesaler_only(ctx: Context, intent: Intent) -> list[Reply]:
+    return [ctx.reply("retailer_command_for_wholesaler")]

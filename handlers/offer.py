@@ -1,0 +1,47 @@
+"""A wholesaler's answers to an invitation: `offer`, `accept`, `pass`."""
+
+from __future__ import annotations
+
+from bot.parser import Intent
+from domain.decision import answer_accept, answer_pass
+from domain.offers import submit_offer
+from handlers import Reply
+from handlers.context import Context
+
+
+def _missing_ref(ctx: Context, command: str) -> list[Reply]:
+    return [ctx.reply("need_ref", command=command)]
+
+
+def offer(ctx: Context, intent: Intent) -> list[Reply]:
+    assert ctx.wholesaler_id is not None
+    if not intent.order_ref or intent.price is None:
+        return _missing_ref(ctx, "OFFER")
+    made = submit_offer(ctx.session, ctx.wholesaler_id, intent.order_ref, intent.price, intent.delivery_days)
+    delivery = ctx.text("delivery_in_days", days=made.delivery_days) if made.delivery_days is not None else ""
+    return [
+        ctx.reply(
+            "offer_received",
+            order_id=made.order_id,
+            ref=intent.order_ref,
+            price=ctx.money(made.total_price),
+            delivery=delivery,
+        )
+    ]
+
+
+def accept(ctx: Context, intent: Intent) -> list[Reply]:
+    assert ctx.wholesaler_id is not None
+    if not intent.order_ref:
+        return _missing_ref(ctx, "ACCEPT")
+    outcome = answer_accept(ctx.session, ctx.wholesaler_id, intent.order_ref, ctx.settings)
+    key = "order_confirmed_wholesaler" if outcome == "confirmed" else "accept_received"
+    return [ctx.reply(key, ref=intent.order_ref)]
+
+
+def pass_(ctx: Context, intent: Intent) -> list[Reply]:
+    assert ctx.wholesaler_id is not None
+    if not intent.order_ref:
+        return _missing_ref(ctx, "PASS")
+    outcome = answer_pass(ctx.session, ctx.wholesaler_id, intent.order_ref, ctx.settings)
+    return [ctx.reply("win_released" if outcome == "released" else "pass_received", ref=intent.order_ref)]
