@@ -142,6 +142,38 @@ def import_prices_cmd(wholesaler_phone: str, file: Path) -> None:
     _run_import(file, "prices", lambda s, d, n, p: import_prices(s, wholesaler_phone, d, n, p))
 
 
+@main.command("parse")
+@click.argument("text", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the intent of TEXT as one JSON object.")
+@click.option("--jsonl", is_flag=True, help="Read one JSON string per stdin line; print one JSON object per line.")
+@click.option("--role", type=click.Choice(["retailer", "wholesaler"]), default="retailer", show_default=True)
+def parse_cmd(text: str | None, as_json: bool, jsonl: bool, role: str) -> None:
+    """Show how Thok understands a message, using the catalog in the database."""
+    import json
+
+    from bot.parser import Catalog, parse
+    from domain.catalog import catalog_entries
+
+    with _database().session() as session:
+        catalog = Catalog.from_tuples(catalog_entries(session))
+    if jsonl:
+        for number, line in enumerate(sys.stdin, start=1):
+            if not line.strip():
+                continue
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise click.ClickException(f"stdin line {number} is not a JSON string: {exc.msg}") from None
+            if not isinstance(message, str):
+                raise click.ClickException(f"stdin line {number} is not a JSON string")
+            click.echo(json.dumps(parse(message, catalog, role).to_dict(), ensure_ascii=False))
+        return
+    if text is None:
+        raise click.UsageError("give TEXT, or --jsonl to read messages from stdin")
+    intent = parse(text, catalog, role).to_dict()
+    click.echo(json.dumps(intent, ensure_ascii=False, indent=None if as_json else 2))
+
+
 @main.command("seed")
 @click.option("--demo", is_flag=True, required=True, help="Seed the demo market (idempotent).")
 def seed_cmd(demo: bool) -> None:
