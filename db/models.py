@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -541,7 +542,11 @@ class RetailerPayment(Base):
 
 class LedgerEntry(Base):
     """The khata: append-only (triggers reject UPDATE/DELETE/TRUNCATE). No foreign key points *into*
-    this table, so it can be range-partitioned by month; it points out to the payment it books."""
+    this table: it is range-partitioned by Nepal month on created_at (migration 0003), so its primary
+    key is (id, created_at). The ORM identifies an entry by `id` alone (ids come from one identity,
+    so they are unique), which keeps `session.get(LedgerEntry, id)` working.
+    Uniqueness that cannot include created_at (the idempotency key, one entry per payment) lives in
+    `ledger_idempotency_keys`, written by a trigger in the same transaction."""
 
     __tablename__ = "ledger_entries"
     id: Mapped[int] = _id()
@@ -553,10 +558,13 @@ class LedgerEntry(Base):
     payment_id: Mapped[int | None] = _fk("retailer_payments.id", nullable=True, index=False)
     reverses_entry_id: Mapped[int | None] = mapped_column(BigInteger)  # a correction's original entry
     description: Mapped[str] = mapped_column(Text)
-    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))  # unique via ledger_idempotency_keys
     balance_after: Mapped[Decimal] = mapped_column(Money)
-    created_at: Mapped[datetime] = _now()
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False, primary_key=True
+    )
 
+    __mapper_args__ = {"primary_key": [id]}  # type: ignore[dict-item]
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("balance_after >= 0", name="balance_after_non_negative"),
@@ -565,12 +573,58 @@ class LedgerEntry(Base):
         Index("ix_ledger_entries_retailer_id_created_at", "retailer_id", "created_at"),
         # Posting order per retailer (ids are taken under the account lock): last entries, latest balance.
         Index("ix_ledger_entries_retailer_id_id", "retailer_id", "id"),
+        Index("ix_ledger_entries_payment_id", "payment_id", postgresql_where=text("payment_id IS NOT NULL")),
+        {"postgresql_partition_by": "RANGE (created_at)"},
+    )
+
+
+class LedgerIdempotencyKey(Base):
+    """The ledger's global uniqueness, unpartitioned (see LedgerEntry). Append-only; kept when a
+    month is archived, so a replayed old event is still recognised."""
+
+    __tablename__ = "ledger_idempotency_keys"
+    # The constraint keeps the name the ledger's callers know (errors, tests, metrics).
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    payment_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        PrimaryKeyConstraint("idempotency_key", name="uq_ledger_entries_idempotency_key"),
         # One payment books exactly one CREDIT entry.
         Index(
             "uq_ledger_entries_payment_id",
             "payment_id",
             unique=True,
             postgresql_where=text("payment_id IS NOT NULL"),
+        ),
+    )
+
+
+class LedgerCheckpoint(Base):
+    """What archived ledger months add up to, per retailer (wholesaler_id NULL) and per retailer and
+    wholesaler: the opening balance of the hot ledger. Written by `thok archive`, append-only."""
+
+    __tablename__ = "ledger_checkpoints"
+    id: Mapped[int] = _id()
+    retailer_id: Mapped[int] = _fk("retailers.id", index=False)
+    wholesaler_id: Mapped[int | None] = _fk("wholesalers.id", nullable=True)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # every entry before it is archived
+    net: Mapped[Decimal] = mapped_column(Money)  # signed sum of those entries (DEBIT +, CREDIT -)
+    balance_after: Mapped[Decimal | None] = mapped_column(Money)  # the last archived entry's (totals only)
+    last_entry_id: Mapped[int] = mapped_column(BigInteger)
+    entries: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint("entries > 0", name="entries_positive"),
+        Index(
+            "uq_ledger_checkpoints_retailer_id_wholesaler_id_as_of",
+            "retailer_id",
+            "wholesaler_id",
+            "as_of",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
         ),
     )
 

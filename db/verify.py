@@ -12,12 +12,15 @@ from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, UniqueConst
 from sqlalchemy.engine import Connection
 
 from db.models import LEDGER_TRIGGERS, Base
+from db.partitions import list_partitions, partition_problems
 
 CRITICAL_TABLES = (
     "wholesaler_products",
     "credit_accounts",
     "retailer_wholesaler_credits",
     "ledger_entries",
+    "ledger_idempotency_keys",
+    "ledger_checkpoints",
     "orders",
     "vendor_offers",
     "stock_reservations",
@@ -25,7 +28,12 @@ CRITICAL_TABLES = (
     "wholesalers",
 )
 EXPECTED_TRIGGERS = {
-    "ledger_entries": LEDGER_TRIGGERS,
+    "ledger_entries": (*LEDGER_TRIGGERS, "trg_ledger_entries_key_guard"),
+    "ledger_idempotency_keys": (
+        "trg_ledger_idempotency_keys_append_only",
+        "trg_ledger_idempotency_keys_no_truncate",
+    ),
+    "ledger_checkpoints": ("trg_ledger_checkpoints_append_only", "trg_ledger_checkpoints_no_truncate"),
     "orders": ("trg_orders_winner_set_once",),
 }
 
@@ -83,7 +91,10 @@ def verify(conn: Connection) -> VerifyReport:
             {"t": table_name},
         ).all()
         idx = conn.execute(
-            text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t ORDER BY 1"),
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = :t "
+                "ORDER BY 1"
+            ),
             {"t": table_name},
         ).all()
         trg = conn.execute(
@@ -106,4 +117,8 @@ def verify(conn: Connection) -> VerifyReport:
                 report.missing.append(f"{table_name}: trigger {name} is missing")
     for fk in _fk_without_index(conn):
         report.missing.append(f"foreign key without an index: {fk}")
+    # Every partition, present and future, must carry the parent's triggers and indexes.
+    report.lines.append("ledger_entries partitions:")
+    report.lines += [f"  partition {p.name} {p.bounds} (~{p.rows_estimate} rows)" for p in list_partitions(conn)]
+    report.missing += partition_problems(conn)
     return report

@@ -17,6 +17,13 @@ from domain.money import npr
 
 MAX_PER_CHECK = 50
 SIGNED = "CASE WHEN entry_type = 'DEBIT' THEN amount ELSE -amount END"
+# Archived months (`thok archive`) leave a checkpoint per account: their sum (net) and the last
+# archived balance. The hot ledger continues from the latest one, so each check adds it back.
+CHECKPOINT = """(SELECT DISTINCT ON (retailer_id) retailer_id, net, balance_after, last_entry_id
+                 FROM ledger_checkpoints WHERE wholesaler_id IS NULL ORDER BY retailer_id, as_of DESC)"""
+WHOLESALER_CHECKPOINT = """(SELECT DISTINCT ON (retailer_id, wholesaler_id) retailer_id, wholesaler_id, net
+                 FROM ledger_checkpoints WHERE wholesaler_id IS NOT NULL
+                 ORDER BY retailer_id, wholesaler_id, as_of DESC)"""
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,12 @@ CHECKS: list[tuple[str, str, Callable[[Any], str]]] = [
     (
         "outstanding",
         f"""
-        WITH sums AS (SELECT retailer_id, SUM({SIGNED}) AS net FROM ledger_entries GROUP BY retailer_id)
+        WITH sums AS (
+            SELECT retailer_id, SUM(net) AS net FROM (
+                SELECT retailer_id, SUM({SIGNED}) AS net FROM ledger_entries GROUP BY retailer_id
+                UNION ALL SELECT retailer_id, net FROM {CHECKPOINT} cp) x
+            GROUP BY retailer_id
+        )
         SELECT COALESCE(ca.retailer_id, s.retailer_id) AS retailer_id, ca.outstanding, COALESCE(s.net, 0) AS net
         FROM credit_accounts ca FULL JOIN sums s ON s.retailer_id = ca.retailer_id
         WHERE ca.outstanding IS DISTINCT FROM COALESCE(s.net, 0)
@@ -50,8 +62,11 @@ CHECKS: list[tuple[str, str, Callable[[Any], str]]] = [
         "wholesaler-outstanding",
         f"""
         WITH sums AS (
-            SELECT retailer_id, wholesaler_id, SUM({SIGNED}) AS net FROM ledger_entries
-            WHERE wholesaler_id IS NOT NULL GROUP BY retailer_id, wholesaler_id
+            SELECT retailer_id, wholesaler_id, SUM(net) AS net FROM (
+                SELECT retailer_id, wholesaler_id, SUM({SIGNED}) AS net FROM ledger_entries
+                WHERE wholesaler_id IS NOT NULL GROUP BY retailer_id, wholesaler_id
+                UNION ALL SELECT retailer_id, wholesaler_id, net FROM {WHOLESALER_CHECKPOINT} cp) x
+            GROUP BY retailer_id, wholesaler_id
         )
         SELECT c.retailer_id, c.wholesaler_id, c.outstanding, COALESCE(s.net, 0) AS net
         FROM retailer_wholesaler_credits c LEFT JOIN sums s USING (retailer_id, wholesaler_id)
@@ -63,10 +78,12 @@ CHECKS: list[tuple[str, str, Callable[[Any], str]]] = [
     ),
     (
         "latest-balance",
-        """
+        f"""
         SELECT l.retailer_id, l.id, l.balance_after, ca.outstanding
         FROM (SELECT DISTINCT ON (retailer_id) retailer_id, id, balance_after
-              FROM ledger_entries ORDER BY retailer_id, id DESC) l
+              FROM (SELECT retailer_id, id, balance_after FROM ledger_entries
+                    UNION ALL SELECT retailer_id, last_entry_id, balance_after FROM {CHECKPOINT} cp) x
+              ORDER BY retailer_id, id DESC) l
         JOIN credit_accounts ca ON ca.retailer_id = l.retailer_id
         WHERE l.balance_after <> ca.outstanding
         ORDER BY 1 LIMIT :n
@@ -78,9 +95,9 @@ CHECKS: list[tuple[str, str, Callable[[Any], str]]] = [
         "running-balance",
         f"""
         SELECT DISTINCT ON (retailer_id) retailer_id, id, balance_after, running
-        FROM (SELECT retailer_id, id, balance_after,
-                     SUM({SIGNED}) OVER (PARTITION BY retailer_id ORDER BY id) AS running
-              FROM ledger_entries) t
+        FROM (SELECT e.retailer_id, e.id, e.balance_after,
+                     COALESCE(cp.net, 0) + SUM({SIGNED}) OVER (PARTITION BY e.retailer_id ORDER BY e.id) AS running
+              FROM ledger_entries e LEFT JOIN {CHECKPOINT} cp ON cp.retailer_id = e.retailer_id) t
         WHERE balance_after <> running
         ORDER BY retailer_id, id LIMIT :n
         """,
@@ -125,7 +142,11 @@ CHECKS: list[tuple[str, str, Callable[[Any], str]]] = [
         "payment-entry",
         """
         SELECT p.id, p.retailer_id, p.amount, COUNT(e.id) AS entries
-        FROM retailer_payments p LEFT JOIN ledger_entries e ON e.payment_id = p.id
+        FROM retailer_payments p LEFT JOIN (
+            SELECT id, payment_id, amount, retailer_id FROM ledger_entries WHERE payment_id IS NOT NULL
+            UNION ALL
+            SELECT id, payment_id, amount, retailer_id FROM archive.ledger_entries WHERE payment_id IS NOT NULL
+        ) e ON e.payment_id = p.id
         GROUP BY p.id
         HAVING COUNT(e.id) <> 1 OR bool_or(e.amount <> p.amount OR e.retailer_id <> p.retailer_id)
         ORDER BY 1 LIMIT :n

@@ -18,17 +18,26 @@ from decimal import Decimal
 from typing import IO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import exists, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import EntryType, LedgerEntry, Order, PaymentMethod, RetailerPayment
+from db.models import (
+    EntryType,
+    LedgerCheckpoint,
+    LedgerEntry,
+    LedgerIdempotencyKey,
+    Order,
+    PaymentMethod,
+    RetailerPayment,
+)
 from domain.credit import Balance, account_balance, wholesaler_label
 from domain.errors import CreditLimitExceeded, DomainError, InvalidInput, NotFound
 from domain.money import npr, to_amount
 
 NEPAL = ZoneInfo("Asia/Kathmandu")
 ZERO = Decimal(0)
+RECENT = timedelta(days=92)  # a first, partition-pruned look before reading every month
 METHODS = {
     "cash": PaymentMethod.CASH,
     "esewa": PaymentMethod.ESEWA,
@@ -68,10 +77,31 @@ def _lock_account(session: Session, retailer_id: int) -> Balance:
     return account
 
 
+def _entry_by_key(session: Session, key: str) -> LedgerEntry | None:
+    """The entry booked under `key`: the unpartitioned key table gives (id, created_at), so only the
+    entry's own month partition is read. A key whose entry was archived is still taken."""
+    found = session.execute(
+        select(LedgerIdempotencyKey.entry_id, LedgerIdempotencyKey.created_at).where(
+            LedgerIdempotencyKey.idempotency_key == key
+        )
+    ).first()
+    if found is None:
+        return None
+    entry = session.scalars(
+        select(LedgerEntry).where(LedgerEntry.id == found.entry_id, LedgerEntry.created_at == found.created_at)
+    ).first()
+    if entry is None:
+        raise InvalidInput(
+            f"idempotency key {key!r} booked entry #{found.entry_id} on {found.created_at:%Y-%m-%d}, "
+            "now archived; a new event needs its own key"
+        )
+    return entry
+
+
 def _already_posted(
     session: Session, key: str, retailer_id: int, entry_type: EntryType, amount: Decimal
 ) -> LedgerEntry | None:
-    entry = session.scalars(select(LedgerEntry).where(LedgerEntry.idempotency_key == key)).first()
+    entry = _entry_by_key(session, key)
     if entry is not None and (
         entry.retailer_id != retailer_id or entry.entry_type != entry_type or entry.amount != amount
     ):
@@ -147,23 +177,29 @@ def _post(
             return replay
         raise
     delta = amount if entry_type is EntryType.DEBIT else -amount
-    # The key is checked by the unique index itself (no SELECT first): under the account lock a
-    # committed earlier posting is already visible to ON CONFLICT.
+    # One statement, no SELECT first: the INSERT happens only if the key is free. The ledger is
+    # partitioned, so the key's uniqueness lives in ledger_idempotency_keys (a trigger fills it in
+    # this transaction); under the account lock an earlier posting for this retailer is committed
+    # and visible here. The same key raced by another retailer is refused by that table's key.
+    values = {
+        "entry_type": entry_type,
+        "amount": amount,
+        "retailer_id": retailer_id,
+        "wholesaler_id": wholesaler_id,
+        "order_id": order_id,
+        "payment_id": payment_id,
+        "reverses_entry_id": reverses_entry_id,
+        "description": description,
+        "idempotency_key": idempotency_key,
+        "balance_after": account.outstanding + delta,
+    }
+    columns = LedgerEntry.__table__.c
+    key_taken = exists().where(LedgerIdempotencyKey.idempotency_key == idempotency_key)
     entry = session.scalars(
         insert(LedgerEntry)
-        .values(
-            entry_type=entry_type,
-            amount=amount,
-            retailer_id=retailer_id,
-            wholesaler_id=wholesaler_id,
-            order_id=order_id,
-            payment_id=payment_id,
-            reverses_entry_id=reverses_entry_id,
-            description=description,
-            idempotency_key=idempotency_key,
-            balance_after=account.outstanding + delta,
+        .from_select(
+            list(values), select(*(literal(v, columns[k].type) for k, v in values.items())).where(~key_taken)
         )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(LedgerEntry)
     ).first()
     if entry is None:
@@ -253,7 +289,7 @@ def reverse_entry(
     if original.entry_type is not EntryType.DEBIT:
         raise InvalidInput(f"entry #{entry_id} is a CREDIT; only a DEBIT can be reversed")
     _lock_account(session, original.retailer_id)  # earlier reversals cannot change under us
-    existing = session.scalars(select(LedgerEntry).where(LedgerEntry.idempotency_key == idempotency_key)).first()
+    existing = _entry_by_key(session, idempotency_key)
     if existing is not None and existing.reverses_entry_id == entry_id:
         return existing
     reversed_so_far = session.execute(
@@ -396,12 +432,29 @@ def statement_rows(session: Session, retailer_id: int, start: date, end: date) -
         raise InvalidInput(f"the statement ends ({end}) before it starts ({start})")
     account_balance(session, retailer_id)  # NotFound for an unknown retailer
     lo, hi = _nepal_midnight(start), _nepal_midnight(end + timedelta(days=1))
-    opening = session.execute(
+    archived = session.execute(
+        text("SELECT max(period) FROM archive.manifest WHERE kind = 'ledger'")
+    ).scalar()  # months before the hot ledger (`thok archive`)
+    if archived is not None and lo < _nepal_midnight(_next_month(archived)):
+        return _archived_statement_rows(session, retailer_id, start, lo, hi)
+    before_lo = (
         select(LedgerEntry.balance_after)
         .where(LedgerEntry.retailer_id == retailer_id, LedgerEntry.created_at < lo)
         .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
         .limit(1)
-    ).scalar()
+    )
+    # The ledger is partitioned by month: the few partitions just before `lo` first, then all.
+    opening = session.execute(before_lo.where(LedgerEntry.created_at >= lo - RECENT)).scalar()
+    if opening is None:
+        opening = session.execute(before_lo).scalar()
+    if opening is None and archived is not None:
+        # Nothing hot before `lo`: the balance the archived months left behind.
+        opening = session.execute(
+            select(LedgerCheckpoint.balance_after)
+            .where(LedgerCheckpoint.retailer_id == retailer_id, LedgerCheckpoint.wholesaler_id.is_(None))
+            .order_by(LedgerCheckpoint.as_of.desc())
+            .limit(1)
+        ).scalar()
     rows = [StatementRow(None, "OPENING", f"Opening balance on {start}", None, None, None, opening or ZERO)]
     result = session.execute(
         select(LedgerEntry, Order.ref)
@@ -421,6 +474,58 @@ def statement_rows(session: Session, retailer_id: int, start: date, end: date) -
                 entry.amount if is_debit else None,
                 None if is_debit else entry.amount,
                 entry.balance_after,
+            )
+        )
+    return rows
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+# Archived and hot entries together, with order refs from either place; slower, and only for
+# statements that reach into archived months.
+_ALL_ENTRIES = """
+    SELECT id, entry_type::text AS entry_type, amount, retailer_id, order_id, description, balance_after, created_at
+    FROM ledger_entries WHERE retailer_id = :r AND created_at < :hi
+    UNION ALL
+    SELECT id, entry_type::text, amount, retailer_id, order_id, description, balance_after, created_at
+    FROM archive.ledger_entries WHERE retailer_id = :r AND created_at < :hi
+"""
+
+
+def _archived_statement_rows(
+    session: Session, retailer_id: int, start: date, lo: datetime, hi: datetime
+) -> list[StatementRow]:
+    params = {"r": retailer_id, "lo": lo, "hi": hi}
+    opening = session.execute(
+        text(
+            f"SELECT balance_after FROM ({_ALL_ENTRIES}) e WHERE created_at < :lo "
+            "ORDER BY created_at DESC, id DESC LIMIT 1"
+        ),
+        params,
+    ).scalar()
+    has_archived_orders = session.execute(text("SELECT to_regclass('archive.orders') IS NOT NULL")).scalar()
+    refs = (
+        "LEFT JOIN (SELECT id, ref FROM orders UNION ALL SELECT id, ref FROM archive.orders) o ON o.id = e.order_id"
+        if has_archived_orders
+        else "LEFT JOIN orders o ON o.id = e.order_id"
+    )
+    found = session.execute(
+        text(f"SELECT e.*, o.ref FROM ({_ALL_ENTRIES}) e {refs} WHERE e.created_at >= :lo ORDER BY e.id"), params
+    )
+    rows = [StatementRow(None, "OPENING", f"Opening balance on {start}", None, None, None, opening or ZERO)]
+    for e in found:
+        is_debit = e.entry_type == EntryType.DEBIT.value
+        rows.append(
+            StatementRow(
+                e.created_at,
+                e.entry_type,
+                e.description,
+                e.ref,
+                e.amount if is_debit else None,
+                None if is_debit else e.amount,
+                e.balance_after,
             )
         )
     return rows

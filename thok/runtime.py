@@ -22,7 +22,11 @@ def settings() -> Settings:
 
 def database_for(settings: Settings) -> Database:
     assert settings.database_url, "with_embedded_servers() fills database_url"
-    return Database(settings.database_url)
+    return Database(
+        settings.database_url,
+        slow_query_seconds=settings.slow_query_seconds,
+        replica_url=settings.database_replica_url,
+    )
 
 
 def redis_for(settings: Settings) -> Redis:
