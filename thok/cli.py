@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import signal
@@ -40,9 +39,14 @@ def main(verbose: bool) -> None:
     With no DATABASE_URL / REDIS_URL set, every command uses the embedded PostgreSQL and Redis in
     THOK_DATA_DIR (default ./.thok/).
     """
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
-    )
+    from thok.config import load_settings
+    from thok.logging import configure_logging
+
+    try:
+        fmt = load_settings().log_format
+    except ConfigError:
+        fmt = "json"  # the command itself reports the bad setting
+    configure_logging("INFO" if verbose else "WARNING", fmt)
 
 
 # --- database ------------------------------------------------------------------------------------
@@ -99,6 +103,43 @@ def db_verify(quiet: bool) -> None:
     if not report.ok:
         raise SystemExit(1)
     click.echo("verify: all expected constraints, indexes and triggers are present")
+
+
+@db.group("partitions")
+def db_partitions() -> None:
+    """The ledger's monthly partitions."""
+
+
+@db_partitions.command("ensure")
+@click.option("--months-ahead", default=3, show_default=True, type=int, help="Months beyond the current one.")
+def db_partitions_ensure(months_ahead: int) -> None:
+    """Create the coming months' ledger partitions (the worker does this periodically too)."""
+    from db.partitions import ensure_partitions
+
+    with _database().engine.begin() as conn:
+        created = ensure_partitions(conn, months_ahead)
+    click.echo(f"created: {', '.join(created)}" if created else "partitions: all present")
+
+
+@main.command("archive")
+@click.option(
+    "--before",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Archive whole months before this date (default: older than two years).",
+)
+def archive_cmd(before) -> None:  # type: ignore[no-untyped-def]
+    """Move closed months of the ledger and closed orders into the archive schema (rerunnable)."""
+    from domain.archive import archive
+
+    try:
+        result = archive(_database().engine, before.date() if before else None, progress=click.echo)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"archive: {len(result.ledger_months)} ledger month(s), {result.ledger_rows} entries; "
+        f"{result.orders} orders from {len(result.order_months)} month(s)"
+    )
 
 
 # --- catalog -------------------------------------------------------------------------------------
@@ -240,7 +281,7 @@ def statement_cmd(phone: str, start, end, out: Path | None) -> None:  # type: ig
     from domain.ledger import statement_rows, write_statement_csv
 
     try:
-        with _database().session() as session:
+        with _database().read_session() as session:  # the replica, when DATABASE_REPLICA_URL is set
             rows = statement_rows(session, retailer_by_phone(session, phone).id, start.date(), end.date())
     except DomainError as exc:
         raise click.ClickException(str(exc)) from None
@@ -316,6 +357,70 @@ def set_credit_limit_cmd(phone: str, amount: str) -> None:
     )
 
 
+# --- operations ----------------------------------------------------------------------------------
+
+
+@main.command("stats")
+@click.option("--hours", default=24, show_default=True, type=int, help="Window for message and decision figures.")
+def stats_cmd(hours: int) -> None:
+    """The key operating figures (what /metrics exposes), for a terminal without Prometheus."""
+    from redis.exceptions import RedisError
+
+    from domain import stats
+    from thok import runtime
+
+    settings = _settings()
+    with _database().engine.connect() as conn:
+        backlog = stats.backlog(conn)
+        open_orders = stats.open_orders(conn, settings.offer_window_seconds)
+        orders = stats.orders_by_status(conn)
+        inbound, outbound = stats.recent_messages(conn, hours)
+        decided = stats.decisions(conn, hours)
+        deleted = stats.soft_deleted(conn)
+        indexes = stats.index_usage(conn)
+
+    def row(label: str, figures: dict[str, object]) -> None:
+        click.echo(f"{label:<18}" + "  ".join(f"{k.lower()} {v}" for k, v in figures.items()))
+
+    row("orders", {k: v for k, v in orders.items() if v} or {"none": 0})
+    row(
+        "waiting offers",
+        {
+            "open": open_orders.count,
+            "oldest": f"{open_orders.oldest_age_seconds:.0f}s",
+            "overdue (2x window)": open_orders.overdue,
+        },
+    )
+    row(
+        f"decisions {hours}h",
+        {
+            "decided": decided["decided"],
+            "conflicts": decided["conflicts"],
+            "median to winner": f"{decided['median_seconds_to_winner']:.0f}s",
+        },
+    )
+    row(f"inbound {hours}h", {k: v for k, v in inbound.items() if v} or {"none": 0})
+    row(f"outbound {hours}h", {k: v for k, v in outbound.items() if v} or {"none": 0})
+    row(
+        "inbound backlog",
+        {"unprocessed": backlog.messages, "over 1 min": backlog.stale, "oldest": f"{backlog.oldest_age_seconds:.0f}s"},
+    )
+    try:
+        from workers.runner import QUEUES
+
+        redis = runtime.redis_for(settings)
+        row("queues", {q: redis.llen(f"rq:queue:{q}") for q in QUEUES})
+        row("failed jobs", {q: redis.zcard(f"rq:failed:{q}") for q in QUEUES})
+    except RedisError as exc:
+        row("queues", {"redis unreachable": type(exc).__name__})
+    row("soft-deleted", deleted)
+    unused = [ix for ix in indexes if not ix.unique and ix.scans == 0]
+    bloated = [ix for ix in indexes if (ix.bloat_ratio or 0) > 0.5 and ix.size_bytes > 10 * 2**20]
+    row("indexes", {"total": len(indexes), "never scanned (non-unique)": len(unused), "bloated >50%": len(bloated)})
+    for ix in bloated:
+        click.echo(f"  bloated: {ix.index} on {ix.table}, {ix.size_bytes / 2**20:.0f} MiB, ~{ix.bloat_ratio:.0%} dead")
+
+
 # --- processes -----------------------------------------------------------------------------------
 
 
@@ -323,9 +428,26 @@ def set_credit_limit_cmd(phone: str, amount: str) -> None:
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
 def worker_cmd(burst: bool) -> None:
     """Run an RQ worker with the scheduler (offer windows, retries, sweeps)."""
+    import shutil
+
+    from thok.config import metrics_dir_for
+    from thok.logging import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    # Before thok.metrics is first imported (workers.runner imports it): this worker and its
+    # work-horses share one multiprocess folder of their own, served on WORKER_METRICS_PORT.
+    metrics_dir = metrics_dir_for(settings, f"worker-{os.getpid()}")
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
+    from thok import metrics
     from workers.runner import run_worker
 
-    run_worker(_settings(), burst=burst)
+    metrics.track_work_horses()
+    try:
+        run_worker(settings, burst=burst)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @main.command("demo")
@@ -359,12 +481,12 @@ def demo_cmd(host: str, port: int) -> None:
             sys.executable,
             "-m",
             "gunicorn",
+            "-c",
+            "python:thok.gunicorn_conf",  # Prometheus multiprocess folder and hooks
             "-w",
             "2",
             "-b",
             f"{host}:{port}",
-            "--access-logfile",
-            "-",
             "bot.app:create_app()",
         ],
         env=env,
@@ -374,7 +496,8 @@ def demo_cmd(host: str, port: int) -> None:
     click.echo(
         f"\nThok demo is running (dev mode: Twilio signatures are not checked).\n"
         f"  Home        {base}/\n  Simulator   {base}/simulator\n  Dashboard   {base}/dashboard/"
-        f"  (login {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD})\n  Health      {base}/healthz\n"
+        f"  (login {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD})\n  Health      {base}/healthz  {base}/readyz\n"
+        f"  Metrics     {base}/metrics  (worker: http://127.0.0.1:{settings.worker_metrics_port}/metrics)\n"
         f"Press Ctrl-C to stop."
     )
     children = [web, worker]

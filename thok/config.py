@@ -44,6 +44,16 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number (got {raw!r})") from None
 
 
+def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    for option in allowed:
+        if raw.lower() == option.lower():
+            return option
+    raise ConfigError(f"{name} must be one of {', '.join(allowed)} (got {raw!r})")
+
+
 def _int_list(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -57,6 +67,7 @@ def _int_list(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None  # None: the embedded PostgreSQL in data_dir
+    database_replica_url: str | None = None  # a streaming replica for read-only work (db/replica.py)
     redis_url: str | None = None  # None: the embedded Redis in data_dir
     secret_key: str | None = None
     twilio_account_sid: str | None = None
@@ -89,6 +100,12 @@ class Settings:
         ("credit", 0.1),
     )
     max_invites: int = 8  # wholesalers asked per order, the retailer's district first
+    # Monitoring. PROMETHEUS_MULTIPROC_DIR: where gunicorn's and the RQ worker's processes keep their
+    # metric files (prometheus_client's multiprocess mode); each process kind uses a subfolder.
+    metrics_dir: Path | None = None  # None: THOK_DATA_DIR/metrics
+    worker_metrics_port: int = 9101  # the RQ worker's own /metrics; 0 turns it off
+    log_format: str = "json"  # "json" (one object per line, for grep and log shippers) or "text"
+    log_level: str = "INFO"
 
     @property
     def twilio_configured(self) -> bool:
@@ -147,8 +164,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     database_url = env.get("DATABASE_URL") or None
     if database_url:
         to_psycopg_url(database_url)  # validate early
+    if env.get("DATABASE_REPLICA_URL"):
+        to_psycopg_url(env["DATABASE_REPLICA_URL"])
     return Settings(
         database_url=database_url,
+        database_replica_url=env.get("DATABASE_REPLICA_URL") or None,
         redis_url=env.get("REDIS_URL") or None,
         secret_key=env.get("SECRET_KEY") or None,
         twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
@@ -177,7 +197,22 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             )
         ),
         sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", 60),
+        metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
+        worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 9101),
+        log_format=_choice(env, "LOG_FORMAT", ("json", "text"), "json"),
+        log_level=_choice(env, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
     )
+
+
+def metrics_dir_for(settings: Settings, kind: str) -> Path:
+    """The multiprocess metric folder of one process kind ("web", or "worker-<pid>"), exported as
+    PROMETHEUS_MULTIPROC_DIR: prometheus_client reads it from the environment, so the entrypoint
+    calls this before the first import of thok.metrics. Kinds never share a folder, so a web
+    restart (which wipes its folder) cannot erase a running worker's counters."""
+    path = (settings.metrics_dir or settings.data_dir / "metrics") / kind
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
 
 
 SETTING_NAMES = [f.name for f in fields(Settings)]

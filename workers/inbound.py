@@ -10,13 +10,18 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from db.models import Retailer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Order, Retailer
 from domain import messaging
 from domain.errors import InvalidInput
 from domain.phones import mask_phone, normalize_phone
 from handlers import Reply, Sender
 from handlers.dispatch import handle_message
 from handlers.messages import both, language_of, t
+from thok import metrics
+from thok.logging import bind
 from workers import effects
 from workers.context import get_services
 
@@ -29,6 +34,7 @@ def process_inbound(inbound_id: int) -> str:
         message = messaging.claim_inbound(uow.session, inbound_id)
         if message is None:
             return "skipped: processed already or held by another worker"
+        bind(message_sid=message.message_sid)
         try:
             phone = normalize_phone(message.from_number)
         except InvalidInput:
@@ -67,10 +73,21 @@ def process_inbound(inbound_id: int) -> str:
         # rendered into the outbox in this same transaction, and armed after commit.
         done = effects.collect(uow.session)
         done.outbound_ids[:0] = created
+        # The order(s) this message touched, so `grep TK-...` finds the message that started it.
+        bind(order_ref=_order_refs(uow.session, replies))
         uow.commit()
     effects.apply(done)
+    metrics.message_in("processed")
+    metrics.message_out("outboxed", len(done.outbound_ids))
     log.info("inbound %s from %s: %d replies", inbound_id, mask_phone(phone), len(created))
     return f"processed: {len(created)} replies"
+
+
+def _order_refs(session: Session, replies: list[Reply]) -> str | None:
+    ids = {reply.order_id for reply in replies if reply.order_id}
+    if not ids:
+        return None
+    return ",".join(sorted(session.scalars(select(Order.ref).where(Order.id.in_(ids)))))
 
 
 def _sender(party: object, phone: str) -> Sender:

