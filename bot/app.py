@@ -12,6 +12,7 @@ from redis import Redis
 
 from db.session import Database
 from thok.config import Settings
+from thok.logging import configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def create_app(
     from thok import runtime
 
     settings = settings or runtime.settings()
+    configure_logging(settings.log_level, settings.log_format)
     settings.require_production()
     if settings.dev_mode and not settings.twilio_auth_token:
         log.warning("DEV MODE: Twilio signatures are NOT checked; never expose this server publicly")
@@ -55,9 +57,19 @@ def create_app(
     )
 
     from bot import simulator, webhook  # here, not at the top: they import services() from us
+    from dashboard import init_dashboard
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(simulator.bp)
+    csrf = init_dashboard(app)  # sessions, CSRF on every form, the /dashboard blueprint
+    # Twilio signs its webhooks and the simulator exists only in dev mode: no browser form to protect.
+    csrf.exempt(webhook.bp)
+    csrf.exempt(simulator.bp)
+
+    from bot import health
+
+    app.register_blueprint(health.bp)  # /readyz and /metrics
+    health.install_request_log(app)
 
     @app.get("/healthz")
     def healthz() -> tuple[dict[str, str], int]:
