@@ -1,0 +1,262 @@
+"""Orders end to end: placed through the webhook, decided by RQ workers, with pgbench's TPC-B on the
+same PostgreSQL in the same run as the baseline.
+
+    .venv/bin/python bench/orders_e2e.py [--orders 200] [--concurrency 8] [--url postgresql://postgres@127.0.0.1:5432/postgres]
+
+Each simulated retailer sends an order ("1 bora jeera masino"), waits for the summary, and answers
+YES. The offer window is 0 s, so the decision follows at once. Printed: decided orders per second,
+pgbench TPC-B transactions per second, their ratio, and p50/p99 of the time from the retailer's YES
+(stored by the webhook) to the winner's notification leaving through the channel.
+
+The app runs in dev mode with no Twilio credentials: messages go to the simulator channel, so the
+figures measure Thok, not a network. Everything runs on this machine (2 cores here): the client,
+gunicorn (2 workers), 2 RQ workers, PostgreSQL and Redis share the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psycopg
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from db.migrate import upgrade  # noqa: E402
+from db.session import Database  # noqa: E402
+from domain.parties import register_retailer  # noqa: E402
+from thok.seed import seed_demo  # noqa: E402
+
+PATH = "/webhooks/twilio/whatsapp"
+MESSAGES = ["1 bora jeera masino", "2 kg masoor dal", "1 ctn wai wai", "1 litre dhara tel", "2 kg chini"]
+
+
+def with_db(url: str, name: str) -> str:
+    return re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", url, count=1) if "/" in url.split("://", 1)[1] else f"{url}/{name}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pgbench_tps(admin_url: str, seconds: int) -> float:
+    name = "thok_bench_pgbench"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    url = with_db(admin_url, name)
+    pgbench = (
+        "pgbench"
+        if subprocess.run(["which", "pgbench"], capture_output=True).returncode == 0
+        else ("/usr/lib/postgresql/15/bin/pgbench")
+    )
+    subprocess.run([pgbench, "-q", "-i", "-s", "10", url], check=True, capture_output=True)
+    run = [pgbench, "-c", "4", "-j", "2", "-T", str(seconds), url]
+    out = subprocess.run(run, check=True, capture_output=True, text=True)
+    match = re.search(r"tps = ([\d.]+)", out.stdout)
+    assert match, out.stdout
+    return float(match.group(1))
+
+
+def prepare(admin_url: str, retailers: int) -> tuple[str, list[str]]:
+    name = "thok_bench_orders"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    url = with_db(admin_url, name)
+    upgrade(url)
+    db = Database(url)
+    phones = [f"+977984{5000000 + i:07d}" for i in range(retailers)]
+    with db.unit_of_work() as uow:
+        seed_demo(uow.session)
+        for i, phone in enumerate(phones):
+            register_retailer(
+                uow.session, name=f"Bench {i}", phone=phone, district="Kathmandu", credit_limit=Decimal(10**8)
+            )
+        uow.session.execute(text("UPDATE wholesaler_products SET stock = 100000"))  # never the bottleneck here
+        uow.commit()
+    db.dispose()
+    return url, phones
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/7")
+    parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--pgbench-seconds", type=int, default=15)
+    args = parser.parse_args()
+
+    url, phones = prepare(args.url, args.concurrency)
+    import redis
+
+    redis.Redis.from_url(args.redis).flushdb()
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")},
+        "DATABASE_URL": url,
+        "REDIS_URL": args.redis,
+        "THOK_DEV_MODE": "1",
+        "SECRET_KEY": "bench",
+        "OFFER_WINDOW_SECONDS": "0",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "LOG_LEVEL": "WARNING",  # one JSON line per request would drown the figures
+        # Twilio's ~10 messages/s per sender caps a single number at ~1 order/s (about 8 messages
+        # per order: invites, results, replies); lifted here to measure Thok itself.
+        "TWILIO_MAX_MPS": "100000",
+    }
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         "bot.app:create_app()"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "thok", "worker"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+        for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("gunicorn did not start") from None
+                time.sleep(0.1)
+        run(url, port, phones, args.orders)
+    finally:
+        for p in [web, *workers]:
+            p.terminate()
+        for p in [web, *workers]:
+            p.wait(timeout=30)
+    tps = pgbench_tps(args.url, args.pgbench_seconds)
+    print(f"pgbench TPC-B (scale 10, 4 clients): {tps:,.0f} tps")
+    print(f"ratio decided orders/s / pgbench tps: {RESULT['rate'] / tps:.3f}")
+
+
+RESULT: dict[str, float] = {}
+
+
+def run(url: str, port: int, phones: list[str], orders: int) -> None:
+    per_retailer = max(1, orders // len(phones))
+    polls = [0]  # the client's own SELECTs commit too; subtracted from the server's count below
+    sids = iter(range(10**9))
+    lock = threading.Lock()
+
+    def post(conn: http.client.HTTPConnection, phone: str, body: str) -> str:
+        with lock:
+            sid = f"SM{next(sids):08d}{uuid.uuid4().hex[:24]}"
+        form = urlencode({"MessageSid": sid, "From": f"whatsapp:{phone}", "To": "whatsapp:+14155238886", "Body": body,
+                          "NumMedia": "0"})  # fmt: skip
+        conn.request("POST", PATH, body=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 200, resp.status
+        return sid
+
+    def wait_for_reply(db: psycopg.Connection, sid: str, timeout: float = 120) -> str:
+        """The reply to this very message (not a notice about an earlier order)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            row = db.execute(
+                "SELECT o.body FROM outbound_messages o JOIN inbound_messages i ON o.in_reply_to_id = i.id "
+                "WHERE i.message_sid = %s ORDER BY o.id LIMIT 1",
+                (sid,),
+            ).fetchone()
+            with lock:
+                polls[0] += 1
+            if row:
+                return str(row[0])
+            time.sleep(0.01)
+        raise SystemExit(f"no reply to {sid} within {timeout}s")
+
+    def retailer(phone: str, index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        with psycopg.connect(url, autocommit=True) as db:
+            for n in range(per_retailer):
+                summary = wait_for_reply(db, post(conn, phone, MESSAGES[(index + n) % len(MESSAGES)]))
+                assert "Reply YES" in summary, summary
+                placed = wait_for_reply(db, post(conn, phone, "YES"))
+                assert "is placed" in placed, placed
+
+    with psycopg.connect(url, autocommit=True) as db:
+        commits_before = db.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()[0]  # type: ignore[index]
+    start = time.perf_counter()
+    threads = [threading.Thread(target=retailer, args=(p, i)) for i, p in enumerate(phones)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = per_retailer * len(phones)
+    with psycopg.connect(url, autocommit=True) as db:
+        while True:  # until every order is decided and its winner told
+            row = db.execute(
+                "SELECT count(*) FILTER (WHERE status <> 'PENDING_OFFERS'), count(*) FROM orders"
+            ).fetchone()
+            told = db.execute(
+                "SELECT count(*) FROM outbound_messages "
+                "WHERE idempotency_key LIKE 'notice:won:%%' AND sent_at IS NOT NULL"
+            ).fetchone()[0]  # type: ignore[index]
+            polls[0] += 2
+            if row and row[1] == total and row[0] == total and told >= row[0]:
+                break
+            if time.perf_counter() - start > 600:
+                raise SystemExit(f"not all orders decided: {row}, told {told}")
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - start
+        latencies = [
+            float(r[0])
+            for r in db.execute(
+                """
+                SELECT extract(epoch FROM w.sent_at - i.received_at)
+                FROM orders o
+                JOIN outbound_messages w ON w.order_id = o.id AND w.idempotency_key LIKE 'notice:won:%%'
+                JOIN LATERAL (
+                    SELECT received_at FROM inbound_messages
+                    WHERE retailer_id = o.retailer_id AND upper(body) = 'YES' AND received_at <= o.created_at
+                    ORDER BY received_at DESC LIMIT 1
+                ) i ON true
+                """
+            )
+        ]
+        won = db.execute("SELECT count(*) FROM orders WHERE final_wholesaler_id IS NOT NULL").fetchone()[0]  # type: ignore[index]
+        commits = db.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()").fetchone()[
+            0
+        ]  # type: ignore[index]
+        messages = db.execute("SELECT count(*) FROM outbound_messages").fetchone()[0]  # type: ignore[index]
+    rate = total / elapsed
+    RESULT["rate"] = rate
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
+    print(f"orders: {total} placed and decided ({won} with a winner) in {elapsed:.1f} s by {len(phones)} retailers")
+    print(f"end to end: {rate:.1f} orders/s (each: 2 webhook posts, 2 inbound jobs, 1 decision, its sends)")
+    commits = commits - polls[0] - 2  # minus the client's polls and its own two counting reads
+    commits_per_order = (commits - commits_before) / total
+    print(
+        f"per order: {commits_per_order:.0f} PostgreSQL commits, {messages / total:.1f} WhatsApp messages"
+        f" -> {(commits - commits_before) / elapsed:,.0f} commits/s (compare with pgbench's tps below)"
+    )
+    print(f"YES -> winner notified: p50 {q[49] * 1000:.0f} ms   p99 {q[98] * 1000:.0f} ms   (window 0 s)")
+
+
+if __name__ == "__main__":
+    main()
