@@ -122,7 +122,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "ne": "{name} अहिले कुनै थोक विक्रेतासँग उपलब्ध छैन।",
     },
     "order_placed": {
-        "en": "Order {ref} is placed. We asked {count} wholesaler(s) for offers; you will hear from us within {minutes} minutes.",
+        "en": "Order {ref} is placed. We asked {count} wholesaler(s) for offers; you will hear from us within {minutes} minute(s).",
         "ne": "अर्डर {ref} राखियो। {count} थोक विक्रेतालाई प्रस्ताव मागेका छौं; {minutes} मिनेटभित्र जानकारी दिन्छौं।",
     },
     "nothing_to_confirm": {

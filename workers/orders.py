@@ -9,7 +9,7 @@ the same timer is never armed twice.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 from rq import Queue, Retry
@@ -33,6 +33,10 @@ DECISION_RETRY = Retry(max=5, interval=[1, 5, 15, 60, 300])
 
 
 def _enqueue(redis: Redis, func: str, args: tuple[int, ...], job_id: str, at: datetime | None = None) -> None:
+    if at is not None:
+        # RQ's scheduler keeps whole seconds (it truncates), so a timer for 12:00:07.6 could fire
+        # at 12:00:07 and find the window still open. Round up: fire just after, never before.
+        at = (at + timedelta(seconds=1)).replace(microsecond=0)
     queue = Queue(DECISIONS_QUEUE, connection=redis)
     options = {"job_id": job_id, "retry": DECISION_RETRY, "unique": True, "result_ttl": 3600, "failure_ttl": 7 * 86400}
     try:
