@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Blueprint, abort, flash, render_template, request
+from flask import session as flask_session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from redis.exceptions import RedisError
@@ -57,6 +58,11 @@ def perform(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             result = fn(uow.session, actor(), *args, **kwargs)
             done = effects.collect(uow.session)
             uow.commit()
+        # Read-your-writes: this admin's next pages read the replica only once it has replayed
+        # this commit (db/replica.py); the position travels in their signed session cookie.
+        lsn = db.last_write_lsn()
+        if lsn:
+            flask_session["lsn"] = lsn
     except NotFound as exc:
         raise ActionFailed(str(exc), 404) from None
     except DomainError as exc:
@@ -83,10 +89,12 @@ def after_commit(done: effects.Effects) -> None:
 
 
 def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a read query in a session that is always rolled back; unknown ids are a 404, bad
+    """Run a read query in a read-only session (the replica when it may serve); unknown ids are a 404, bad
     filters a 400 with the domain's message. The rows are detached before the rollback (which
     would expire them), so the template reads what the query loaded, and nothing more."""
-    with services().database.session() as session:
+    # Lists, charts and details read the replica when one is set and has caught up with this
+    # admin's last write; else the primary (see `perform`).
+    with services().database.read_session(after_lsn=flask_session.get("lsn")) as session:
         try:
             result = fn(session, *args, **kwargs)
         except NotFound as exc:

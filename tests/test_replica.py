@@ -149,6 +149,52 @@ def test_an_admin_reads_their_own_write_while_the_replica_lags(servers: dict[str
     db.dispose()
 
 
+def test_the_dashboard_reads_the_replica_and_an_admin_sees_their_own_write(
+    servers: dict[str, object], settings: object, redis: object
+) -> None:
+    """Through the dashboard itself: the admin who just created a retailer sees it on the next
+    page although the replica has not replayed it yet; once it has, lists come from the replica."""
+    from sqlalchemy import select
+
+    from db.models import Admin
+    from tests.browser import support
+    from tests.test_dashboard import login, token_of
+
+    db = Database(str(servers["primary"]), replica_url=str(servers["standby"]))
+    with db.unit_of_work() as uow:
+        seeded = uow.session.scalars(select(Admin.id).limit(1)).first() is not None
+    if not seeded:
+        support.seed(db)
+    _wait_replayed(str(servers["standby"]), str(servers["primary"]))
+    app = support.build_app(settings, db, redis, TESTING=True)  # type: ignore[arg-type]
+    client = app.test_client()
+    assert login(client).status_code == 302
+    with psycopg.connect(str(servers["standby"]), autocommit=True) as standby:
+        standby.execute("SELECT pg_wal_replay_pause()")
+        while standby.execute("SELECT pg_get_wal_replay_pause_state()").fetchone() != ("paused",):
+            time.sleep(0.02)
+        try:
+            form = {
+                "name": "Replica Lag Test",
+                "display_name": "Lag Pasal",
+                "phone": "9841000977",
+                "district": "Kaski",
+                "language": "en",
+                "credit_limit": "1000",
+                "csrf_token": token_of(client, "/dashboard/retailers/new"),
+            }
+            assert client.post("/dashboard/retailers/new", data=form).status_code == 303
+            page = client.get("/dashboard/retailers?q=Lag+Pasal").get_data(as_text=True)
+            assert "Lag Pasal" in page  # read on the primary: the replica is behind this admin's write
+            assert db.router.last_route == "primary:replica-behind"
+        finally:
+            standby.execute("SELECT pg_wal_replay_resume()")
+    _wait_replayed(str(servers["standby"]), str(servers["primary"]))
+    assert "Lag Pasal" in client.get("/dashboard/retailers?q=Lag+Pasal").get_data(as_text=True)
+    assert db.router.last_route == "replica"
+    db.dispose()
+
+
 def test_reads_fall_back_to_the_primary_when_the_replica_is_down(
     servers: dict[str, object], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -166,3 +212,4 @@ def test_reads_fall_back_to_the_primary_when_the_replica_is_down(
         assert time.monotonic() - started < 1.0
     finally:
         db.dispose()
+

@@ -370,7 +370,10 @@ def stats_cmd(hours: int) -> None:
     from thok import runtime
 
     settings = _settings()
-    with _database().engine.connect() as conn:
+    # Read-only: the replica when DATABASE_REPLICA_URL is set and it answers (index scans there
+    # count the replica's own reads), else the primary.
+    with _database().read_session() as session:
+        conn = session.connection()
         backlog = stats.backlog(conn)
         open_orders = stats.open_orders(conn, settings.offer_window_seconds)
         orders = stats.orders_by_status(conn)
