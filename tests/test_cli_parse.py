@@ -12,8 +12,8 @@ from tests.conftest import ROOT
 from thok.seed import seed_demo
 
 
-def thok(*args: str, url: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:1/0"}
+def thok(*args: str, url: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:1/0", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "thok", *args],
         cwd=ROOT,
