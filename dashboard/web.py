@@ -11,15 +11,12 @@ from flask import Blueprint, abort, flash, render_template, request
 from flask import session as flask_session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from bot.app import services
 from domain.audit import AdminActor
 from domain.errors import DomainError, NotFound
 from workers import effects
-from workers.orders import schedule_event
-from workers.queueing import enqueue_send
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +73,10 @@ def perform(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def after_commit(done: effects.Effects) -> None:
-    """`workers.effects.apply`, with this app's Redis and settings rather than the job context's
-    (which a web process would otherwise build a second time from the environment)."""
+    """Queue the sends and timers with this app's Redis and settings (not the job context's,
+    which a web process would otherwise build a second time from the environment)."""
     svc = services()
-    try:
-        for outbound_id in done.outbound_ids:
-            enqueue_send(svc.redis, svc.settings, outbound_id)
-        for event in done.events:
-            schedule_event(svc.redis, event)
-    except RedisError:
-        log.warning("Redis unavailable after commit: the sweeps will send and decide from PostgreSQL")
+    effects.apply(done, svc.redis, svc.settings)
 
 
 def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

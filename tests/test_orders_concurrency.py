@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from db.models import (
     DecisionConflictLog,
@@ -34,6 +34,7 @@ from domain.errors import DomainError
 from domain.offers import OrderLine, place_order
 from tests import factories as f
 from tests.conftest import ROOT
+from tests.invariants import check_invariants
 from thok.config import Settings
 
 
@@ -45,23 +46,9 @@ def db(fresh_database_url: str) -> Database:
 
 
 def invariants(database: Database) -> None:
-    """Stock, reservations and winners agree, whatever happened."""
+    """Stock, reservations, winners and credit agree, whatever happened."""
     with database.session() as s:
-        bad = s.execute(
-            text(
-                """
-                SELECT wp.id FROM wholesaler_products wp
-                LEFT JOIN (SELECT wholesaler_product_id, sum(quantity) q FROM stock_reservations
-                           WHERE status = 'ACTIVE' GROUP BY 1) r ON r.wholesaler_product_id = wp.id
-                WHERE wp.reserved_stock <> coalesce(r.q, 0) OR wp.reserved_stock > wp.stock OR wp.stock < 0
-                """
-            )
-        ).all()
-        assert bad == []
-        two_winners = s.execute(
-            text("SELECT order_id FROM vendor_offers WHERE status = 'WON' GROUP BY 1 HAVING count(*) > 1")
-        ).all()
-        assert two_winners == []
+        check_invariants(s)
 
 
 def test_fifty_threads_ordering_the_last_ten_units(db: Database, settings: Settings) -> None:

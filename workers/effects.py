@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from db.models import InboundMessage, Retailer, Wholesaler
 from domain import messaging
 from domain.events import Event, Notice, take_events, take_notices
 from handlers.messages import language_of, t
+from thok.config import Settings
 from workers.context import get_services
 from workers.queueing import enqueue_send
 
@@ -73,15 +75,17 @@ def collect(session: Session) -> Effects:
     return Effects(render_notices(session, take_notices(session)), take_events(session))
 
 
-def apply(effects: Effects) -> None:
-    """Call just after commit."""
+def apply(effects: Effects, redis: Redis | None = None, settings: Settings | None = None) -> None:
+    """Call just after commit. A web process passes its own Redis and settings; jobs use theirs."""
     from workers.orders import schedule_event
 
-    services = get_services()
+    if redis is None or settings is None:
+        services = get_services()
+        redis, settings = services.redis, services.settings
     try:
         for outbound_id in effects.outbound_ids:
-            enqueue_send(services.redis, services.settings, outbound_id)
+            enqueue_send(redis, settings, outbound_id)
         for event in effects.events:
-            schedule_event(services.redis, event)
+            schedule_event(redis, event)
     except RedisError:
         log.warning("Redis unavailable after commit: the sweeps will send and decide from PostgreSQL")
