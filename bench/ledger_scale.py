@@ -74,8 +74,10 @@ def _load(url: str, rows: int, retailers: int, wholesalers: int, seed: int) -> N
             index_defs = [
                 r[0]
                 for r in cur.execute(
-                    "SELECT indexdef FROM pg_indexes WHERE tablename = 'ledger_entries' AND indexname NOT LIKE 'pk_%' "
-                    "AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype = 'u')"
+                    # Indexes that back a constraint (the partitioned primary key) stay.
+                    "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'ledger_entries' "
+                    "AND indexname NOT IN (SELECT conname FROM pg_constraint "
+                    "WHERE conrelid = 'ledger_entries'::regclass AND contype IN ('p', 'u'))"
                 )
             ]
             uniques = cur.execute(

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import String, case, cast, func, select, update
+from sqlalchemy import String, Table, case, func, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -62,7 +63,7 @@ def store_inbound(session: Session | Connection, message: IncomingMessage) -> in
     transaction per message. Should the process die between commit and enqueue, the sweep finds
     the QUEUED row without a job and enqueues it."""
     stmt = (
-        insert(InboundMessage.__table__)  # Core, not ORM: this is the webhook's hot path
+        insert(cast(Table, InboundMessage.__table__))  # Core, not ORM: this is the webhook's hot path
         .values(
             message_sid=message.message_sid,
             from_number=message.from_number,
@@ -308,7 +309,7 @@ def record_accepted(session: Session, outbound_id: int, provider_sid: str, statu
 
 
 def _rank_sql(column: Any) -> Any:
-    return case({status.value: rank for status, rank in STATUS_RANK.items()}, value=cast(column, String), else_=0)
+    return case({status.value: rank for status, rank in STATUS_RANK.items()}, value=sql_cast(column, String), else_=0)
 
 
 def advance_status(

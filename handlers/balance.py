@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from bot.parser import Intent
 from domain.ledger import balance, last_entries
 from handlers import Reply
@@ -32,7 +34,7 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
             limit=ctx.money(bal.credit_limit),
             outstanding=ctx.money(bal.outstanding),
             held=ctx.money(bal.held),
-            available=ctx.money(max(bal.available, 0)),
+            available=ctx.money(max(bal.available, Decimal(0))),
             entries=listed,
         )
     ]

@@ -29,7 +29,7 @@ def language(ctx: Context, intent: Intent) -> list[Reply]:
     lang = intent.language if intent.language in ("en", "ne") else ctx.lang
     model = Retailer if ctx.sender.kind == "retailer" else Wholesaler
     party = ctx.session.get(model, ctx.sender.id)
-    if party is not None:
+    if isinstance(party, Retailer | Wholesaler):
         set_language(party, lang)
     return [Context(ctx.session, ctx.sender, ctx.settings, lang).reply("language_set")]
 

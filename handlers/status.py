@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from bot.parser import Intent
 from domain.offers import wholesaler_open_work
 from domain.orders import open_orders
@@ -23,14 +25,15 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
     orders = open_orders(ctx.session, ctx.retailer_id)
     if not orders:
         return [ctx.reply("status_none")]
+    def total(amount: Decimal | None) -> str:
+        return f" — NPR {ctx.money(amount)}" if amount else ""
+
     lines = "\n".join(
         ctx.text(
             "status_line",
             ref=o.ref,
             state=ctx.text(f"state_{o.status.value}"),
-            total=f" — NPR {ctx.money(o.final_total or o.estimated_total)}"
-            if (o.final_total or o.estimated_total)
-            else "",
+            total=total(o.final_total or o.estimated_total),
         )
         for o in orders
     )

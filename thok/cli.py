@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -382,7 +383,7 @@ def stats_cmd(hours: int) -> None:
         deleted = stats.soft_deleted(conn)
         indexes = stats.index_usage(conn)
 
-    def row(label: str, figures: dict[str, object]) -> None:
+    def row(label: str, figures: Mapping[str, object]) -> None:
         click.echo(f"{label:<18}" + "  ".join(f"{k.lower()} {v}" for k, v in figures.items()))
 
     row("orders", {k: v for k, v in orders.items() if v} or {"none": 0})

@@ -107,9 +107,9 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
     """Install Thok's handler on the root logger (once: a second call replaces it, so the web
     factory, the worker and the CLI may all call it). Other handlers, pytest's included, stay."""
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "_thok", False)]:
-        root.removeHandler(handler)
-    handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
+    for old in [h for h in root.handlers if getattr(h, "_thok", False)]:
+        root.removeHandler(old)
+    handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
     handler._thok = True  # type: ignore[attr-defined]
     handler.addFilter(MaskPhones())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())

@@ -21,7 +21,7 @@ DEMO_ADMIN_EMAIL = "admin@thok.local"
 DEMO_ADMIN_PASSWORD = "thok-demo-admin"  # printed by `thok demo`; never used outside the demo
 
 # name, business, phone, district, language
-WHOLESALERS = [
+WHOLESALERS: list[tuple[str, str, str, str, Language | None]] = [
     ("Ram Prasad Shrestha", "Shrestha Traders", "+9779851000001", "Kathmandu", Language.NE),
     ("Sita Maharjan", "Maharjan Wholesale", "+9779851000002", "Lalitpur", Language.NE),
     ("Hari Bahadur Gurung", "Pokhara Kirana Supply", "+9779856000003", "Kaski", Language.EN),
@@ -29,7 +29,7 @@ WHOLESALERS = [
     ("Bikash Rai", "Rai Suppliers", "+9779852000005", "Morang", Language.EN),
 ]
 # name, shop, phone, district, language, credit limit
-RETAILERS = [
+RETAILERS: list[tuple[str, str, str, str, Language | None, int]] = [
     ("Krishna Adhikari", "Adhikari Kirana Pasal", "+9779841000101", "Kathmandu", Language.NE, 50000),
     ("Maya Tamang", "Maya General Store", "+9779841000102", "Kathmandu", None, 30000),
     ("Suresh KC", "KC Mart", "+9779841000103", "Lalitpur", Language.EN, 75000),

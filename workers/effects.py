@@ -36,7 +36,9 @@ class Effects:
 
 def _recipient(session: Session, notice: Notice) -> tuple[str, str, int | None, int | None]:
     model = Retailer if notice.to_kind == "retailer" else Wholesaler
-    party = session.scalars(select(model).where(model.id == notice.to_id).execution_options(include_deleted=True)).one()
+    found = session.get(model, notice.to_id, execution_options={"include_deleted": True})
+    assert isinstance(found, Retailer | Wholesaler), f"no {notice.to_kind} {notice.to_id}"
+    party = found
     saved = party.language.value if party.language is not None else None
     if saved is None:  # no saved preference: answer in the script they last wrote in
         last = session.scalar(

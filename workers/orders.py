@@ -33,16 +33,14 @@ DECISION_RETRY = Retry(max=5, interval=[1, 5, 15, 60, 300])
 
 
 def _enqueue(redis: Redis, func: str, args: tuple[int, ...], job_id: str, at: datetime | None = None) -> None:
-    if at is not None:
-        # RQ's scheduler keeps whole seconds (it truncates), so a timer for 12:00:07.6 could fire
-        # at 12:00:07 and find the window still open. Round up: fire just after, never before.
-        at = (at + timedelta(seconds=1)).replace(microsecond=0)
     queue = Queue(DECISIONS_QUEUE, connection=redis)
     options = {"job_id": job_id, "retry": DECISION_RETRY, "unique": True, "result_ttl": 3600, "failure_ttl": 7 * 86400}
     try:
         if at is not None and at > datetime.now(UTC):
-            queue.enqueue_at(at, func, *args, **options)
-        else:
+            # RQ's scheduler keeps whole seconds (it truncates), so a timer for 12:00:07.6 could
+            # fire at 12:00:07 and find the window still open. Round up: just after, never before.
+            queue.enqueue_at((at + timedelta(seconds=1)).replace(microsecond=0), func, *args, **options)
+        else:  # already due (a window of 0 s, a late event): now
             queue.enqueue(func, *args, **options)
     except DuplicateJobError:
         pass  # already armed
