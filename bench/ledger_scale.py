@@ -34,6 +34,7 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from db.migrate import upgrade  # noqa: E402
+from db.partitions import add_months, month_start  # noqa: E402
 from db.session import Database  # noqa: E402
 from domain.errors import CreditLimitExceeded  # noqa: E402
 from domain.integrity import run_checks  # noqa: E402
@@ -69,25 +70,15 @@ def _load(url: str, rows: int, retailers: int, wholesalers: int, seed: int) -> N
                     cp.write_row((f"Retailer {i}", f"+977984{i:07d}"))
             lo, hi = cur.execute("SELECT min(id), max(id) FROM retailers").fetchone()  # type: ignore[misc]
             assert (lo, hi) == (1, retailers), "bench expects a fresh database"
-            # Build secondary indexes after the load, as pg_restore does: a COPY into a table with
-            # five random-order B-trees mostly measures index page splits.
-            index_defs = [
-                r[0]
-                for r in cur.execute(
-                    # Indexes that back a constraint (the partitioned primary key) stay.
-                    "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'ledger_entries' "
-                    "AND indexname NOT IN (SELECT conname FROM pg_constraint "
-                    "WHERE conrelid = 'ledger_entries'::regclass AND contype IN ('p', 'u'))"
-                )
-            ]
-            uniques = cur.execute(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE conrelid = 'ledger_entries'::regclass AND contype = 'u'"
-            ).fetchall()
-            for name, _ in uniques:
-                cur.execute(sql.SQL("ALTER TABLE ledger_entries DROP CONSTRAINT {}").format(sql.Identifier(name)))
-            for d in index_defs:
-                cur.execute("DROP INDEX " + d.split(" INDEX ", 1)[1].split(" ON ", 1)[0])
+            # The ledger is partitioned by Nepal month (migration 0003): make the months the data
+            # covers, so rows land in their partitions and not in the DEFAULT one. Its indexes stay
+            # during COPY (a partitioned parent's indexes cannot be dropped and rebuilt per table).
+            month = month_start(START.date())
+            while month <= month_start((START + timedelta(days=DAYS)).date()):
+                cur.execute("SELECT ledger_ensure_partition(%s)", (month,))
+                month = add_months(month, 1)
+            index_defs: list[str] = []
+            uniques: list[tuple[str, str]] = []
         conn.commit()
 
         balances = [0] * (retailers + 1)
