@@ -456,24 +456,32 @@ def statement_rows(session: Session, retailer_id: int, start: date, end: date) -
             .limit(1)
         ).scalar()
     rows = [StatementRow(None, "OPENING", f"Opening balance on {start}", None, None, None, opening or ZERO)]
+    # Plain columns, not ORM entities: a month can hold dozens of entries and this is read-only.
     result = session.execute(
-        select(LedgerEntry, Order.ref)
+        select(
+            LedgerEntry.created_at,
+            LedgerEntry.entry_type,
+            LedgerEntry.description,
+            Order.ref,
+            LedgerEntry.amount,
+            LedgerEntry.balance_after,
+        )
         .outerjoin(Order, Order.id == LedgerEntry.order_id)
         .where(LedgerEntry.retailer_id == retailer_id, LedgerEntry.created_at >= lo, LedgerEntry.created_at < hi)
         .order_by(LedgerEntry.id)
         .execution_options(include_deleted=True)
     )
-    for entry, ref in result:
-        is_debit = entry.entry_type is EntryType.DEBIT
+    for created_at, entry_type, description, ref, amount, balance_after in result:
+        is_debit = entry_type is EntryType.DEBIT
         rows.append(
             StatementRow(
-                entry.created_at,
-                entry.entry_type.value,
-                entry.description,
+                created_at,
+                entry_type.value,
+                description,
                 ref,
-                entry.amount if is_debit else None,
-                None if is_debit else entry.amount,
-                entry.balance_after,
+                amount if is_debit else None,
+                None if is_debit else amount,
+                balance_after,
             )
         )
     return rows
