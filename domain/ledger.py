@@ -430,7 +430,6 @@ def statement_rows(session: Session, retailer_id: int, start: date, end: date) -
     """Entries from `start` to `end` inclusive (Nepal dates), after an opening-balance row."""
     if end < start:
         raise InvalidInput(f"the statement ends ({end}) before it starts ({start})")
-    account_balance(session, retailer_id)  # NotFound for an unknown retailer
     lo, hi = _nepal_midnight(start), _nepal_midnight(end + timedelta(days=1))
     archived = session.execute(
         text("SELECT max(period) FROM archive.manifest WHERE kind = 'ledger'")
@@ -455,6 +454,9 @@ def statement_rows(session: Session, retailer_id: int, start: date, end: date) -
             .order_by(LedgerCheckpoint.as_of.desc())
             .limit(1)
         ).scalar()
+    if opening is None:
+        account_balance(session, retailer_id)  # NotFound for an unknown retailer (checked only here:
+        # a retailer with an opening balance exists, and every statement saves a round trip)
     rows = [StatementRow(None, "OPENING", f"Opening balance on {start}", None, None, None, opening or ZERO)]
     # Plain columns, not ORM entities: a month can hold dozens of entries and this is read-only.
     result = session.execute(
@@ -522,6 +524,9 @@ def _archived_statement_rows(
     found = session.execute(
         text(f"SELECT e.*, o.ref FROM ({_ALL_ENTRIES}) e {refs} WHERE e.created_at >= :lo ORDER BY e.id"), params
     )
+    if opening is None:
+        account_balance(session, retailer_id)  # NotFound for an unknown retailer (checked only here:
+        # a retailer with an opening balance exists, and every statement saves a round trip)
     rows = [StatementRow(None, "OPENING", f"Opening balance on {start}", None, None, None, opening or ZERO)]
     for e in found:
         is_debit = e.entry_type == EntryType.DEBIT.value

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from db.models import EntryType, LedgerEntry, PaymentMethod, RetailerPayment
 from db.session import Database
 from domain.credit import account_balance, hold_credit, set_wholesaler_credit_limit
-from domain.errors import CreditLimitExceeded, InvalidInput
+from domain.errors import CreditLimitExceeded, InvalidInput, NotFound
 from domain.integrity import run_checks
 from domain.ledger import (
     last_entries,
@@ -325,3 +325,12 @@ def test_random_postings_keep_the_books_agreeing(session: Session, ops: list[tup
         assert run_checks(session) == []
     finally:
         nested.rollback()
+
+
+def test_a_statement_for_an_unknown_retailer_is_not_found(session: Session) -> None:
+    with pytest.raises(NotFound, match="no credit account"):
+        statement_rows(session, 987654321, date(2026, 4, 1), date(2026, 4, 30))
+    fresh = _retailer(session)  # a real retailer with no entries yet: an empty statement, not an error
+    assert [(x.entry_type, x.balance) for x in statement_rows(session, fresh, date(2026, 4, 1), date(2026, 4, 30))] == [
+        ("OPENING", D("0"))
+    ]
