@@ -13,16 +13,6 @@ class InvalidInput(DomainError):
     pass
 
 
-class ImportFailed(DomainError):
-    """A CSV import stopped; `line` is the file line (1 = header) that caused it."""
-
-    def __init__(self, path: str, line: int, message: str):
-        super().__init__(f"{path}, line {line}: {message}")
-        self.path = path
-        self.line = line
-        self.reason = message
-
-
 class CreditLimitExceeded(DomainError):
     """An order (or debit) would take the retailer past a credit limit. `wholesaler` names the
     per-wholesaler limit that refused it; None means the retailer's overall limit."""
