@@ -26,10 +26,11 @@ from typing import Any
 
 import click
 import psycopg
-from psycopg import sql
 from redis import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchdb import database_url, recreate_database  # noqa: E402
 
 from bot.app import create_app  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
@@ -55,11 +56,6 @@ STATUSES = [
 ]
 WITH_WINNER = {"DELIVERED", "CONFIRMED", "DISPATCHED", "WHOLESALER_SELECTED"}
 REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-
-
-def with_db(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
 
 
 def progress(label: str, done: int, total: int, started: float) -> None:
@@ -247,11 +243,9 @@ def timed(client: Any, path: str, requests: int) -> tuple[float, float]:
 @click.option("--keep", is_flag=True, help="Keep the database afterwards.")
 def main(url: str, redis_url: str, n_orders: int, requests: int, reuse: bool, keep: bool) -> None:
     logging.disable(logging.INFO)  # the per-request access log would drown the table
-    target = with_db(url, DB_NAME)
+    target = database_url(url, DB_NAME)
     if not reuse:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
+        recreate_database(url, DB_NAME)
         upgrade(target)
         database = Database(target)
         with database.unit_of_work() as uow:
@@ -325,8 +319,7 @@ def main(url: str, redis_url: str, n_orders: int, requests: int, reuse: bool, ke
     print(f"\nworst p99 {worst:.1f} ms: {'within' if worst <= TARGET_MS else 'OVER'} the {TARGET_MS} ms target")
     database.dispose()
     if not keep:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
+        recreate_database(url, DB_NAME, drop_only=True)
 
 
 if __name__ == "__main__":

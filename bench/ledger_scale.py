@@ -33,6 +33,8 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchdb import database_url, recreate_database  # noqa: E402
+
 from db.migrate import upgrade  # noqa: E402
 from db.partitions import add_months, month_start  # noqa: E402
 from db.session import Database  # noqa: E402
@@ -45,17 +47,6 @@ DAYS = 365
 LIMIT = 10_000_000  # NPR; far above any generated balance, so posting is never refused
 MAX_BALANCE = 1_000_000
 CHUNK = 50_000
-
-
-def _db_url(admin_url: str, name: str) -> str:
-    return re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", admin_url.rstrip("/"), count=1)
-
-
-def _recreate(admin_url: str, name: str, drop_only: bool = False) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if not drop_only:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def _load(url: str, rows: int, retailers: int, wholesalers: int, seed: int) -> None:
@@ -201,8 +192,8 @@ def _post_rate(db: Database, retailers: int, threads: int, seconds: float) -> tu
 
 def _pgbench(admin_url: str, name: str, clients: int, seconds: int, scale: int) -> float:
     exe = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
-    url = _db_url(admin_url, name)
-    _recreate(admin_url, name)
+    url = database_url(admin_url, name)
+    recreate_database(admin_url, name)
     subprocess.run([exe, "-i", "-q", "-s", str(scale), url], check=True, capture_output=True)
     out = subprocess.run(
         [exe, "-c", str(clients), "-j", str(clients), "-T", str(seconds), url],
@@ -248,8 +239,8 @@ def main(
     keep: bool,
     skip_check: bool,
 ) -> None:
-    target = _db_url(url, db_name)
-    _recreate(url, db_name)
+    target = database_url(url, db_name)
+    recreate_database(url, db_name)
     upgrade(target)
     _load(target, rows, retailers, wholesalers, seed)
     db = Database(target, pool_size=threads + 1)
@@ -265,8 +256,8 @@ def main(
         db.dispose()
     tps = _pgbench(url, f"{db_name}_pgbench", threads, seconds, pgbench_scale)
     if not keep:
-        _recreate(url, db_name, drop_only=True)
-        _recreate(url, f"{db_name}_pgbench", drop_only=True)
+        recreate_database(url, db_name, drop_only=True)
+        recreate_database(url, f"{db_name}_pgbench", drop_only=True)
 
     click.echo(f"\nledger_entries: {rows:,} rows, {retailers:,} retailers, {samples} samples per lookup")
     for name, (p50, p99) in lookups.items():

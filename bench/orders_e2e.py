@@ -36,6 +36,8 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchdb import recreate_database  # noqa: E402
+
 from db.migrate import upgrade  # noqa: E402
 from db.session import Database  # noqa: E402
 from domain.parties import register_retailer  # noqa: E402
@@ -43,10 +45,6 @@ from thok.seed import seed_demo  # noqa: E402
 
 PATH = "/webhooks/twilio/whatsapp"
 MESSAGES = ["1 bora jeera masino", "2 kg masoor dal", "1 ctn wai wai", "1 litre dhara tel", "2 kg chini"]
-
-
-def with_db(url: str, name: str) -> str:
-    return re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", url, count=1) if "/" in url.split("://", 1)[1] else f"{url}/{name}"
 
 
 def free_port() -> int:
@@ -57,10 +55,7 @@ def free_port() -> int:
 
 def pgbench_tps(admin_url: str, seconds: int) -> float:
     name = "thok_bench_pgbench"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    url = with_db(admin_url, name)
+    url = recreate_database(admin_url, name)
     pgbench = (
         "pgbench"
         if subprocess.run(["which", "pgbench"], capture_output=True).returncode == 0
@@ -76,10 +71,7 @@ def pgbench_tps(admin_url: str, seconds: int) -> float:
 
 def prepare(admin_url: str, retailers: int) -> tuple[str, list[str]]:
     name = "thok_bench_orders"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    url = with_db(admin_url, name)
+    url = recreate_database(admin_url, name)
     upgrade(url)
     db = Database(url)
     phones = [f"+977984{5000000 + i:07d}" for i in range(retailers)]

@@ -16,7 +16,6 @@ month-bounded statements.
 from __future__ import annotations
 
 import random
-import re
 import statistics
 import sys
 import threading
@@ -29,10 +28,10 @@ from typing import Any
 
 import click
 import psycopg
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchdb import database_url, recreate_database  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from db.migrate import upgrade  # noqa: E402
@@ -57,17 +56,6 @@ CREATE TRIGGER trg_ledger_entries_no_update BEFORE UPDATE ON ledger_entries
 CREATE TRIGGER trg_ledger_entries_no_delete BEFORE DELETE ON ledger_entries
     FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only();
 """
-
-
-def _db_url(admin_url: str, name: str) -> str:
-    return re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", admin_url.rstrip("/"), count=1)
-
-
-def _recreate(admin_url: str, name: str, drop_only: bool = False) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if not drop_only:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def _first_month(today: date) -> date:
@@ -240,8 +228,8 @@ def main(url: str, rows: int, orders: int, samples: int, seconds: float, keep: b
     archive_seconds = 0.0
     try:
         for side, name in names.items():
-            _recreate(url, name)
-            db_url = _db_url(url, name)
+            recreate_database(url, name)
+            db_url = database_url(url, name)
             upgrade(db_url)
             with psycopg.connect(db_url) as conn:
                 if side == "unpartitioned":
@@ -269,7 +257,7 @@ def main(url: str, rows: int, orders: int, samples: int, seconds: float, keep: b
     finally:
         if not keep:
             for name in names.values():
-                _recreate(url, name, drop_only=True)
+                recreate_database(url, name, drop_only=True)
     click.echo(f"\n{rows:,} ledger entries over {MONTHS} months, {orders:,} orders, {retailers:,} retailers")
     click.echo(f"{'p50 / p99 ms':28} {'partitioned':>17} {'unpartitioned':>17} {'ratio p99':>10}")
     for case in results["partitioned"]:

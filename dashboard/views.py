@@ -19,7 +19,17 @@ from redis.exceptions import RedisError
 from bot.app import services
 from dashboard import actions, jobs
 from dashboard.charts import bar_chart
-from dashboard.web import ActionFailed, actor, bp, flash_failure, form_id, form_text, perform, read
+from dashboard.web import (
+    ActionFailed,
+    actor,
+    bp,
+    flash_failure,
+    form_id,
+    form_text,
+    perform,
+    perform_and_flash,
+    read,
+)
 from db.models import OrderStatus, PaymentMethod
 from domain import ledger, reports
 from domain.catalog import CsvImportError
@@ -125,11 +135,12 @@ def order(order_id: int) -> ResponseReturnValue:
 
 @bp.post("/orders/<int:order_id>/cancel")
 def cancel_order(order_id: int) -> ResponseReturnValue:
-    try:
-        perform(actions.cancel_order, order_id, form_text("reason"))
-        flash("Order cancelled; the retailer and wholesaler are being told.", "ok")
-    except ActionFailed as exc:
-        flash_failure(exc)
+    perform_and_flash(
+        "Order cancelled; the retailer and wholesaler are being told.",
+        actions.cancel_order,
+        order_id,
+        form_text("reason"),
+    )
     return _back(url_for("dashboard.order", order_id=order_id))
 
 
@@ -153,11 +164,7 @@ def override_winner(order_id: int) -> ResponseReturnValue:
 
 @bp.post("/orders/<int:order_id>/advance")
 def advance_order(order_id: int) -> ResponseReturnValue:
-    try:
-        perform(actions.advance_order, order_id, form_text("to"))
-        flash(f"Order marked {form_text('to').lower()}.", "ok")
-    except ActionFailed as exc:
-        flash_failure(exc)
+    perform_and_flash(f"Order marked {form_text('to').lower()}.", actions.advance_order, order_id, form_text("to"))
     return _back(url_for("dashboard.order", order_id=order_id))
 
 
@@ -225,33 +232,23 @@ def new_party(kinds: str) -> ResponseReturnValue:
 @bp.post("/<any(retailers, wholesalers):kinds>/<int:party_id>/edit")
 def edit_party(kinds: str, party_id: int) -> ResponseReturnValue:
     kind = _kind(kinds)
-    try:
-        perform(actions.update_party, kind, party_id, _party_form())
-        flash("Saved.", "ok")
-    except ActionFailed as exc:
-        flash_failure(exc)
+    perform_and_flash("Saved.", actions.update_party, kind, party_id, _party_form())
     return _back(url_for(f"dashboard.{kind}", party_id=party_id))
 
 
 @bp.post("/<any(retailers, wholesalers):kinds>/<int:party_id>/delete")
 def delete_party(kinds: str, party_id: int) -> ResponseReturnValue:
     kind = _kind(kinds)
-    try:
-        perform(actions.remove_party, kind, party_id)
-        flash(f"{kind.title()} removed (restore them from the removed list).", "ok")
-    except ActionFailed as exc:
-        flash_failure(exc)
+    perform_and_flash(
+        f"{kind.title()} removed (restore them from the removed list).", actions.remove_party, kind, party_id
+    )
     return _back(url_for(f"dashboard.{kind}", party_id=party_id))
 
 
 @bp.post("/<any(retailers, wholesalers):kinds>/<int:party_id>/restore")
 def restore_party(kinds: str, party_id: int) -> ResponseReturnValue:
     kind = _kind(kinds)
-    try:
-        perform(actions.restore_party, kind, party_id)
-        flash(f"{kind.title()} restored.", "ok")
-    except ActionFailed as exc:
-        flash_failure(exc)
+    perform_and_flash(f"{kind.title()} restored.", actions.restore_party, kind, party_id)
     return _back(url_for(f"dashboard.{kind}", party_id=party_id))
 
 

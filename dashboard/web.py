@@ -100,6 +100,15 @@ def flash_failure(exc: ActionFailed) -> None:
     flash(exc.message, "error")
 
 
+def perform_and_flash(done: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """An admin change whose only answer is a flash: `done` when it commits, the reason if refused."""
+    try:
+        perform(fn, *args, **kwargs)
+        flash(done, "ok")
+    except ActionFailed as exc:
+        flash_failure(exc)
+
+
 def form_text(name: str, default: str = "") -> str:
     value = request.form.get(name, default)
     return value if isinstance(value, str) else default
