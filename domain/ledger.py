@@ -4,7 +4,8 @@ Every posting locks the retailer's credit account row first, so postings for one
 serialised: the running `balance_after` is computed from the locked `outstanding`, and ids (taken
 after the lock) give the posting order. The entry and the balance move in one transaction.
 Posting the same business event twice is a no-op: the idempotency key is unique, and a replay
-returns the entry already posted.
+returns the entry already posted. The posting itself runs in PostgreSQL, one round trip
+(`ledger_post`, migration 0004); this module words its refusals and reads the book.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from decimal import Decimal
 from typing import IO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, literal, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, column, func, select, text
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -27,6 +27,7 @@ from db.models import (
     LedgerCheckpoint,
     LedgerEntry,
     LedgerIdempotencyKey,
+    Money,
     Order,
     PaymentMethod,
     RetailerPayment,
@@ -61,20 +62,13 @@ def payment_method(raw: str | PaymentMethod) -> PaymentMethod:
 # --- posting -------------------------------------------------------------------------------------
 
 
-def _lock(session: Session, table: str, retailer_id: int, wholesaler_id: int | None = None) -> Balance | None:
-    where = "retailer_id = :r" + (" AND wholesaler_id = :w" if table == "retailer_wholesaler_credits" else "")
-    row = session.execute(
-        text(f"SELECT credit_limit, outstanding, held FROM {table} WHERE {where} FOR UPDATE"),
-        {"r": retailer_id, "w": wholesaler_id},
+def _lock_account(session: Session, retailer_id: int) -> None:
+    """Serialise with every posting for this retailer (ledger_post takes the same row lock)."""
+    found = session.execute(
+        text("SELECT 1 FROM credit_accounts WHERE retailer_id = :r FOR UPDATE"), {"r": retailer_id}
     ).first()
-    return Balance(*row) if row else None
-
-
-def _lock_account(session: Session, retailer_id: int) -> Balance:
-    account = _lock(session, "credit_accounts", retailer_id)
-    if account is None:
+    if found is None:
         raise NotFound(f"retailer {retailer_id} has no credit account")
-    return account
 
 
 def _entry_by_key(session: Session, key: str) -> LedgerEntry | None:
@@ -112,39 +106,54 @@ def _already_posted(
     return entry
 
 
-def _refuse_overpayment(
-    session: Session, amount: Decimal, account: Balance, per: Balance | None, wholesaler_id: int | None
-) -> None:
-    # Thok keeps no advance payments: a credit beyond the debt would need a negative balance.
-    if amount > account.outstanding:
-        raise InvalidInput(
-            f"NPR {npr(amount)} is more than the NPR {npr(account.outstanding)} owed; "
-            f"record at most NPR {npr(account.outstanding)} (advance payments are not kept)"
-        )
-    if per is not None and wholesaler_id is not None and amount > per.outstanding:
-        raise InvalidInput(
-            f"NPR {npr(amount)} is more than the NPR {npr(per.outstanding)} owed to "
-            f"{wholesaler_label(session, wholesaler_id)}; record at most that for them"
-        )
-
-
-def _refuse_over_limit(
+# ledger_post()'s refusals (migrations/versions/0004_ledger_post.py), worded for the reply.
+def _refusal(
     session: Session,
+    outcome: str,
     amount: Decimal,
     account: Balance,
     per: Balance | None,
     wholesaler_id: int | None,
     release_held: Decimal,
-    per_release: Decimal,
-) -> None:
-    if release_held < 0 or release_held > account.held:
-        raise InvalidInput(f"cannot release NPR {npr(release_held)}: NPR {npr(account.held)} is held")
-    room = account.available + release_held
-    if amount > room:
-        raise CreditLimitExceeded(amount, max(room, ZERO))
-    if per is not None and wholesaler_id is not None and amount > per.available + per_release:
-        room = per.available + per_release
-        raise CreditLimitExceeded(amount, max(room, ZERO), wholesaler_label(session, wholesaler_id))
+) -> DomainError:
+    if outcome == "bad_release":
+        return InvalidInput(f"cannot release NPR {npr(release_held)}: NPR {npr(account.held)} is held")
+    if outcome == "over_limit":
+        return CreditLimitExceeded(amount, max(account.available + release_held, ZERO))
+    if outcome == "over_wholesaler_limit" and per is not None and wholesaler_id is not None:
+        room = per.available + min(release_held, per.held)
+        return CreditLimitExceeded(amount, max(room, ZERO), wholesaler_label(session, wholesaler_id))
+    if outcome == "overpaid":
+        return InvalidInput(
+            f"NPR {npr(amount)} is more than the NPR {npr(account.outstanding)} owed; "
+            f"record at most NPR {npr(account.outstanding)} (advance payments are not kept)"
+        )
+    if outcome == "overpaid_wholesaler" and per is not None and wholesaler_id is not None:
+        return InvalidInput(
+            f"NPR {npr(amount)} is more than the NPR {npr(per.outstanding)} owed to "
+            f"{wholesaler_label(session, wholesaler_id)}; record at most that for them"
+        )
+    raise AssertionError(f"ledger_post returned {outcome!r}")
+
+
+_ENTRY_COLUMNS = [c.name for c in LedgerEntry.__table__.c]
+_BALANCES = ("outcome", "credit_limit", "outstanding", "held", "per_credit_limit", "per_outstanding", "per_held")
+# The entry's columns first (they are matched by position), then the outcome and the balances
+# seen under the lock. The entity is None unless the outcome is 'posted'.
+_LEDGER_POST = select(LedgerEntry, *(column(name) for name in _BALANCES)).from_statement(
+    text(
+        "SELECT "
+        + ", ".join(f"(r.entry).{name}" for name in _ENTRY_COLUMNS)
+        + ", "
+        + ", ".join(f"r.{name}" for name in _BALANCES)
+        + " FROM ledger_post(CAST(:entry_type AS ledger_entry_type), :retailer_id, :amount, :idempotency_key,"
+        " :description, :order_id, :wholesaler_id, :payment_id, :reverses_entry_id, :release_held) r"
+    ).columns(
+        *LedgerEntry.__table__.c,
+        column("outcome", String),
+        *(column(name, Money) for name in _BALANCES[1:]),
+    )
+)
 
 
 def _post(
@@ -161,68 +170,36 @@ def _post(
     reverses_entry_id: int | None = None,
     release_held: Decimal = ZERO,
 ) -> LedgerEntry:
+    """Lock, check, insert and move the balances in one round trip (ledger_post, migration 0004);
+    a refusal comes back as an outcome and is raised here as a DomainError with the figures."""
     amount = to_amount(amount)
-    account = _lock_account(session, retailer_id)
-    per = _lock(session, "retailer_wholesaler_credits", retailer_id, wholesaler_id) if wholesaler_id else None
-    per_release = min(release_held, per.held) if per else ZERO
-    try:
-        if entry_type is EntryType.DEBIT:
-            _refuse_over_limit(session, amount, account, per, wholesaler_id, release_held, per_release)
-        else:
-            _refuse_overpayment(session, amount, account, per, wholesaler_id)
-    except DomainError:
-        # A retried event that fitted when it was first posted is not an error: return that entry.
-        replay = _already_posted(session, idempotency_key, retailer_id, entry_type, amount)
-        if replay is not None:
-            return replay
-        raise
-    delta = amount if entry_type is EntryType.DEBIT else -amount
-    # One statement, no SELECT first: the INSERT happens only if the key is free. The ledger is
-    # partitioned, so the key's uniqueness lives in ledger_idempotency_keys (a trigger fills it in
-    # this transaction); under the account lock an earlier posting for this retailer is committed
-    # and visible here. The same key raced by another retailer is refused by that table's key.
-    values = {
-        "entry_type": entry_type,
-        "amount": amount,
-        "retailer_id": retailer_id,
-        "wholesaler_id": wholesaler_id,
-        "order_id": order_id,
-        "payment_id": payment_id,
-        "reverses_entry_id": reverses_entry_id,
-        "description": description,
-        "idempotency_key": idempotency_key,
-        "balance_after": account.outstanding + delta,
-    }
-    columns = LedgerEntry.__table__.c
-    key_taken = exists().where(LedgerIdempotencyKey.idempotency_key == idempotency_key)
-    entry = session.scalars(
-        insert(LedgerEntry)
-        .from_select(
-            list(values), select(*(literal(v, columns[k].type) for k, v in values.items())).where(~key_taken)
-        )
-        .returning(LedgerEntry)
-    ).first()
-    if entry is None:
+    entry, outcome, limit, outstanding, held, per_limit, per_outstanding, per_held = session.execute(
+        _LEDGER_POST,
+        {
+            "entry_type": entry_type.value,
+            "retailer_id": retailer_id,
+            "amount": amount,
+            "idempotency_key": idempotency_key,
+            "description": description,
+            "order_id": order_id,
+            "wholesaler_id": wholesaler_id,
+            "payment_id": payment_id,
+            "reverses_entry_id": reverses_entry_id,
+            "release_held": release_held,
+        },
+    ).one()
+    if outcome == "posted":
+        return entry
+    if outcome == "duplicate":
         # Posted before (a retried job), or by a concurrent posting that committed first.
         replay = _already_posted(session, idempotency_key, retailer_id, entry_type, amount)
         assert replay is not None
         return replay
-    session.execute(
-        text(
-            "UPDATE credit_accounts SET outstanding = outstanding + :d, held = held - :h, updated_at = now() "
-            "WHERE retailer_id = :r"
-        ),
-        {"d": delta, "h": release_held, "r": retailer_id},
-    )
-    if per is not None:
-        session.execute(
-            text(
-                "UPDATE retailer_wholesaler_credits SET outstanding = outstanding + :d, held = held - :h, "
-                "updated_at = now() WHERE retailer_id = :r AND wholesaler_id = :w"
-            ),
-            {"d": delta, "h": per_release, "r": retailer_id, "w": wholesaler_id},
-        )
-    return entry
+    if outcome == "no_account":
+        raise NotFound(f"retailer {retailer_id} has no credit account")
+    account = Balance(limit, outstanding, held)
+    per = Balance(per_limit, per_outstanding, per_held) if per_limit is not None else None
+    raise _refusal(session, outcome, amount, account, per, wholesaler_id, release_held)
 
 
 def post_debit(
@@ -340,10 +317,8 @@ def record_payment(
     reference = (reference or "").strip() or None
     if wholesaler_id is None:
         wholesaler_id = recorded_by_wholesaler_id
-    key = idempotency_key or (
-        f"payment:{method.value}:{reference}" if reference else f"payment:{uuid.uuid4().hex}"
-    )
-    account = _lock_account(session, retailer_id)
+    key = idempotency_key or (f"payment:{method.value}:{reference}" if reference else f"payment:{uuid.uuid4().hex}")
+    _lock_account(session, retailer_id)  # the replay and reference checks run under the lock
     replay = _already_posted(session, key, retailer_id, EntryType.CREDIT, value)
     if replay is not None:
         if replay.payment_id is None:
@@ -360,31 +335,31 @@ def record_payment(
                 f"{method.value} reference {reference} is already recorded (payment #{dup.id}, "
                 f"NPR {npr(dup.amount)}); check the reference"
             )
-    # Refuse before the payment row exists: a refused payment must leave nothing behind.
-    per = _lock(session, "retailer_wholesaler_credits", retailer_id, wholesaler_id) if wholesaler_id else None
-    _refuse_overpayment(session, value, account, per, wholesaler_id)
-    payment = RetailerPayment(
-        retailer_id=retailer_id,
-        wholesaler_id=wholesaler_id,
-        amount=value,
-        method=method,
-        reference=reference,
-        notes=notes,
-        recorded_by_admin_id=recorded_by_admin_id,
-        recorded_by_wholesaler_id=recorded_by_wholesaler_id,
-    )
-    session.add(payment)
-    session.flush()
     label = method.value.replace("_", " ").title() + (f" ref {reference}" if reference else "")
-    entry = post_credit(
-        session,
-        retailer_id=retailer_id,
-        amount=value,
-        idempotency_key=key,
-        description=f"Payment ({label})",
-        wholesaler_id=wholesaler_id,
-        payment_id=payment.id,
-    )
+    # A refused payment must leave nothing behind: the payment row and its CREDIT go in one
+    # savepoint, rolled back when ledger_post refuses (more than is owed).
+    with session.begin_nested():
+        payment = RetailerPayment(
+            retailer_id=retailer_id,
+            wholesaler_id=wholesaler_id,
+            amount=value,
+            method=method,
+            reference=reference,
+            notes=notes,
+            recorded_by_admin_id=recorded_by_admin_id,
+            recorded_by_wholesaler_id=recorded_by_wholesaler_id,
+        )
+        session.add(payment)
+        session.flush()
+        entry = post_credit(
+            session,
+            retailer_id=retailer_id,
+            amount=value,
+            idempotency_key=key,
+            description=f"Payment ({label})",
+            wholesaler_id=wholesaler_id,
+            payment_id=payment.id,
+        )
     return payment, entry
 
 
@@ -400,10 +375,7 @@ def last_entries(session: Session, retailer_id: int, n: int = 5) -> list[LedgerE
     """The newest `n` entries, newest first (posting order, see the module docstring)."""
     return list(
         session.scalars(
-            select(LedgerEntry)
-            .where(LedgerEntry.retailer_id == retailer_id)
-            .order_by(LedgerEntry.id.desc())
-            .limit(n)
+            select(LedgerEntry).where(LedgerEntry.retailer_id == retailer_id).order_by(LedgerEntry.id.desc()).limit(n)
         )
     )
 

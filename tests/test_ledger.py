@@ -94,6 +94,38 @@ def test_credit_larger_than_the_debt_is_refused(session: Session) -> None:
     assert account_balance(session, r).outstanding == D("500") and _entries(session, r) == 1
 
 
+def test_a_refusal_leaves_the_transaction_usable_and_nothing_written(session: Session) -> None:
+    # ledger_post answers a refusal as an outcome, not an error: the caller's unit of work goes on.
+    r = _retailer(session, "1000")
+    hold_credit(session, r, D("400"), order_id=None)
+    with pytest.raises(InvalidInput, match="cannot release NPR 500: NPR 400 is held"):
+        post_debit(session, retailer_id=r, amount=D("10"), idempotency_key="k1", description="o", release_held=D("500"))
+    with pytest.raises(CreditLimitExceeded, match="available NPR 600"):
+        post_debit(session, retailer_id=r, amount=D("601"), idempotency_key="k2", description="o")
+    with pytest.raises(NotFound, match="retailer 0 has no credit account"):
+        post_debit(session, retailer_id=0, amount=D("1"), idempotency_key="k3", description="o")
+    assert _entries(session, r) == 0
+    fits = post_debit(session, retailer_id=r, amount=D("600"), idempotency_key="k2", description="o")
+    assert fits.balance_after == D("600")
+    b = account_balance(session, r)
+    assert (b.outstanding, b.held, b.available) == (D("600"), D("400"), 0)
+
+
+def test_a_refused_payment_leaves_no_payment_row(session: Session) -> None:
+    r = _retailer(session)
+    admin = create_admin(session, "cashier@example.com", "a long enough password")
+    post_debit(session, retailer_id=r, amount=D("500"), idempotency_key="d", description="o")
+    with pytest.raises(InvalidInput, match="more than the NPR 500 owed"):
+        record_payment(
+            session, retailer_id=r, amount=D("501"), method="cash", reference="R1", recorded_by_admin_id=admin.id
+        )
+    assert session.scalar(select(func.count()).select_from(RetailerPayment)) == 0
+    pay, entry = record_payment(
+        session, retailer_id=r, amount=D("500"), method="cash", reference="R1", recorded_by_admin_id=admin.id
+    )
+    assert entry.payment_id == pay.id and entry.balance_after == 0
+
+
 def test_reversals_reference_the_original_and_never_exceed_it(session: Session) -> None:
     r = _retailer(session)
     debit = post_debit(session, retailer_id=r, amount=D("1000"), idempotency_key="d", description="TK-0001")
