@@ -20,24 +20,28 @@ from db.models import SOFT_DELETE_MODELS
 from db.replica import ReplicaRouter, last_write_lsn
 from thok.config import to_psycopg_url
 
+# Built once: the options are immutable and cacheable, and building them on every SELECT cost
+# about 100 us per statement on the hot paths.
+_LIVE_ONLY = tuple(
+    with_loader_criteria(model, lambda cls: cls.deleted_at.is_(None), include_aliases=True)
+    for model in SOFT_DELETE_MODELS
+)
+
 
 @event.listens_for(Session, "do_orm_execute")
 def _live_rows_only(state: ORMExecuteState) -> None:
     """Soft delete, in one place: every ORM SELECT sees live rows only, unless the statement (or
     session) says `execution_options(include_deleted=True)`. Lazy loads of a relationship are left
-    alone, so an old order still shows the retailer who was later removed."""
+    alone, so an old order still shows the retailer who was later removed. Hand-written SQL
+    (`from_statement`) says its own WHERE."""
     if (
         state.is_select
+        and not state.is_from_statement
         and not state.is_column_load
         and not state.is_relationship_load
         and not state.execution_options.get("include_deleted", False)
     ):
-        state.statement = state.statement.options(
-            *(
-                with_loader_criteria(model, lambda cls: cls.deleted_at.is_(None), include_aliases=True)
-                for model in SOFT_DELETE_MODELS
-            )
-        )
+        state.statement = state.statement.options(*_LIVE_ONLY)
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
