@@ -233,7 +233,11 @@ def main(url: str, rows: int, orders: int, samples: int, seconds: float, keep: b
             upgrade(db_url)
             with psycopg.connect(db_url) as conn:
                 if side == "unpartitioned":
+                    # ledger_post() returns the ledger's row type: set it aside across the swap.
+                    posting = conn.execute("SELECT pg_get_functiondef('ledger_post'::regproc)").fetchone()[0]  # type: ignore[index]
+                    conn.execute("DROP FUNCTION ledger_post")
                     conn.execute(PLAIN_SWAP)
+                    conn.execute(posting)
                 else:  # production has had its months since they began; the default stays empty
                     for k in range(MONTHS):
                         conn.execute("SELECT ledger_ensure_partition(%s)", (add_months(_first_month(today), k),))
