@@ -14,12 +14,12 @@ import csv
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import IO
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, column, func, select, text
+from sqlalchemy import CompoundSelect, Select, String, column, func, select, text, union_all
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -38,7 +38,10 @@ from domain.money import npr, to_amount
 
 NEPAL = ZoneInfo("Asia/Kathmandu")
 ZERO = Decimal(0)
-RECENT = timedelta(days=92)  # a first, partition-pruned look before reading every month
+# The ledger is partitioned by month and a "newest first" read would probe every month's index
+# (a Merge Append over all partitions). Reads look at the last year first, pruned to its months,
+# and reach older months only when that year holds too little (`_newest_first`).
+RECENT = timedelta(days=365)
 METHODS = {
     "cash": PaymentMethod.CASH,
     "esewa": PaymentMethod.ESEWA,
@@ -371,13 +374,22 @@ def balance(session: Session, retailer_id: int) -> Balance:
     return account_balance(session, retailer_id)
 
 
+def _newest_first(query: Select[Any], boundary: datetime, n: int) -> CompoundSelect:
+    """`query`'s newest `n` rows by posting order: the months since `boundary` first, the older
+    ones only when those hold fewer than `n` (the outer LIMIT stops the Append before it reads
+    them). The two halves cannot interleave: ledger_post stamps each entry with the clock time
+    under the account lock, so per retailer a later id never has an earlier created_at."""
+    newest = query.order_by(LedgerEntry.id.desc()).limit(n)
+    return union_all(
+        newest.where(LedgerEntry.created_at >= boundary), newest.where(LedgerEntry.created_at < boundary)
+    ).limit(n)
+
+
 def last_entries(session: Session, retailer_id: int, n: int = 5) -> list[LedgerEntry]:
     """The newest `n` entries, newest first (posting order, see the module docstring)."""
-    return list(
-        session.scalars(
-            select(LedgerEntry).where(LedgerEntry.retailer_id == retailer_id).order_by(LedgerEntry.id.desc()).limit(n)
-        )
-    )
+    query = select(LedgerEntry).where(LedgerEntry.retailer_id == retailer_id)
+    since = datetime.now(UTC) - RECENT
+    return list(session.scalars(select(LedgerEntry).from_statement(_newest_first(query, since, n))))
 
 
 @dataclass(frozen=True)
@@ -408,16 +420,10 @@ def statement_rows(session: Session, retailer_id: int, start: date, end: date) -
     ).scalar()  # months before the hot ledger (`thok archive`)
     if archived is not None and lo < _nepal_midnight(_next_month(archived)):
         return _archived_statement_rows(session, retailer_id, start, lo, hi)
-    before_lo = (
-        select(LedgerEntry.balance_after)
-        .where(LedgerEntry.retailer_id == retailer_id, LedgerEntry.created_at < lo)
-        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
-        .limit(1)
+    before_lo = select(LedgerEntry.balance_after).where(
+        LedgerEntry.retailer_id == retailer_id, LedgerEntry.created_at < lo
     )
-    # The ledger is partitioned by month: the few partitions just before `lo` first, then all.
-    opening = session.execute(before_lo.where(LedgerEntry.created_at >= lo - RECENT)).scalar()
-    if opening is None:
-        opening = session.execute(before_lo).scalar()
+    opening = session.execute(_newest_first(before_lo, lo - RECENT, 1)).scalar()
     if opening is None and archived is not None:
         # Nothing hot before `lo`: the balance the archived months left behind.
         opening = session.execute(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from db.migrate import alembic_config, downgrade, upgrade
 from db.partitions import add_months, ensure_partitions, month_start, nepal_today, partition_problems
 from db.verify import verify
+from domain.ledger import last_entries, post_debit, statement_rows
 
 RESTRICT, UNIQUE, CHECK = "23001", "23505", "23514"
 INSERT = (
@@ -203,3 +204,28 @@ def verify_ok(url: str) -> bool:
 def test_month_helpers() -> None:
     assert add_months(date(2026, 11, 1), 3) == date(2027, 2, 1)
     assert add_months(date(2026, 1, 1), -1) == date(2025, 12, 1)
+
+
+def test_newest_first_reads_reach_past_the_recent_year(session: Session, retailer: int) -> None:
+    """last_entries and a statement's opening balance look at the last year first; a retailer
+    quiet for longer still gets the older entries, in posting order."""
+    session.execute(
+        text("INSERT INTO credit_accounts (retailer_id, credit_limit, outstanding) VALUES (:r, 100000, 300)"),
+        {"r": retailer},
+    )
+    old = datetime.now(UTC) - timedelta(days=500)
+    for k, (amount, balance) in enumerate([(100, 100), (200, 300)]):
+        session.execute(
+            text(
+                "INSERT INTO ledger_entries (entry_type, amount, retailer_id, description, idempotency_key, "
+                "balance_after, created_at) VALUES ('DEBIT', :a, :r, 'old', :k, :b, :c)"
+            ),
+            {"a": amount, "r": retailer, "k": f"old:{k}", "b": balance, "c": old + timedelta(days=k)},
+        )
+    assert [e.amount for e in last_entries(session, retailer, 5)] == [200, 100]  # only older than a year
+    post_debit(session, retailer_id=retailer, amount=Decimal(50), idempotency_key="new", description="new")
+    assert [e.amount for e in last_entries(session, retailer, 5)] == [50, 200, 100]
+    assert [e.amount for e in last_entries(session, retailer, 2)] == [50, 200]
+    today = nepal_today()
+    rows = statement_rows(session, retailer, today - timedelta(days=30), today)
+    assert rows[0].balance == Decimal(300) and rows[-1].balance == Decimal(350)

@@ -9,7 +9,8 @@ steps now run inside PostgreSQL, in the same order and under the same lock:
 2. an idempotency key already booked means a replay: nothing is written (`duplicate`);
 3. a DEBIT must fit the limit (less what is held, plus the hold it releases), a CREDIT must not
    exceed what is owed; otherwise nothing is written and the outcome says which rule refused;
-4. INSERT the entry with its running balance, UPDATE the balances, return the entry.
+4. INSERT the entry with its running balance, stamped with the clock time taken under the lock
+   (so per retailer created_at never runs backwards against id), UPDATE the balances, return it.
 
 Each statement of a PL/pgSQL function takes a fresh snapshot (READ COMMITTED), so step 2 runs
 after the lock is held and sees any posting for this retailer that committed while we waited,
@@ -80,10 +81,12 @@ BEGIN
         RETURN;
     END IF;
 
+    -- Stamped with the clock under the lock (not the transaction's start): per retailer, a later
+    -- entry never carries an earlier created_at, so "newest first" may read recent months first.
     INSERT INTO ledger_entries (entry_type, amount, retailer_id, wholesaler_id, order_id, payment_id,
-                                reverses_entry_id, description, idempotency_key, balance_after)
+                                reverses_entry_id, description, idempotency_key, balance_after, created_at)
     VALUES (p_entry_type, p_amount, p_retailer_id, p_wholesaler_id, p_order_id, p_payment_id,
-            p_reverses_entry_id, p_description, p_idempotency_key, outstanding + delta)
+            p_reverses_entry_id, p_description, p_idempotency_key, outstanding + delta, clock_timestamp())
     RETURNING * INTO entry;
     UPDATE credit_accounts a SET outstanding = a.outstanding + delta, held = a.held - p_release_held,
         updated_at = now() WHERE a.retailer_id = p_retailer_id;
