@@ -420,22 +420,6 @@ def statement_rows(session: Session, retailer_id: int, start: date, end: date) -
     ).scalar()  # months before the hot ledger (`thok archive`)
     if archived is not None and lo < _nepal_midnight(_next_month(archived)):
         return _archived_statement_rows(session, retailer_id, start, lo, hi)
-    before_lo = select(LedgerEntry.balance_after).where(
-        LedgerEntry.retailer_id == retailer_id, LedgerEntry.created_at < lo
-    )
-    opening = session.execute(_newest_first(before_lo, lo - RECENT, 1)).scalar()
-    if opening is None and archived is not None:
-        # Nothing hot before `lo`: the balance the archived months left behind.
-        opening = session.execute(
-            select(LedgerCheckpoint.balance_after)
-            .where(LedgerCheckpoint.retailer_id == retailer_id, LedgerCheckpoint.wholesaler_id.is_(None))
-            .order_by(LedgerCheckpoint.as_of.desc())
-            .limit(1)
-        ).scalar()
-    if opening is None:
-        account_balance(session, retailer_id)  # NotFound for an unknown retailer (checked only here:
-        # a retailer with an opening balance exists, and every statement saves a round trip)
-    rows = [StatementRow(None, "OPENING", f"Opening balance on {start}", None, None, None, opening or ZERO)]
     # Plain columns, not ORM entities: a month can hold dozens of entries and this is read-only.
     result = session.execute(
         select(
@@ -450,7 +434,15 @@ def statement_rows(session: Session, retailer_id: int, start: date, end: date) -
         .where(LedgerEntry.retailer_id == retailer_id, LedgerEntry.created_at >= lo, LedgerEntry.created_at < hi)
         .order_by(LedgerEntry.id)
         .execution_options(include_deleted=True)
-    )
+    ).all()
+    if result:
+        # Each entry's balance_after is the one before it moved by its amount: the first entry of
+        # the period gives the opening balance, with no look into earlier months.
+        first = result[0]
+        opening = first.balance_after - (first.amount if first.entry_type is EntryType.DEBIT else -first.amount)
+    else:
+        opening = _balance_before(session, retailer_id, lo, archived is not None)
+    rows = [StatementRow(None, "OPENING", f"Opening balance on {start}", None, None, None, opening)]
     for created_at, entry_type, description, ref, amount, balance_after in result:
         is_debit = entry_type is EntryType.DEBIT
         rows.append(
@@ -465,6 +457,26 @@ def statement_rows(session: Session, retailer_id: int, start: date, end: date) -
             )
         )
     return rows
+
+
+def _balance_before(session: Session, retailer_id: int, moment: datetime, archived: bool) -> Decimal:
+    """What the retailer owed just before `moment`: the last entry before it, or the balance the
+    archived months left behind (a checkpoint)."""
+    before = select(LedgerEntry.balance_after).where(
+        LedgerEntry.retailer_id == retailer_id, LedgerEntry.created_at < moment
+    )
+    opening = session.execute(_newest_first(before, moment - RECENT, 1)).scalar()
+    if opening is None and archived:
+        opening = session.execute(
+            select(LedgerCheckpoint.balance_after)
+            .where(LedgerCheckpoint.retailer_id == retailer_id, LedgerCheckpoint.wholesaler_id.is_(None))
+            .order_by(LedgerCheckpoint.as_of.desc())
+            .limit(1)
+        ).scalar()
+    if opening is None:
+        account_balance(session, retailer_id)  # NotFound for an unknown retailer (checked only here:
+        # a retailer with an opening balance exists, and every statement saves a round trip)
+    return opening or ZERO
 
 
 def _next_month(month: date) -> date:

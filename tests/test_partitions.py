@@ -227,5 +227,7 @@ def test_newest_first_reads_reach_past_the_recent_year(session: Session, retaile
     assert [e.amount for e in last_entries(session, retailer, 5)] == [50, 200, 100]
     assert [e.amount for e in last_entries(session, retailer, 2)] == [50, 200]
     today = nepal_today()
-    rows = statement_rows(session, retailer, today - timedelta(days=30), today)
-    assert rows[0].balance == Decimal(300) and rows[-1].balance == Decimal(350)
+    rows = statement_rows(session, retailer, today - timedelta(days=30), today)  # opening from its first entry
+    assert [r.balance for r in rows] == [Decimal(300), Decimal(350)]
+    quiet = statement_rows(session, retailer, today - timedelta(days=100), today - timedelta(days=90))
+    assert [r.balance for r in quiet] == [Decimal(300)]  # no entries: the last one before, 500 days back
