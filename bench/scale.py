@@ -44,6 +44,7 @@ from domain.ledger import balance, last_entries, post_debit, statement_rows  # n
 MONTHS = 36
 LIMIT = 10_000_000
 CHUNK = 50_000
+ROW_TYPE_FUNCTIONS = ("ledger_post", "ledger_newest")
 PLAIN_SWAP = """
 CREATE TABLE ledger_entries_plain (LIKE ledger_entries INCLUDING DEFAULTS INCLUDING CONSTRAINTS
                                    INCLUDING INDEXES INCLUDING IDENTITY);
@@ -233,11 +234,15 @@ def main(url: str, rows: int, orders: int, samples: int, seconds: float, keep: b
             upgrade(db_url)
             with psycopg.connect(db_url) as conn:
                 if side == "unpartitioned":
-                    # ledger_post() returns the ledger's row type: set it aside across the swap.
-                    posting = conn.execute("SELECT pg_get_functiondef('ledger_post'::regproc)").fetchone()[0]  # type: ignore[index]
-                    conn.execute("DROP FUNCTION ledger_post")
+                    # These functions use the ledger's row type: set them aside across the swap.
+                    kept = [
+                        conn.execute("SELECT pg_get_functiondef(%s::regproc)", (f,)).fetchone()[0]  # type: ignore[index]
+                        for f in ROW_TYPE_FUNCTIONS
+                    ]
+                    conn.execute(f"DROP FUNCTION {', '.join(ROW_TYPE_FUNCTIONS)}")
                     conn.execute(PLAIN_SWAP)
-                    conn.execute(posting)
+                    for definition in kept:
+                        conn.execute(definition)
                 else:  # production has had its months since they began; the default stays empty
                     for k in range(MONTHS):
                         conn.execute("SELECT ledger_ensure_partition(%s)", (add_months(_first_month(today), k),))

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CompoundSelect, Select, String, column, func, select, text, union_all
+from sqlalchemy import String, column, func, select, text
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -40,7 +40,7 @@ NEPAL = ZoneInfo("Asia/Kathmandu")
 ZERO = Decimal(0)
 # The ledger is partitioned by month and a "newest first" read would probe every month's index
 # (a Merge Append over all partitions). Reads look at the last year first, pruned to its months,
-# and reach older months only when that year holds too little (`_newest_first`).
+# and reach older months only when that year holds too little (`ledger_newest`, migration 0005).
 RECENT = timedelta(days=365)
 METHODS = {
     "cash": PaymentMethod.CASH,
@@ -374,22 +374,21 @@ def balance(session: Session, retailer_id: int) -> Balance:
     return account_balance(session, retailer_id)
 
 
-def _newest_first(query: Select[Any], boundary: datetime, n: int) -> CompoundSelect:
-    """`query`'s newest `n` rows by posting order: the months since `boundary` first, the older
-    ones only when those hold fewer than `n` (the outer LIMIT stops the Append before it reads
-    them). The two halves cannot interleave: ledger_post stamps each entry with the clock time
-    under the account lock, so per retailer a later id never has an earlier created_at."""
-    newest = query.order_by(LedgerEntry.id.desc()).limit(n)
-    return union_all(
-        newest.where(LedgerEntry.created_at >= boundary), newest.where(LedgerEntry.created_at < boundary)
-    ).limit(n)
+# ledger_newest() (migration 0005): newest first, the last year's months before older ones, on a
+# generic plan pruned at run time (planning every month's partition cost more than the read).
+_NEWEST = "FROM ledger_newest(:retailer_id, :n, :before, :recent_since)"
+_NEWEST_ENTRIES = select(LedgerEntry).from_statement(text(f"SELECT * {_NEWEST}"))
+_BALANCE_BEFORE = text(f"SELECT balance_after {_NEWEST}")
+
+
+def _newest(retailer_id: int, n: int, before: datetime | None) -> dict[str, Any]:
+    recent_since = (before or datetime.now(UTC)) - RECENT
+    return {"retailer_id": retailer_id, "n": n, "before": before, "recent_since": recent_since}
 
 
 def last_entries(session: Session, retailer_id: int, n: int = 5) -> list[LedgerEntry]:
     """The newest `n` entries, newest first (posting order, see the module docstring)."""
-    query = select(LedgerEntry).where(LedgerEntry.retailer_id == retailer_id)
-    since = datetime.now(UTC) - RECENT
-    return list(session.scalars(select(LedgerEntry).from_statement(_newest_first(query, since, n))))
+    return list(session.scalars(_NEWEST_ENTRIES, _newest(retailer_id, n, None)))
 
 
 @dataclass(frozen=True)
@@ -462,10 +461,7 @@ def statement_rows(session: Session, retailer_id: int, start: date, end: date) -
 def _balance_before(session: Session, retailer_id: int, moment: datetime, archived: bool) -> Decimal:
     """What the retailer owed just before `moment`: the last entry before it, or the balance the
     archived months left behind (a checkpoint)."""
-    before = select(LedgerEntry.balance_after).where(
-        LedgerEntry.retailer_id == retailer_id, LedgerEntry.created_at < moment
-    )
-    opening = session.execute(_newest_first(before, moment - RECENT, 1)).scalar()
+    opening = session.execute(_BALANCE_BEFORE, _newest(retailer_id, 1, moment)).scalar()
     if opening is None and archived:
         opening = session.execute(
             select(LedgerCheckpoint.balance_after)
