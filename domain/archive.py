@@ -23,7 +23,7 @@ DELETE and TRUNCATE (and the ledger archive refuses INSERT: it only grows by ATT
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -92,6 +92,18 @@ def _manifest_numbers(conn: Connection, table: str) -> tuple[int, Decimal, Decim
     return int(row[0]), Decimal(row[1]), Decimal(row[2])
 
 
+def _insert_checkpoints(conn: Connection, select_sql: str, params: Mapping[str, object]) -> None:
+    conn.execute(text(f"CREATE TEMPORARY TABLE new_checkpoints ON COMMIT DROP AS {select_sql}"), params)
+    conn.execute(
+        text(
+            "INSERT INTO ledger_checkpoints (retailer_id, wholesaler_id, as_of, net, balance_after, last_entry_id, "
+            "entries) SELECT retailer_id, wholesaler_id, as_of, net, balance_after, last_entry_id, entries "
+            "FROM new_checkpoints"
+        )
+    )
+    conn.execute(text("DROP TABLE new_checkpoints"))
+
+
 def archive_ledger_month(conn: Connection, month: date) -> int:
     """Archive one month's partition inside the caller's transaction; returns its row count."""
     part = partition_name(month)
@@ -101,40 +113,38 @@ def archive_ledger_month(conn: Connection, month: date) -> int:
     if conn.execute(text("SELECT 1 FROM archive.manifest WHERE kind = 'ledger' AND period = :m"), {"m": month}).first():
         raise ArchiveMismatch(f"{part} is hot but the manifest says it was archived; investigate before rerunning")
     rows, debits, credits = _manifest_numbers(conn, f"public.{part}")
-    # Checkpoints carry each account forward: the previous one plus this month.
+    # Checkpoints carry each account forward: the previous one plus this month. Each set is built
+    # in a temporary table first: an INSERT ... SELECT whose LATERAL reads ledger_checkpoints while
+    # writing it re-read its own new pages per row (115 s for 150,000 accounts at 10M entries).
     params = {"as_of": hi}
-    conn.execute(
-        text(
-            f"""
-            INSERT INTO ledger_checkpoints
-                (retailer_id, wholesaler_id, as_of, net, balance_after, last_entry_id, entries)
-            SELECT m.retailer_id, NULL, :as_of, COALESCE(p.net, 0) + m.net, m.last_balance, m.last_id,
-                   COALESCE(p.entries, 0) + m.n
-            FROM (SELECT retailer_id, SUM({SIGNED}) AS net, count(*) AS n, max(id) AS last_id,
-                         (array_agg(balance_after ORDER BY id DESC))[1] AS last_balance
-                  FROM public.{part} GROUP BY retailer_id) m
-            LEFT JOIN LATERAL (SELECT net, entries FROM ledger_checkpoints c
-                               WHERE c.retailer_id = m.retailer_id AND c.wholesaler_id IS NULL
-                               ORDER BY as_of DESC LIMIT 1) p ON true
-            """
-        ),
+    _insert_checkpoints(
+        conn,
+        f"""
+        SELECT m.retailer_id, NULL::bigint AS wholesaler_id, CAST(:as_of AS timestamptz) AS as_of,
+               COALESCE(p.net, 0) + m.net AS net, m.last_balance AS balance_after, m.last_id AS last_entry_id,
+               COALESCE(p.entries, 0) + m.n AS entries
+        FROM (SELECT retailer_id, SUM({SIGNED}) AS net, count(*) AS n, max(id) AS last_id,
+                     (array_agg(balance_after ORDER BY id DESC))[1] AS last_balance
+              FROM public.{part} GROUP BY retailer_id) m
+        LEFT JOIN LATERAL (SELECT net, entries FROM ledger_checkpoints c
+                           WHERE c.retailer_id = m.retailer_id AND c.wholesaler_id IS NULL
+                           ORDER BY as_of DESC LIMIT 1) p ON true
+        """,
         params,
     )
-    conn.execute(
-        text(
-            f"""
-            INSERT INTO ledger_checkpoints
-                (retailer_id, wholesaler_id, as_of, net, balance_after, last_entry_id, entries)
-            SELECT m.retailer_id, m.wholesaler_id, :as_of, COALESCE(p.net, 0) + m.net, NULL, m.last_id,
-                   COALESCE(p.entries, 0) + m.n
-            FROM (SELECT retailer_id, wholesaler_id, SUM({SIGNED}) AS net, count(*) AS n, max(id) AS last_id
-                  FROM public.{part} WHERE wholesaler_id IS NOT NULL GROUP BY retailer_id, wholesaler_id) m
-            LEFT JOIN LATERAL (SELECT net, entries FROM ledger_checkpoints c
-                               WHERE c.retailer_id = m.retailer_id AND c.wholesaler_id = m.wholesaler_id
-                                 AND c.as_of < :as_of
-                               ORDER BY as_of DESC LIMIT 1) p ON true
-            """
-        ),
+    _insert_checkpoints(
+        conn,
+        f"""
+        SELECT m.retailer_id, m.wholesaler_id, CAST(:as_of AS timestamptz) AS as_of,
+               COALESCE(p.net, 0) + m.net AS net, NULL::numeric AS balance_after, m.last_id AS last_entry_id,
+               COALESCE(p.entries, 0) + m.n AS entries
+        FROM (SELECT retailer_id, wholesaler_id, SUM({SIGNED}) AS net, count(*) AS n, max(id) AS last_id
+              FROM public.{part} WHERE wholesaler_id IS NOT NULL GROUP BY retailer_id, wholesaler_id) m
+        LEFT JOIN LATERAL (SELECT net, entries FROM ledger_checkpoints c
+                           WHERE c.retailer_id = m.retailer_id AND c.wholesaler_id = m.wholesaler_id
+                             AND c.as_of < :as_of
+                           ORDER BY as_of DESC LIMIT 1) p ON true
+        """,
         params,
     )
     # The new checkpoints must account for exactly this month's net, before anything is detached.
