@@ -36,6 +36,8 @@ EXPECTED_TRIGGERS = {
     "ledger_checkpoints": ("trg_ledger_checkpoints_append_only", "trg_ledger_checkpoints_no_truncate"),
     "orders": ("trg_orders_winner_set_once",),
 }
+# The khata's server-side functions: posting (migration 0004) and newest-first reads (0005).
+EXPECTED_FUNCTIONS = ("ledger_post", "ledger_newest", "ledger_entries_key_guard", "ledger_ensure_partition")
 
 
 @dataclass
@@ -115,6 +117,16 @@ def verify(conn: Connection) -> VerifyReport:
         for name in EXPECTED_TRIGGERS.get(table_name, ()):
             if name not in present_triggers:
                 report.missing.append(f"{table_name}: trigger {name} is missing")
+    present_functions = set(
+        conn.execute(
+            text("SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname = ANY(:f)"),
+            {"f": list(EXPECTED_FUNCTIONS)},
+        ).scalars()
+    )
+    report.lines.append("functions: " + ", ".join(sorted(present_functions)))
+    for name in EXPECTED_FUNCTIONS:
+        if name not in present_functions:
+            report.missing.append(f"function {name}() is missing")
     for fk in _fk_without_index(conn):
         report.missing.append(f"foreign key without an index: {fk}")
     # Every partition, present and future, must carry the parent's triggers and indexes.

@@ -72,6 +72,12 @@ def test_verify_reports_a_dropped_trigger_and_constraint(session: Session) -> No
     assert any("ck_credit_accounts_credit_limit_non_negative" in m for m in report.missing)
 
 
+def test_verify_reports_a_missing_khata_function(session: Session) -> None:
+    session.execute(text("DROP FUNCTION ledger_newest"))
+    report = verify(session.connection())
+    assert report.missing == ["function ledger_newest() is missing"]
+
+
 def test_verify_reports_a_foreign_key_without_index(session: Session) -> None:
     session.execute(text("DROP INDEX ix_vendor_offers_wholesaler_id_created_at"))
     report = verify(session.connection())
