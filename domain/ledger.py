@@ -140,21 +140,21 @@ def _refusal(
 
 
 _ENTRY_COLUMNS = [c.name for c in LedgerEntry.__table__.c]
-_BALANCES = ("outcome", "credit_limit", "outstanding", "held", "per_credit_limit", "per_outstanding", "per_held")
+_OUTCOME_COLUMNS = ("outcome", "credit_limit", "outstanding", "held", "per_credit_limit", "per_outstanding", "per_held")
 # The entry's columns first (they are matched by position), then the outcome and the balances
 # seen under the lock. The entity is None unless the outcome is 'posted'.
-_LEDGER_POST = select(LedgerEntry, *(column(name) for name in _BALANCES)).from_statement(
+_LEDGER_POST = select(LedgerEntry, *(column(name) for name in _OUTCOME_COLUMNS)).from_statement(
     text(
         "SELECT "
         + ", ".join(f"(r.entry).{name}" for name in _ENTRY_COLUMNS)
         + ", "
-        + ", ".join(f"r.{name}" for name in _BALANCES)
+        + ", ".join(f"r.{name}" for name in _OUTCOME_COLUMNS)
         + " FROM ledger_post(CAST(:entry_type AS ledger_entry_type), :retailer_id, :amount, :idempotency_key,"
         " :description, :order_id, :wholesaler_id, :payment_id, :reverses_entry_id, :release_held) r"
     ).columns(
         *LedgerEntry.__table__.c,
         column("outcome", String),
-        *(column(name, Money) for name in _BALANCES[1:]),
+        *(column(name, Money) for name in _OUTCOME_COLUMNS[1:]),
     )
 )
 

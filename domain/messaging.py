@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -55,18 +55,9 @@ class IncomingMessage:
 
 
 _INBOUND = cast(Table, InboundMessage.__table__)
-_INBOUND_FIELDS = (
-    "message_sid",
-    "from_number",
-    "to_number",
-    "body",
-    "wa_id",
-    "profile_name",
-    "num_media",
-    "media_urls",
-    "button_payload",
-    "button_text",
-)
+# The message's own fields are the row's columns; num_media is derived from its URLs.
+_MESSAGE_FIELDS = tuple(f.name for f in fields(IncomingMessage))
+_INBOUND_FIELDS = (*_MESSAGE_FIELDS, "num_media")
 # Built once with bind parameters (Core, not ORM): this is the webhook's hot path, and building the
 # statement from values on every request cost more than the INSERT's round trip.
 _STORE_INBOUND = (
@@ -85,21 +76,8 @@ def store_inbound(session: Session | Connection, message: IncomingMessage) -> in
     fails does it go back to PENDING (`mark_inbound_pending`). This saves the webhook a second
     transaction per message. Should the process die between commit and enqueue, the sweep finds
     the QUEUED row without a job and enqueues it."""
-    return session.execute(
-        _STORE_INBOUND,
-        {
-            "message_sid": message.message_sid,
-            "from_number": message.from_number,
-            "to_number": message.to_number,
-            "body": message.body,
-            "wa_id": message.wa_id,
-            "profile_name": message.profile_name,
-            "num_media": len(message.media_urls),
-            "media_urls": message.media_urls,
-            "button_payload": message.button_payload,
-            "button_text": message.button_text,
-        },
-    ).scalar_one_or_none()
+    params = {name: getattr(message, name) for name in _MESSAGE_FIELDS}
+    return session.execute(_STORE_INBOUND, {**params, "num_media": len(message.media_urls)}).scalar_one_or_none()
 
 
 def mark_inbound_pending(session: Session, inbound_id: int) -> None:
