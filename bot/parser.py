@@ -24,16 +24,16 @@ from typing import Any
 
 from bot.parsing import lexicon as lx
 from bot.parsing.catalog import Catalog, CatalogEntry
-from bot.parsing.orders import OrderLines, parse_order
+from bot.parsing.orders import OrderLines, parse_order, prepare
 from bot.parsing.text import clean, detect_script, lower, tokenize
 
-__all__ = ["Ambiguity", "Catalog", "CatalogEntry", "Intent", "ParsedItem", "parse", "decimal_str"]
+__all__ = ["Ambiguity", "BadQuantity", "Catalog", "CatalogEntry", "Intent", "ParsedItem", "parse", "decimal_str"]
 
 INTENTS = (
     "order", "confirm", "decline", "status", "cancel", "balance", "help", "greeting", "language", "unknown",
-    "offer", "accept", "pass", "stock", "paid", "dispatched", "delivered",
+    "offer", "accept", "pass", "stock", "paid", "dispatched", "delivered", "price", "reorder",
 )  # fmt: skip
-RETAILER_ONLY = frozenset({"order", "confirm", "decline", "cancel"})
+RETAILER_ONLY = frozenset({"order", "confirm", "decline", "cancel", "price", "reorder"})
 
 
 def decimal_str(value: Decimal) -> str:
@@ -57,6 +57,16 @@ class Ambiguity:
 
 
 @dataclass(frozen=True)
+class BadQuantity:
+    """A quantity the parser refused to use (never repaired): the reply quotes it and asks."""
+
+    text: str  # the quantity as written: "-5 kg", "1e308", "5000 bora"
+    reason: str  # zero | negative | too_large | not_plain
+    sku: str | None = None
+    matched_text: str = ""
+
+
+@dataclass(frozen=True)
 class Intent:
     intent: str
     items: tuple[ParsedItem, ...] = ()
@@ -73,6 +83,9 @@ class Intent:
     method: str | None = None
     reference: str | None = None
     stock_quantity: Decimal | None = None
+    products: tuple[str, ...] = ()  # price and cancel: the products the message is about
+    bad_quantities: tuple[BadQuantity, ...] = ()  # order: quantities refused; no item is made of them
+    why: tuple[str, ...] = ()  # what decided the intent, for `thok parse --json`
 
     def to_dict(self) -> dict[str, Any]:
         def dec(v: Decimal | None) -> str | None:
@@ -97,6 +110,12 @@ class Intent:
             "method": self.method,
             "reference": self.reference,
             "stock_quantity": dec(self.stock_quantity),
+            "products": list(self.products),
+            "bad_quantities": [
+                {"text": b.text, "reason": b.reason, "sku": b.sku, "matched_text": b.matched_text}
+                for b in self.bad_quantities
+            ],
+            "why": list(self.why),
         }
 
 
@@ -310,6 +329,11 @@ def _stock(low: str, original: str, keys: list[str], catalog: Catalog) -> dict[s
                 quantity = value
                 break
     items: tuple[ParsedItem, ...] = ()
+    zero = [r for r in lines.refused if r.reason == "zero" and r.sku]
+    if not lines.items and zero:  # "stock wai wai 0": out of stock is a stock level, not a bad order line
+        unit = zero[0].unit or catalog.unit_of(zero[0].sku or "")
+        items = (ParsedItem(zero[0].sku or "", Decimal(0), unit, zero[0].matched_text),)
+        return {"items": items, "ambiguities": (), "unmatched": (), "stock_quantity": Decimal(0)}
     if lines.items and quantity is not None:
         it = lines.items[0]
         items = (ParsedItem(it.sku, quantity, it.unit, it.matched_text),)
@@ -391,6 +415,9 @@ def _parse(cleaned: str, catalog: Catalog, role: str, script: str) -> Intent:
             return Intent(order_ref=ref, script=script, **found)
 
     core = _core_intent(labels)
+    rest_of_goods = set(keys) & lx.ORDER_WORDS or _first(keys, lx.ORDER_VERBS, lx.ORDER_VERB_PREFIXES)
+    if core is not None and core[0] == "balance" and not (set(keys) & lx.BALANCE_WORDS) - lx.BAKI_WORDS:
+        core = None if rest_of_goods else core  # "baki saman pathaunu": the rest of the goods, not the khata
     if core is not None and not (role == "wholesaler" and core[0] in RETAILER_ONLY):
         return Intent(core[0], order_ref=ref, language=core[1], script=script)
 
@@ -399,24 +426,121 @@ def _parse(cleaned: str, catalog: Catalog, role: str, script: str) -> Intent:
         keyword = None
 
     if role == "retailer":
-        lines: OrderLines = parse_order(low, cleaned, catalog)
-        strong = lines.quantity_seen or any(it.explicit for it in lines.items)
-        if lines.found and (strong or keyword is None):
-            return _order_intent(lines, ref, script)
-        if keyword is not None:
-            return Intent(keyword[0], order_ref=ref, language=keyword[1], script=script)
-        if lines.found or (lines.unmatched and lines.quantity_seen):
-            return _order_intent(lines, ref, script)
-        return Intent("unknown", order_ref=ref, script=script)
+        return _retailer(cleaned, low, keys, labels, keyword, ref, script, catalog)
 
     if keyword is not None:
         return Intent(keyword[0], order_ref=ref, language=keyword[1], script=script)
     return Intent("unknown", order_ref=ref, script=script)
 
 
-def _order_intent(lines: OrderLines, ref: str | None, script: str) -> Intent:
+def _first(keys: list[str], words: frozenset[str], prefixes: tuple[str, ...] = ()) -> str | None:
+    for k in keys:
+        if k in words or (prefixes and len(k) >= 5 and k.startswith(prefixes)):
+            return k
+    return None
+
+
+def _price_number(low: str, lines: OrderLines) -> Decimal | None:
+    """A sum of money in a question ("10 kg chiura ko 1,200 ho?"): a number that is no item's
+    quantity and has no unit or time word after it."""
+    quantities = {it.quantity for it in lines.items}
+    for value, nxt, _prev in _numbers_with_next(low):
+        if value >= 20 and value not in quantities and nxt not in lx.UNIT_WORDS and nxt not in lx.TIME_WORDS:
+            return value
+    return None
+
+
+def _retailer(
+    cleaned: str,
+    low: str,
+    keys: list[str],
+    labels: list[str | None],
+    keyword: tuple[str, str | None] | None,
+    ref: str | None,
+    script: str,
+    catalog: Catalog,
+) -> Intent:
+    """Order or not first: an order needs an ordering signal (a quantity with a unit or right next
+    to the product, a verb of ordering, a list); questions, complaints and talk are not orders even
+    when they name a product, and anything unsure is asked back (unknown), never guessed."""
+    prep = prepare(low)
+    lines: OrderLines = parse_order(prep.low, cleaned, catalog, prep)
+    kset = set(keys)
+    why: list[str] = []
+    negation = _first(keys, lx.NEGATION_WORDS, lx.NEGATION_PREFIXES)
+    verb = _first([k for k in keys if k != negation], lx.ORDER_VERBS, lx.ORDER_VERB_PREFIXES)
+    question_word = _first(keys, lx.QUESTION_WORDS)
+    question = "?" in cleaned or "？" in cleaned or question_word is not None
+    price_word = _first(keys, lx.PRICE_WORDS)
+    complaint = _first(keys, lx.COMPLAINT_WORDS)
+    repeat = [k for k in keys if k in lx.REPEAT_WORDS]
+    strong = [it for it in lines.items if it.strong]
+    quantity = bool(strong) or (lines.quantity_seen and bool(lines.ambiguities or lines.unmatched))
+    listed = lines.list_lines >= 2
+    products = tuple(
+        dict.fromkeys([it.sku for it in lines.items] + [c for a in lines.ambiguities for c in a.candidates])
+    )
+    if verb:
+        why.append(f"ordering word {verb!r}")
+    if strong:
+        why.append("quantity " + ", ".join(f"{decimal_str(it.quantity)} {it.unit} {it.matched_text}" for it in strong))
+    if listed:
+        why.append(f"a list of {lines.list_lines} lines")
+    if question:
+        why.append(f"question ({question_word or '?'})")
+    if lines.negated:
+        why.append("not wanted: " + ", ".join(lines.negated))
+
+    def result(intent: str, reason: str, **kw: Any) -> Intent:
+        return Intent(intent, order_ref=ref, script=script, why=(*why, reason), **kw)
+
+    # cancel, also by describing the order ("the oil order, remove it", "tel ko order hatau")
+    if kset & lx.CANCEL_WORDS or (kset & lx.REMOVE_WORDS and (kset & lx.ORDER_WORDS or products)):
+        if kset & lx.DRAFT_WORDS:
+            return result("decline", "cancel the draft")
+        return result("cancel", "cancel word", products=products)
+    only_baki = keyword is not None and keyword[0] == "balance" and not (kset & lx.BALANCE_WORDS) - lx.BAKI_WORDS
+    if only_baki and (verb or lines.found or kset & lx.ORDER_WORDS):
+        keyword = None  # "baki saman bholi pathaunu": the rest of the goods, not the khata
+    ordering = (quantity or verb or listed) and not (question and not verb)
+    if lines.refused and not complaint:
+        bad = tuple(BadQuantity(r.text, r.reason, r.sku, r.matched_text) for r in lines.refused)
+        return result(
+            "order", "quantity refused: " + ", ".join(f"{b.text} ({b.reason})" for b in bad), bad_quantities=bad
+        )
+    if keyword is not None and not (lines.found and ordering and keyword[0] not in ("cancel",)):
+        return Intent(keyword[0], order_ref=ref, language=keyword[1], script=script, why=(*why, "keyword"))
+    if any(sentence <= kset for sentence in lx.HELP_SENTENCES):
+        return result("help", "asks what Thok can do")
+    if complaint and not (verb and quantity and not question):
+        return result("unknown", f"complaint ({complaint!r})")
+    kati_count = any(
+        k in ("kati", "कति") and n + 1 < len(keys) and keys[n + 1] in lx.UNIT_WORDS for n, k in enumerate(keys)
+    )
+    how_much = {"how", "much"} <= kset or bool(kset & {"kati", "कति"}) and not kati_count
+    if not (verb and quantity) and (price_word or (question and (how_much or _price_number(low, lines)) and products)):
+        return result("price", f"price asked ({price_word or 'how much'})", products=products)
+    if repeat and not lines.found and (verb or kset & lx.ORDER_WORDS or len(repeat) >= 2):
+        return result("reorder", "repeat the last order (" + ", ".join(repeat) + ")")
+    if lines.found:
+        if ordering:
+            return _order_intent(lines, ref, script, why)
+        if question:
+            return result("unknown", "a question that names a product, not an order")
+        if lines.loose_words == 0 and not lines.unmatched and not lines.negated:
+            return _order_intent(lines, ref, script, [*why, "only product names"])
+        return result("unknown", "names a product without asking for it")
+    if lines.unmatched and lines.quantity_seen and ordering:
+        return _order_intent(lines, ref, script, why)
+    if repeat and verb:
+        return result("reorder", "repeat word with an ordering word")
+    return result("unknown", "no ordering signal")
+
+
+def _order_intent(lines: OrderLines, ref: str | None, script: str, why: list[str] | None = None) -> Intent:
     return Intent(
         "order",
+        why=(*(why or ()), "order"),
         items=tuple(ParsedItem(i.sku, i.quantity, i.unit, i.matched_text) for i in lines.items),
         ambiguities=tuple(Ambiguity(a.text, a.candidates) for a in lines.ambiguities),
         unmatched=tuple(dict.fromkeys(lines.unmatched)),

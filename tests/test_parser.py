@@ -199,7 +199,8 @@ def test_number_forms(catalog: Catalog, text: str, quantity: str) -> None:
 def test_everyday_words_that_are_also_numbers_need_a_unit(catalog: Catalog) -> None:
     # "tin" is 3 only when a unit or product follows; "ghee tin" is not three ghee.
     assert one("tin bora basmati", catalog)[1] == Decimal(3)
-    assert one("dhara tel chha?", catalog)[1] == Decimal(1)  # "cha/chha" = is
+    assert one("dhara tel chha, pathaunu", catalog)[1] == Decimal(1)  # "cha/chha" = is
+    assert parse("dhara tel chha?", catalog).intent == "unknown"  # "is there Dhara oil?" asks, orders nothing
 
 
 def test_long_numbers_are_not_quantities(catalog: Catalog) -> None:
@@ -463,7 +464,8 @@ def test_to_dict_json_shape(catalog: Catalog) -> None:
 
 def test_results_are_immutable_values(catalog: Catalog) -> None:
     result = parse("chini 2 kg", catalog)
-    assert result == Intent("order", items=(ParsedItem("SUGAR", Decimal(2), "kg", "chini"),))
+    assert result.intent == "order" and result.items == (ParsedItem("SUGAR", Decimal(2), "kg", "chini"),)
+    assert result == parse("chini 2 kg", catalog) and result.why  # deterministic, and says why
     with pytest.raises(FrozenInstanceError):
         result.intent = "unknown"  # type: ignore[misc]
     assert Ambiguity("x", ("A",)) == Ambiguity("x", ("A",))

@@ -116,7 +116,7 @@ ONE_PIECE_WORDS: frozenset[str] = _keys("euta eota yauta euta एउटा ए�
 MULTIPLY_WORDS: frozenset[str] = _keys(["x", "into"])
 
 # --- structure ---------------------------------------------------------------------------------
-SEPARATOR_WORDS: frozenset[str] = _keys("and ra र ani अनि tatha तथा also plus")
+SEPARATOR_WORDS: frozenset[str] = _keys("and ra र ani अनि tatha तथा also plus but tara lekin तर")
 
 # Words that carry no product meaning in an order line (greetings, politeness, verbs, particles).
 FILLER: frozenset[str] = _keys(
@@ -158,7 +158,7 @@ _INTENT_SPEC: dict[str, list[str]] = {
         "thik xa", "theek cha", "thik", "theek", "thick cha", "confirm", "confirmed", "conform", "confrim",
         "confirm garnus", "confirm gara", "sure", "done", "pakka", "la", "la huncha", "la thik cha", "sahi",
         "correct", "right", "go ahead", "proceed", "yes please", "yes confirm", "ok confirm", "agreed",
-        "हो", "हुन्छ", "हजुर", "ठिक छ", "ठीक छ", "ठिक", "ठीक", "पक्का", "ल", "ल हुन्छ", "कन्फर्म", "सहि",
+        "हो", "हुन्छ", "ठिक छ", "ठीक छ", "ठिक", "ठीक", "पक्का", "ल", "ल हुन्छ", "कन्फर्म", "सहि",
         "ho ho", "hajur ho", "ok done",
     ],
     "decline": [
@@ -203,6 +203,7 @@ _INTENT_SPEC: dict[str, list[str]] = {
         "mero", "the", "order", "please.", "yo", "तपाईं", "दाइ", "दाई", "दिदी", "सर", "जी", "कृपया",
         "गर्नुहोस्", "गर्नुस्", "मेरो", "अर्डर", "यो", "the order", "is", "me", "now", "again", "sahuji",
         "बहिनी", "भाइ", "please sir", "bro", "brother", "dear", "ni", "hai", "na", "la", "re",
+        "हजुर",  # a polite "yes?" / "sir", not a yes to an order (issue 16)
     ],
 }
 INTENT_PHRASES: dict[str, str] = {}
@@ -215,8 +216,10 @@ INTENT_PHRASE_MAX = 4
 
 # Keywords that give an intent even inside a longer sentence ("mero hisab kati bhayo?").
 BALANCE_WORDS: frozenset[str] = frozenset(k for k, v in INTENT_PHRASES.items() if v == "balance") | _keys(
-    "tirnu tirna tirnuparne तिर्नु"
+    "tirnu tirna tirnuparne तिर्नु credit kredit क्रेडिट"
 )
+# "baki" is the balance, but also "the rest" ("baki saman bholi pathaunu").
+BAKI_WORDS: frozenset[str] = _keys("baki baaki bakii बाँकी बाकी")
 STATUS_STRONG: frozenset[str] = _keys("status staus track tracking स्थिति स्टाटस")
 STATUS_WEAK: frozenset[str] = _keys(
     """kaha kahaa kahile kaile where when pugyo pugena aayena aaena aaucha aauchha aaunchha aunchha
@@ -226,7 +229,9 @@ CANCEL_WORDS: frozenset[str] = _keys("cancel cancell cancle radda रद्द �
 DRAFT_WORDS: frozenset[str] = _keys("draft drafts ड्राफ्ट")
 HELP_WORDS: frozenset[str] = _keys("help halp madat maddat sahayog sahayata menu मद्दत सहयोग सहायता")
 HOWTO_WORDS: frozenset[str] = _keys("how kasari कसरी")
-ORDER_WORDS: frozenset[str] = _keys("order orders ordar saman samaan maal अर्डर सामान माल")
+ORDER_WORDS: frozenset[str] = _keys(
+    "order orders ordar saman samaan maal delivery delivary parcel अर्डर सामान माल डेलिभरी"
+)
 LANG_EN_WORDS: frozenset[str] = frozenset(k for k, v in INTENT_PHRASES.items() if v == "lang_en")
 LANG_NE_WORDS: frozenset[str] = frozenset(k for k, v in INTENT_PHRASES.items() if v == "lang_ne")
 LANG_CUE_WORDS: frozenset[str] = _keys("lang language bhasa bhasha भाषा ma मा in speak bolnus bolnu reply")
@@ -270,3 +275,97 @@ for _method, _words in {
     for _w in _words.split():
         PAYMENT_METHODS[word_key(_w)] = _method
 REFERENCE_CUES: frozenset[str] = _keys("ref reference txn tx txid trx id transaction")
+
+# --- order or not: the signals read before any product is matched ------------------------------
+# An order needs one of these (or a written quantity, or a list); a question, a complaint or chat
+# that merely names a product is not an order.
+ORDER_VERBS: frozenset[str] = _keys(
+    """send pathau pathaunu pathaunus pathaidinu pathaidinus pathaidinuhos pathaidinuhola pathaideu
+    pathaidiu pathai pathaye pathaunuhola pathaunuhos pathaunu pathaidina chahiyo chaiyo chahiye chaiye chaincha
+    chahincha chaheko chahiyeko chainxa chaiyeko dinus dinu dinuhos dinuhola deu diu dinos need needed want
+    wanted require required lyaunu lyaidinu lyaidinus lyau lyaideu bhejnu bhejdinu
+    bhejdinus bhejo rakhnu rakhdinu rakhidinu rakhidinus deliver supply
+    पठाउनु पठाउनुस् पठाउनुहोस् पठाइदिनु पठाइदिनुस् पठाइदिनुहोस् पठाइदिनुहोला पठाउनुहोला पठाइदेऊ चाहियो चाहिन्छ चाहिएको
+    दिनुस् दिनुहोस् दिनु ल्याइदिनु ल्याउनु राखिदिनु"""
+)
+ORDER_VERB_PREFIXES: tuple[str, ...] = tuple(
+    sorted(_keys("pathau pathai pathae pathay chahiy chaiy चाहि पठाउ पठाइ पठाए ल्याइ ल्याउ lyai lyau bhej"))
+)
+# Negation of an item: "X chaidaina", "X nachahine", "X pardaina", "don't send X", "X napathaunu".
+NEGATION_WORDS: frozenset[str] = _keys(
+    """chaidaina chahidaina chaindaina chahindaina chaidain nachahine nachaine nachahiene pardaina
+    pardain napathaunu napathaunus napathau napathaunuhos napathaune nalyaunu dont don't not without
+    except bahek nachaiyeko chahidain chaidaena
+    चाहिँदैन चाहिदैन चाहिंदैन नचाहिने पर्दैन नपठाउनु नपठाउनुस् नपठाउनुहोस् बाहेक"""
+)
+# Distributive quantities: "chini ra dal dubai 2-2 kg", "each 2 kg".
+EACH_WORDS: frozenset[str] = _keys(
+    "dubai dubbai duitai duwai both each every teenai tinai tinaitai prati pratyek दुवै दुबै तीनै प्रत्येक प्रति हरेक"
+)
+# Questions: not orders unless a verb of ordering is there too ("pathaidinu hunchha?" is an order).
+QUESTION_WORDS: frozenset[str] = _keys(
+    """kati kina kahile kaile kasto kasari kun ke k what why when how which who whom whose kya kaha kahaa
+    milcha milchha paincha painchha pauchha
+    कति किन कहिले कस्तो कसरी कुन के कहाँ मिल्छ पाइन्छ"""
+)
+# A price asked: "tel ko rate kati?", "dal ko bhau", "how much is".
+PRICE_WORDS: frozenset[str] = _keys(
+    """rate rates ret price prices pricing bhau bhaau bhaw bhav daam dam mol mool mulya cost costs mrp
+    रेट भाउ दाम मोल मूल्य मुल्य"""
+)
+# Complaints about a delivery: talk, not an order.
+COMPLAINT_WORDS: frozenset[str] = _keys(
+    """futeko phuteko futyo phutyo bigreko bigryo kharab kharaab sadeko sadyo kuhiyeko missing broken
+    damaged damage leaking leak chuheko chuhiyo expired expire expiry complain complaint complained
+    faltu naramro ghati short torn fateko phateko
+    फुटेको बिग्रेको खराब सडेको कुहिएको चुहिएको फाटेको म्याद गुनासो"""
+)
+# Reorder: "same as last time", "aghi ko order feri pathaunu", "usual order".
+REPEAT_WORDS: frozenset[str] = _keys(
+    """same repeat usual again feri pheri pheri feri uhi uhee purano aghi aghiko agi agiko pahile
+    pahila pahilako pahileko pachillo pachhillo gayeko previous last jastai jastei
+    उही फेरि अघि अघिको पहिले पहिलेको पहिलाको पछिल्लो अस्ति जस्तै"""
+)
+# Cancel said in other words ("the oil order, remove it", "tel ko order hatau").
+REMOVE_WORDS: frozenset[str] = _keys(
+    "remove delete hatau hataunu hataidinu hataidinus hatai hatauna हटाउ हटाउनु हटाइदिनु"
+)
+# Everyday English and Nepali words that fuzzy matching must never read as a product.
+COMMON_WORDS: frozenset[str] = _keys(
+    """about after again all also always am an and any are around as ask asked at away back bad be because
+    been before being best better big both bring broken but buy by call came can come coming could day days
+    did do does done down each early else even every few fine first for free from get gets give given go
+    going gone good got great had has have having he hello her here him his home hot how if in inside into
+    is it its just keep kind know last late later left less let like little long look lot made make many
+    may maybe me more morning most much must my need never new next nice night no not now number of off
+    old on once one only open or other our out over own paid pay people phone place please quite rain
+    rained raining rainy really right said same saw say see send shop should shut since small so some
+    soon still stop such sure take tell than thank thanks that the their them then there these they
+    thing think this those though time to today told tomorrow too took town two under until up us use
+    very want was water way we weather week well went were what when where which while who why will
+    with without work would year yes yesterday yet you your cold heat sunny cloudy tap drink drinking
+    store stock shopkeeper customer customers market bazaar shutter closed close opening
+    bhayo bhaeko thiyo thyo aayo aako gayo paryo parchha garnu garne gareko ramro naramro mausam barsat
+    jhari ghar ghama jado garmi dherai thorai ali kasto sanchai khana khanu piunu pinu dinbhar
+    bela beluka bihana raati hijo asti parsi aauchhu aaunchhu aaula jaanchhu jaula pasal sahar naya nayaa
+    number nambar mobile phone fon"""
+)
+NEGATION_PREFIXES: tuple[str, ...] = tuple(sorted(_keys("napathau nachahi nachai नपठाउ नचाहि")))
+ALSO_WORDS: frozenset[str] = _keys("pani pni")  # "also" after a product; "water" anywhere else
+TIME_WORDS: frozenset[str] = _keys(
+    """baje bajey bajyo bajetira ghanta ghanti hour hours hr hrs minute minutes min mins pm am din dina
+    days day hapta week weeks mahina month months barsa year years बजे बजेतिर घण्टा मिनेट दिन हप्ता महिना बर्ष"""
+)
+# Help asked in a sentence: any of these word sets all present ("what can you do", "kasari chalaune").
+HELP_SENTENCES: tuple[frozenset[str], ...] = tuple(
+    _keys(p)
+    for p in (
+        "what can do", "what you do", "how work", "how works", "how use", "how does", "how do order",
+        "what is this", "what this", "kasari chalaune", "kasari garne", "kasari order", "k garna", "ke garna",
+        "ke ho yo", "k ho yo", "yo ke ho", "yo k ho", "कसरी चलाउने", "कसरी अर्डर", "के गर्न", "यो के हो",
+    )
+)  # fmt: skip
+# Words of talk, never read as a misspelt product by fuzzy matching.
+NOT_PRODUCT_WORDS: frozenset[str] = (
+    COMMON_WORDS | REPEAT_WORDS | QUESTION_WORDS | NEGATION_WORDS | COMPLAINT_WORDS | PRICE_WORDS | TIME_WORDS
+)

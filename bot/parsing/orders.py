@@ -13,6 +13,7 @@ A message is cut into segments (lines, commas, "and"/"ra"/"र", "&", "+", ";" .
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -20,7 +21,22 @@ from bot.parsing import lexicon as lx
 from bot.parsing.catalog import Catalog
 from bot.parsing.text import Token, tokenize
 
-MAX_QUANTITY = Decimal(1_000_000)
+MAX_QUANTITY = Decimal(100_000)
+# Above these a quantity is absurd for one shop's order: refused and asked, never trimmed.
+MAX_PER_UNIT: dict[str, Decimal] = {
+    unit: Decimal(limit)
+    for unit, limit in {
+        "bora": 1000, "quintal": 100, "kg": 10_000, "g": 1_000_000, "litre": 10_000, "ml": 1_000_000,
+        "carton": 1000, "packet": 10_000, "piece": 100_000, "dozen": 5000, "tray": 1000, "crate": 1000,
+        "case": 1000, "box": 1000, "bottle": 10_000, "pathi": 1000, "mana": 8000, "dharni": 1000,
+    }.items()
+}  # fmt: skip
+
+
+def max_quantity(unit: str | None) -> Decimal:
+    return MAX_PER_UNIT.get(unit or "", MAX_QUANTITY)
+
+
 FUZZY_MARGIN = 4.0
 _VULGAR = {"½": Decimal("0.5"), "¼": Decimal("0.25"), "¾": Decimal("0.75")}
 _ONE = Decimal(1)
@@ -41,6 +57,7 @@ class El:
     weak: bool = False
     half: bool = False
     explicit: bool = True  # Q: the quantity was written (not implied by a bare unit)
+    bad: str = ""  # Q: why the written quantity cannot be used ("zero", "negative", "too_large", ...)
 
     @property
     def generic(self) -> bool:
@@ -54,6 +71,18 @@ class Item:
     unit: str
     matched_text: str
     explicit: bool
+    strong: bool = False  # the quantity had a unit or stood right next to the product
+
+
+@dataclass
+class Refused:
+    """A quantity that is not used: negative, zero, absurd or not a plain number. Never repaired."""
+
+    text: str  # the quantity as written
+    reason: str  # zero | negative | too_large | not_plain
+    sku: str | None = None
+    matched_text: str = ""
+    unit: str | None = None
 
 
 @dataclass
@@ -68,6 +97,10 @@ class OrderLines:
     ambiguities: list[Ambig] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
     quantity_seen: bool = False  # some segment had a written quantity
+    refused: list[Refused] = field(default_factory=list)
+    negated: list[str] = field(default_factory=list)  # products the message says it does NOT want
+    loose_words: int = 0  # words that are neither product, quantity, unit nor filler (chat)
+    list_lines: int = 0  # lines that carry a product (a written list is an ordering signal)
 
     @property
     def found(self) -> bool:
@@ -82,6 +115,65 @@ class _Seg:
     lone_quantity: El | None = None
     words: str = ""
     has_quantity: bool = False
+    refused: list[Refused] = field(default_factory=list)
+    negated: bool = False
+    each: bool = False
+    loose_words: int = 0
+
+
+# --- before tokenising: numbers that are not plain quantities, markers, "2-2 kg" ------------------
+_KEYCAP = re.compile("[0-9#*]\ufe0f?\u20e3")
+_MARK_EMOJI = re.compile(
+    "[\u2705\u2611\u2714\u25b6\u27a1\u2b50\U0001f538\U0001f539\U0001f449\U0001f7e2\U0001f535\ufe0f]"
+)
+_LETTER_MARKER = re.compile(r"(?m)^[ \t]*\(?[a-h]\)[ \t]")
+_MID_MARKER = re.compile(r"(?:(?<=\s)|^)\(?[0-9]{1,2}\)(?=[ \t]*[^\s0-9])")
+_DASH_MARKER = re.compile(r"(?m)^([ \t]*[0-9]{1,2})[ \t]?-(?=[ \t]*[^\s0-9])")
+_DISTRIBUTIVE = re.compile(r"(?<![0-9.])([0-9]+(?:\.[0-9]+)?)[ \t]?[-/][ \t]?\1(?![0-9.])")
+_SCIENTIFIC = re.compile(r"(?<![a-z0-9.])[-+]?[0-9]+(?:\.[0-9]+)?e[-+]?[0-9]+(?![a-z0-9.])")
+_DOTTED = re.compile(r"(?<![0-9.])[0-9]+(?:\.\.+[0-9]+|\.[0-9]+\.[0-9.]*[0-9])(?![0-9])")
+_NEGATIVE = re.compile(r"(?:(?<=\s)|^)[-\u2212\u2013](?=[0-9])([0-9][0-9,]*(?:\.[0-9]+)?)")
+_LONG = re.compile(r"(?<![0-9+])[0-9]{8,}(?![0-9])")
+_PHONE_LIKE = re.compile(r"^(?:977)?9[678][0-9]{8}$")
+
+
+@dataclass
+class Prepared:
+    low: str
+    bad: dict[int, tuple[str, str]] = field(default_factory=dict)  # offset -> (as written, reason)
+    each_at: list[int] = field(default_factory=list)  # offsets of "2-2" distributive quantities
+
+
+def _blank(low: str, a: int, b: int, keep: str = "") -> str:
+    return low[:a] + keep + " " * (b - a - len(keep)) + low[b:]
+
+
+def prepare(low: str) -> Prepared:
+    """Mark what the tokenizer would misread, keeping every offset: list markers become blanks,
+    "2-2 kg" becomes "2 kg" with a distributive mark, and a quantity that is negative, in
+    scientific notation, dotted twice or absurdly long becomes a "0" remembered as refused."""
+    out = Prepared(low)
+    for rx in (_KEYCAP, _MARK_EMOJI, _LETTER_MARKER, _MID_MARKER):
+        low = rx.sub(lambda m: " " * len(m.group(0)), low)
+    low = _DASH_MARKER.sub(lambda m: " " * len(m.group(0)), low)
+    for m in _DISTRIBUTIVE.finditer(low):
+        a = m.start() + len(m.group(1))
+        low = _blank(low, a, m.end())
+        out.each_at.append(m.start())
+    lines = [ln for ln in low.split("\n") if ln.strip()]
+    bullets = sum(1 for ln in lines if ln.lstrip().startswith(("-", "\u2013")))
+    for rx, reason in ((_SCIENTIFIC, "not_plain"), (_DOTTED, "not_plain"), (_NEGATIVE, "negative")):
+        for m in list(rx.finditer(low)):
+            if reason == "negative" and bullets >= 2 and low[: m.start()].split("\n")[-1].strip() == "":
+                continue  # "-2 kg chini" in a list of dashed lines is a bullet, not minus two
+            out.bad[m.start()] = (out.low[m.start() : m.end()], reason)
+            low = _blank(low, m.start(), m.end(), "0")
+    for m in _LONG.finditer(low):
+        if not _PHONE_LIKE.match(m.group(0)):
+            out.bad[m.start()] = (m.group(0), "too_large")
+            low = _blank(low, m.start(), m.end(), "0")
+    out.low = low
+    return out
 
 
 # --- segmentation ---------------------------------------------------------------------------------
@@ -258,6 +350,10 @@ def _resolve_unknown(els: list[El], keys: list[str], cat: Catalog) -> list[El]:
             r += 1
         run = out[k:r]
         compact = "".join(keys[e.i] for e in run)
+        if all(keys[e.i] in lx.NOT_PRODUCT_WORDS for e in run):
+            res.extend(run)  # "weather", "tap", "home": everyday words are never a typo'd product
+            k = r
+            continue
         done = False
         prev = res[-1] if res else None
         nxt = out[r] if r < len(out) else None
@@ -363,14 +459,16 @@ def _quantities(els: list[El]) -> list[El]:
                 after_times = start > 0 and els[start - 1].kind == "X"
                 if not (after_product or after_times):
                     continue
-            if val is None or val <= 0 or val > MAX_QUANTITY:
+            if val is None:
                 continue
-            out.append(El("Q", e.i, j, value=val, unit=unit))
+            bad = "zero" if val <= 0 else "too_large" if val > max_quantity(unit) else ""
+            out.append(El("Q", e.i, j, value=val, unit=unit, bad=bad))
         elif e.kind == "U":
             if k + 1 < n and els[k + 1].kind in ("N", "M") and not els[k + 1].weak:
                 val, k2, _weak = _combine(els, k + 1)
-                if not (k2 < n and els[k2].kind == "U") and val is not None and 0 < val <= MAX_QUANTITY:
-                    out.append(El("Q", e.i, els[k2 - 1].j, value=val, unit=e.unit))
+                if not (k2 < n and els[k2].kind == "U") and val is not None:
+                    bad = "zero" if val <= 0 else "too_large" if val > max_quantity(e.unit) else ""
+                    out.append(El("Q", e.i, els[k2 - 1].j, value=val, unit=e.unit, bad=bad))
                     k = k2
                     continue
             if not e.weak:
@@ -478,14 +576,24 @@ def _pair(els: list[El]) -> dict[int, int]:
     return pairs
 
 
-def _segment(toks: list[Token], text: str, cat: Catalog) -> _Seg:
+def _also_pani(keys: list[str], i: int, els: list[El]) -> bool:
+    """ "pani" after a product is "also" ("chini pani 2 kg"); at the head of a line it is water."""
+    return keys[i] in lx.ALSO_WORDS and any(e.kind == "P" for e in els)
+
+
+def _segment(toks: list[Token], text: str, cat: Catalog, prep: Prepared | None = None) -> _Seg:
     n = len(toks)
     keys = [t.key if t.kind in ("w", "n") else "" for t in toks]
     els: list[El] = []
+    seg = _Seg()
     i = 0
     while i < n:
         t = toks[i]
-        if t.kind in ("w", "n"):
+        if t.kind == "w" and (t.key in lx.NEGATION_WORDS or t.key.startswith(lx.NEGATION_PREFIXES)):
+            seg.negated = True
+        if t.kind == "w" and t.key in lx.EACH_WORDS:
+            seg.each = True
+        if t.kind in ("w", "n") and not _also_pani(keys, i, els):
             j = cat.sku_at(text, toks, i)
             if j > i:
                 els.append(El("P", i, j, skus=(text[t.start : toks[j - 1].end].upper(),), how="exact"))
@@ -499,28 +607,50 @@ def _segment(toks: list[Token], text: str, cat: Catalog) -> _Seg:
                 els.append(El("P", i, j, skus=skus, how="exact"))
                 i = j
                 continue
+        elif t.kind == "w":
+            els.append(El("F", i, i + 1))
+            i += 1
+            continue
         els.extend(_classify(t, i))
         i += 1
+    if prep is not None and toks and any(toks[0].start <= a <= toks[-1].end for a in prep.each_at):
+        seg.each = True
     fillers = [e for e in els if e.kind == "F"]
     els = [e for e in els if e.kind != "F"]
     if any(e.kind == "W" for e in els):
         els = _resolve_unknown(els, keys, cat)
     if fillers:
         els = _promote_chat_word(els, fillers, keys, cat)
-    els = _merge_products(_quantities(els))
+    els = _merge_products(_quantities(_drop_times(els, keys)))
 
     def span(a: int, b: int) -> str:
         return text[toks[a].start : toks[b - 1].end]
 
-    seg = _Seg()
+    def written(q: El) -> str:
+        bad = prep.bad.get(toks[q.i].start) if prep is not None else None
+        if not bad:
+            return span(q.i, q.j)
+        start = toks[q.i].start
+        return bad[0] + text[start + len(bad[0]) : max(start + len(bad[0]), toks[q.j - 1].end)]
+
+    def reason(q: El) -> str:
+        bad = prep.bad.get(toks[q.i].start) if prep is not None else None
+        return bad[1] if bad else q.bad
+
     seg.has_quantity = any(e.kind == "Q" and e.explicit for e in els)
+    seg.loose_words = sum(1 for e in els if e.kind == "W")
     products = [e for e in els if e.kind == "P"]
     words = [e for e in els if e.kind == "W"]
     if not products:
         qs = [e for e in els if e.kind == "Q"]
+        for lone in qs:
+            if lone.bad or (prep is not None and toks[lone.i].start in prep.bad):
+                seg.refused.append(Refused(written(lone), reason(lone), unit=lone.unit))
+        if seg.refused:
+            return seg
         if words:
             text_words = span(words[0].i, words[-1].j)
-            if seg.has_quantity:
+            if any(q.explicit and q.unit for q in qs):  # "2 kg paneer"; "2 jana aaye" is talk
                 seg.unmatched.append(text_words)
             else:
                 seg.words = text_words
@@ -529,6 +659,13 @@ def _segment(toks: list[Token], text: str, cat: Catalog) -> _Seg:
         return seg
 
     pairs = _pair(els)
+    if seg.each:
+        # "chini ra dal dubai 2-2 kg", "chini dal 2 kg each": one quantity for every product
+        each_q = [m for m, el in enumerate(els) if el.kind == "Q" and el.explicit]
+        if len(each_q) == 1:
+            for m, el in enumerate(els):
+                if el.kind == "P" and m not in pairs:
+                    pairs[m] = each_q[0]
     resolved = {e.skus[0] for e in products if not e.generic}
     for n_el, e in enumerate(els):
         if e.kind != "P":
@@ -546,9 +683,24 @@ def _segment(toks: list[Token], text: str, cat: Catalog) -> _Seg:
             elif fitting:
                 skus = fitting + tuple(s for s in skus if s not in fitting)
         matched = span(e.i, e.j)
+        if q is not None:
+            why = reason(q)
+            if not why and len(skus) == 1 and quantity > max_quantity(written_unit or cat.unit_of(skus[0])):
+                why = "too_large"
+            if why:
+                seg.refused.append(Refused(written(q), why, skus[0] if len(skus) == 1 else None, matched, written_unit))
+                continue
+        strong = q is not None and q.explicit and (q.unit is not None or abs(pairs[n_el] - n_el) == 1)
         if len(skus) == 1:
             seg.items.append(
-                Item(skus[0], quantity, written_unit or cat.unit_of(skus[0]), matched, q is not None and q.explicit)
+                Item(
+                    skus[0],
+                    quantity,
+                    written_unit or cat.unit_of(skus[0]),
+                    matched,
+                    q is not None and q.explicit,
+                    strong,
+                )
             )
         else:
             seg.ambiguities.append(Ambig(matched, skus))
@@ -561,20 +713,54 @@ def _segment(toks: list[Token], text: str, cat: Catalog) -> _Seg:
     return seg
 
 
-def parse_order(low: str, original: str, cat: Catalog) -> OrderLines:
-    """Order lines of a message; `low` is the lower-cased `original` (same offsets)."""
+def _drop_times(els: list[El], keys: list[str]) -> list[El]:
+    """ "5 baje", "2 din", "3 ghanta": a number of hours or days is not a quantity of anything."""
+    out: list[El] = []
+    skip = False
+    for n, e in enumerate(els):
+        if skip:
+            skip = False
+            continue
+        nxt = els[n + 1] if n + 1 < len(els) else None
+        if e.kind == "N" and nxt is not None and nxt.kind in ("W", "F") and keys[nxt.i] in lx.TIME_WORDS:
+            skip = True
+            continue
+        out.append(e)
+    return out
+
+
+def parse_order(low: str, original: str, cat: Catalog, prep: Prepared | None = None) -> OrderLines:
+    """Order lines of a message; `low` is the lower-cased `original` (same offsets), `prep` what
+    `prepare` marked in it (when given, `low` is expected to be `prep.low`)."""
     result = OrderLines()
-    segs = [_segment(toks, original, cat) for toks in segments(low) if toks]
+    cut = [toks for toks in segments(low) if toks]
+    segs = [_segment(toks, original, cat, prep) for toks in cut]
     loose_words: list[str] = []
     last_item: Item | None = None
-    for seg in segs:
+    pending: list[Item] = []  # items still without a written quantity, for a following "dubai 2-2 kg"
+    product_lines: set[int] = set()
+    for seg, toks in zip(segs, cut, strict=True):
+        result.loose_words += seg.loose_words
+        result.refused.extend(seg.refused)
+        if seg.negated:
+            result.negated.extend(i.matched_text for i in seg.items)
+            result.negated.extend(a.text for a in seg.ambiguities)
+            continue
         result.quantity_seen = result.quantity_seen or seg.has_quantity
+        if seg.items or seg.ambiguities:
+            product_lines.add(low.count("\n", 0, toks[0].start))
         if seg.lone_quantity is not None and last_item is not None and not last_item.explicit:
             q = seg.lone_quantity
             last_item.quantity = q.value or _ONE
             last_item.unit = q.unit or last_item.unit
             last_item.explicit = True
+            last_item.strong = True
             continue
+        if seg.each and seg.items and all(it.explicit for it in seg.items):
+            q_item = seg.items[-1]
+            for it in pending:
+                it.quantity, it.unit, it.explicit, it.strong = q_item.quantity, q_item.unit, True, True
+            pending = []
         result.items.extend(seg.items)
         result.ambiguities.extend(seg.ambiguities)
         result.unmatched.extend(seg.unmatched)
@@ -582,8 +768,10 @@ def parse_order(low: str, original: str, cat: Catalog) -> OrderLines:
             loose_words.append(seg.words)
         if seg.items:
             last_item = seg.items[-1]
+            pending = pending + seg.items if not any(it.explicit for it in seg.items) else []
         elif seg.ambiguities:
             last_item = None
+    result.list_lines = len(product_lines)
     if result.found and loose_words:
         result.unmatched.extend(loose_words)
     return result
