@@ -2,7 +2,8 @@
 
 Partitions are Nepal calendar months (00:00 Asia/Kathmandu), named `ledger_entries_YYYY_MM`, plus
 `ledger_entries_default`. The DDL of record is the SQL function `ledger_ensure_partition(month)`
-from migration 0003 (it also adds the TRUNCATE trigger PostgreSQL does not clone, and relocates rows
+from migration 0003, run with the owner's rights since 0007 so the runtime role's worker may call it
+(it also adds the TRUNCATE trigger PostgreSQL does not clone, and relocates rows
 the default partition caught); this module decides *which* months and reports what is missing.
 """
 
@@ -58,12 +59,8 @@ def ensure_partitions(conn: Connection, months_ahead: int = MONTHS_AHEAD, today:
     Idempotent; the caller commits."""
     first = month_start(today or nepal_today())
     months = [add_months(first, k) for k in range(months_ahead + 1)]
-    strays = conn.execute(
-        text(
-            "SELECT DISTINCT date_trunc('month', created_at AT TIME ZONE 'Asia/Kathmandu')::date "
-            "FROM ledger_entries_default"
-        )
-    ).scalars()
+    # Through ledger_default_months() (migration 0007): the runtime role cannot read a partition.
+    strays = conn.execute(text("SELECT month FROM ledger_default_months()")).scalars()
     months += [m for m in strays if m not in months]
     created = [name for name in (ensure_month(conn, m) for m in sorted(months)) if name]
     for name in created:
@@ -150,10 +147,10 @@ def partition_problems(conn: Connection, today: date | None = None) -> list[str]
             if (p.name, ix) not in has_index:
                 problems.append(f"{p.name}: index of {ix} is missing")
     if "ledger_entries_default" in names:
-        stray = conn.execute(text("SELECT count(*) FROM (SELECT 1 FROM ledger_entries_default LIMIT 1000) s")).scalar()
+        stray = conn.execute(text("SELECT coalesce(sum(entries), 0) FROM ledger_default_months()")).scalar()
         if stray:
             problems.append(
-                f"ledger_entries_default holds {stray}{'+' if stray == 1000 else ''} rows: "
+                f"ledger_entries_default holds {stray} rows: "
                 "run `thok db partitions ensure` to give their months partitions"
             )
     return problems

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from db.models import LEDGER_TRIGGERS, Base
 from db.partitions import list_partitions, partition_problems
+from db.roles import definer_problems, runtime_role_problems
 
 CRITICAL_TABLES = (
     "wholesaler_products",
@@ -82,7 +83,9 @@ def _fk_without_index(conn: Connection) -> list[str]:
     return [f"{t}.{n}" for t, n in rows]
 
 
-def verify(conn: Connection) -> VerifyReport:
+def verify(conn: Connection, runtime_role: str | None = None) -> VerifyReport:
+    """`runtime_role`: the role web and worker log in as; reported if it owns or can alter the
+    ledger or a balance (db/roles.py). None: one role for everything (the demo), said so."""
     report = VerifyReport()
     for table_name in CRITICAL_TABLES:
         rows = conn.execute(
@@ -127,6 +130,12 @@ def verify(conn: Connection) -> VerifyReport:
     for name in EXPECTED_FUNCTIONS:
         if name not in present_functions:
             report.missing.append(f"function {name}() is missing")
+    report.missing += definer_problems(conn)
+    if runtime_role is None:
+        report.lines.append("runtime role: none set (THOK_RUNTIME_ROLE); web and worker run as the owner")
+    else:
+        report.lines.append(f"runtime role: {runtime_role}")
+        report.missing += runtime_role_problems(conn, runtime_role)
     for fk in _fk_without_index(conn):
         report.missing.append(f"foreign key without an index: {fk}")
     # Every partition, present and future, must carry the parent's triggers and indexes.

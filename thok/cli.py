@@ -32,6 +32,13 @@ def _database():  # type: ignore[no-untyped-def]
     return runtime.database_for(_settings())
 
 
+def _owner_url() -> str:
+    """Migrations, archive and grants run as the owner: DATABASE_OWNER_URL, else DATABASE_URL."""
+    url = _settings().owner_database_url
+    assert url, "with_embedded_servers() fills database_url"
+    return str(url)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
 def main(verbose: bool) -> None:
@@ -64,7 +71,7 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: head)."""
     from db.migrate import current_revision, upgrade
 
-    url = _settings().database_url
+    url = _owner_url()
     upgrade(url, revision)
     click.echo(f"database at revision {current_revision(url)}")
 
@@ -75,7 +82,7 @@ def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION ('base' removes everything)."""
     from db.migrate import current_revision, downgrade
 
-    url = _settings().database_url
+    url = _owner_url()
     downgrade(url, revision)
     click.echo(f"database at revision {current_revision(url) or 'base'}")
 
@@ -85,17 +92,24 @@ def db_current() -> None:
     """Print the database's migration revision and the code's head."""
     from db.migrate import current_revision, head_revision
 
-    click.echo(f"current: {current_revision(_settings().database_url) or 'base'}  head: {head_revision()}")
+    click.echo(f"current: {current_revision(_owner_url()) or 'base'}  head: {head_revision()}")
 
 
 @db.command("verify")
 @click.option("-q", "--quiet", is_flag=True, help="Print only what is missing.")
 def db_verify(quiet: bool) -> None:
     """Print the constraints, indexes and triggers of the critical tables; exit 1 if any is missing."""
+    from sqlalchemy import text
+
     from db.verify import verify
 
+    settings = _settings()
     with _database().engine.connect() as conn:
-        report = verify(conn)
+        # With an owner URL of its own, DATABASE_URL's role is the runtime role unless named.
+        role = settings.runtime_role
+        if role is None and settings.database_owner_url and settings.database_owner_url != settings.database_url:
+            role = conn.execute(text("SELECT current_user")).scalar()
+        report = verify(conn, runtime_role=role)
     if not quiet:
         for line in report.lines:
             click.echo(line)
@@ -104,6 +118,42 @@ def db_verify(quiet: bool) -> None:
     if not report.ok:
         raise SystemExit(1)
     click.echo("verify: all expected constraints, indexes and triggers are present")
+
+
+@db.command("grant-runtime")
+@click.argument("role", required=False)
+@click.option("--if-set", is_flag=True, help="Do nothing (exit 0) when neither ROLE nor THOK_RUNTIME_ROLE is given.")
+def db_grant_runtime(role: str | None, if_set: bool) -> None:
+    """Give the existing login ROLE (default: THOK_RUNTIME_ROLE) exactly what web and worker need.
+
+    Runs as the owner (DATABASE_OWNER_URL); idempotent. Rerun after every upgrade: the Procfile's
+    release step does when THOK_RUNTIME_ROLE is set."""
+    from sqlalchemy import create_engine, pool
+
+    from db.roles import RoleError, grant_runtime, runtime_role_problems
+    from thok.config import to_psycopg_url
+
+    role = role or _settings().runtime_role
+    if role is None:
+        if if_set:
+            click.echo("grant-runtime: THOK_RUNTIME_ROLE is not set; web and worker run as the owner")
+            return
+        raise click.ClickException("give ROLE or set THOK_RUNTIME_ROLE")
+    engine = create_engine(to_psycopg_url(_owner_url()), poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            grants = grant_runtime(conn, role)
+            problems = runtime_role_problems(conn, role)
+            if problems:  # rights granted elsewhere (another role it belongs to, PUBLIC): say so, keep nothing
+                raise click.ClickException("; ".join(problems))
+    except RoleError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    click.echo(
+        f"granted {grants.role} (owner {grants.owner}): read-write on {grants.read_write} tables, "
+        f"read-only on {grants.read_only}, EXECUTE on {grants.functions} functions"
+    )
 
 
 @db.group("partitions")
@@ -131,10 +181,16 @@ def db_partitions_ensure(months_ahead: int) -> None:
 )
 def archive_cmd(before) -> None:  # type: ignore[no-untyped-def]
     """Move closed months of the ledger and closed orders into the archive schema (rerunnable)."""
+    from db.session import Database
     from domain.archive import archive
 
     try:
-        result = archive(_database().engine, before.date() if before else None, progress=click.echo)
+        # As the owner: archiving detaches and attaches partitions and creates archive tables.
+        owner = Database(_owner_url())
+        try:
+            result = archive(owner.engine, before.date() if before else None, progress=click.echo)
+        finally:
+            owner.dispose()
     except DomainError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(

@@ -68,6 +68,10 @@ def _int_list(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple
 class Settings:
     database_url: str | None = None  # None: the embedded PostgreSQL in data_dir
     database_replica_url: str | None = None  # a streaming replica for read-only work (db/replica.py)
+    # The owner's URL, for migrations, `thok archive` and `thok db grant-runtime`; DATABASE_URL is
+    # then the runtime role's (db/roles.py). None: DATABASE_URL owns everything (the demo).
+    database_owner_url: str | None = None
+    runtime_role: str | None = None  # THOK_RUNTIME_ROLE: the role grant-runtime and verify look at
     redis_url: str | None = None  # None: the embedded Redis in data_dir
     secret_key: str | None = None
     twilio_account_sid: str | None = None
@@ -120,6 +124,10 @@ class Settings:
         return to_psycopg_url(self.database_url) if self.database_url else None
 
     @property
+    def owner_database_url(self) -> str | None:
+        return self.database_owner_url or self.database_url
+
+    @property
     def embedded(self) -> bool:
         return self.database_url is None or self.redis_url is None
 
@@ -166,9 +174,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         to_psycopg_url(database_url)  # validate early
     if env.get("DATABASE_REPLICA_URL"):
         to_psycopg_url(env["DATABASE_REPLICA_URL"])
+    if env.get("DATABASE_OWNER_URL"):
+        to_psycopg_url(env["DATABASE_OWNER_URL"])
     return Settings(
         database_url=database_url,
         database_replica_url=env.get("DATABASE_REPLICA_URL") or None,
+        database_owner_url=env.get("DATABASE_OWNER_URL") or None,
+        runtime_role=(env.get("THOK_RUNTIME_ROLE") or "").strip() or None,
         redis_url=env.get("REDIS_URL") or None,
         secret_key=env.get("SECRET_KEY") or None,
         twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
