@@ -349,10 +349,10 @@ GENERIC = {
         ("tel", "litre"),
         ("coil", "packet"),
         ("colgate", "piece"),
-        ("vim", "box"),
+        ("vim", "piece"),
         ("biscuit", "carton"),
         ("chamal", "bora"),
-        ("coke", "case"),
+        ("cold drink", "case"),
         ("sabun", "dozen"),
         ("chau chau", "carton"),
         ("shampoo", "packet"),
@@ -374,7 +374,6 @@ GENERIC = {
         ("dudh powder", "packet"),
         ("biscuit", "carton"),
         ("noodles", "carton"),
-        ("nun", "kg"),
     ],
 }
 # Things shops ask for that the catalog does not carry, with units they come in.
@@ -466,13 +465,19 @@ class Gen:
             w = word
             for _ in range(2):
                 w = self._slip(w)
-            if w != word and w.lower() not in self.all_words and len(w) >= 5:
+            # nobody types the same letter three times by mistake
+            if w != word and w.lower() not in self.all_words and len(w) >= 5 and not re.search(r"(.)\1\1", w):
                 return w
         return None
 
     def _slip(self, w: str) -> str:
         rng = self.rng
-        vowels = [i for i, c in enumerate(w) if c in "aeiou" and i > 0]
+        # only inside words of four letters or more: a slip in "ddc" or "dal" makes it unreadable, not misspelt
+        long_word = [False] * len(w)
+        for m in re.finditer(r"\S{4,}", w):
+            for i in range(m.start(), m.end()):
+                long_word[i] = True
+        vowels = [i for i, c in enumerate(w) if c in "aeiou" and i > 0 and long_word[i]]
         choice = rng.randrange(5)
         if choice == 0 and vowels:  # dropped vowel
             i = rng.choice(vowels)
@@ -481,7 +486,11 @@ class Gen:
             i = rng.choice(vowels)
             return w[:i] + w[i] + w[i:]
         if choice == 2:  # swapped neighbours (not across a space)
-            spots = [i for i in range(1, len(w) - 1) if w[i] != " " and w[i + 1] != " " and w[i] != w[i + 1]]
+            spots = [
+                i
+                for i in range(1, len(w) - 1)
+                if w[i] != " " and w[i + 1] != " " and w[i] != w[i + 1] and long_word[i] and long_word[i + 1]
+            ]
             if spots:
                 i = rng.choice(spots)
                 return w[:i] + w[i + 1] + w[i] + w[i + 2 :]
@@ -513,8 +522,10 @@ class Gen:
         cat = p.category
         if self.letter == "c" and cat in ("rice", "dal") and p.unit in ("kg", "bora", "pathi"):
             unit = self.rng.choice(["pathi", "pathi", "mana"])
-        elif self.letter == "c" and p.sku in ("GHEE-LOCAL", "AKABARE", "CHHURPI", "GUNDRUK"):
+        elif self.letter == "c" and p.sku == "GHEE-LOCAL":
             unit = self.rng.choice(["dharni", "mana"])
+        elif self.letter == "c" and p.sku in ("AKABARE", "CHHURPI", "GUNDRUK"):
+            unit = "dharni"
         elif self.letter == "b" and (cat == "rice" and p.unit == "bora" or p.sku in ("SUGAR", "ATTA", "SATTU")):
             unit = "quintal"
         elif self.letter == "a" and cat in ("rice", "dal") and p.unit in ("kg", "bora"):
