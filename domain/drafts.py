@@ -1,9 +1,19 @@
-"""A parsed order waiting for the retailer's YES. One per retailer: a new order replaces it; it
-expires after DRAFT_TTL_SECONDS so an old YES cannot place a forgotten order."""
+"""A parsed order waiting for the retailer: the clear lines, the questions still open about the
+unclear words, and what we last asked. One per retailer.
+
+- A new order message while a draft is live adds to it (the caller decides to replace instead).
+- A soft "👍"/"ok" confirms only when the draft's summary is the last thing we asked, and recently:
+  after any other exchange it would be a guess, and a guess must not place an order.
+- It expires after DRAFT_TTL_SECONDS; an expired draft is reported as such, not as "no order".
+
+The rows' `items` JSON holds entries of two kinds, told apart by "type": "line" (a product the
+retailer wants) and "question" (a word that names several products, with its quantity), plus one
+"state" entry recording what we last asked.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,6 +23,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from db.models import OrderDraft
+
+# What the retailer's next message answers: the summary ("confirm"), a numbered choice ("choice"),
+# or nothing in particular (another exchange came in between).
+ASKED_CONFIRM, ASKED_CHOICE, ASKED_NOTHING = "confirm", "choice", ""
+SOFT_CONFIRM_SECONDS = 600  # a 👍 later than this after the summary is not taken as a YES
 
 
 @dataclass(frozen=True)
@@ -32,22 +47,99 @@ class DraftLine:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["quantity"], d["unit_price"] = str(self.quantity), str(self.unit_price)
-        return d
+        return {"type": "line", **d}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> DraftLine:
+        d = {k: v for k, v in d.items() if k != "type"}
         return cls(**{**d, "quantity": Decimal(d["quantity"]), "unit_price": Decimal(d["unit_price"])})
 
 
-def save_draft(
-    session: Session, retailer_id: int, lines: list[DraftLine], ttl_seconds: int, now: datetime | None = None
-) -> None:
+@dataclass(frozen=True)
+class Question:
+    """A word that names several products ("chamal"): the retailer picks one by number."""
+
+    text: str
+    candidates: tuple[str, ...]  # SKUs, in the order they are offered
+    quantity: Decimal
+    unit: str | None  # as written ("bora"); None: the chosen product's own unit
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "question",
+            "text": self.text,
+            "candidates": list(self.candidates),
+            "quantity": str(self.quantity),
+            "unit": self.unit,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Question:
+        return cls(d["text"], tuple(d["candidates"]), Decimal(d["quantity"]), d.get("unit"))
+
+
+@dataclass
+class Draft:
+    lines: list[DraftLine] = field(default_factory=list)
+    questions: list[Question] = field(default_factory=list)
+    asked: str = ASKED_NOTHING
+    asked_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+    def add(self, line: DraftLine) -> None:
+        """One line per product: "2 bora basmati" then "1 bora basmati" is 3 bora."""
+        for n, old in enumerate(self.lines):
+            if old.product_id == line.product_id:
+                raw = f"{old.raw_text} {line.raw_text}".strip()
+                self.lines[n] = DraftLine(
+                    old.product_id, old.sku, old.name, old.quantity + line.quantity, old.unit, line.unit_price, raw
+                )
+                return
+        self.lines.append(line)
+
+    def soft_confirmable(self, now: datetime) -> bool:
+        """May a 👍 / "ok" / "huncha" place it? Only as the answer to the summary we just sent."""
+        if self.asked != ASKED_CONFIRM or self.questions or self.asked_at is None:
+            return False
+        return now - self.asked_at <= timedelta(seconds=SOFT_CONFIRM_SECONDS)
+
+
+def load_draft(session: Session, retailer_id: int, *, lock: bool = False) -> Draft | None:
+    """The retailer's draft, expired or not (the caller tells the retailer which); None if none."""
+    stmt = select(OrderDraft).where(OrderDraft.retailer_id == retailer_id)
+    row = session.scalars(stmt.with_for_update() if lock else stmt).first()
+    if row is None:
+        return None
+    draft = Draft(expires_at=row.expires_at)
+    for entry in row.items:
+        kind = entry.get("type", "line")
+        if kind == "line":
+            draft.lines.append(DraftLine.from_json(entry))
+        elif kind == "question":
+            draft.questions.append(Question.from_json(entry))
+        elif kind == "state":
+            draft.asked = entry.get("asked", ASKED_NOTHING)
+            draft.asked_at = datetime.fromisoformat(entry["at"]) if entry.get("at") else None
+    return draft
+
+
+def save_draft(session: Session, retailer_id: int, draft: Draft, ttl_seconds: int, now: datetime | None = None) -> None:
+    """Store the draft as it now stands; every save is a new exchange, so the clock restarts."""
     now = now or datetime.now(UTC)
+    draft.expires_at = now + timedelta(seconds=ttl_seconds)
+    state = {"type": "state", "asked": draft.asked, "at": draft.asked_at.isoformat() if draft.asked_at else None}
     values = {
         "retailer_id": retailer_id,
-        "items": [line.to_json() for line in lines],
-        "estimated_total": sum((line.amount for line in lines), Decimal(0)),
-        "expires_at": now + timedelta(seconds=ttl_seconds),
+        "items": [line.to_json() for line in draft.lines] + [q.to_json() for q in draft.questions] + [state],
+        "estimated_total": draft.total,
+        "expires_at": draft.expires_at,
     }
     stmt = insert(OrderDraft).values(values)
     session.execute(
@@ -58,17 +150,19 @@ def save_draft(
     )
 
 
-def take_draft(session: Session, retailer_id: int, now: datetime | None = None) -> list[DraftLine] | None:
-    """The retailer's live draft, removed (a YES uses it once); None if there is none or it expired."""
-    now = now or datetime.now(UTC)
-    draft = session.scalars(select(OrderDraft).where(OrderDraft.retailer_id == retailer_id).with_for_update()).first()
-    if draft is None:
-        return None
-    session.delete(draft)
-    session.flush()
-    if draft.expires_at <= now:
-        return None
-    return [DraftLine.from_json(d) for d in draft.items]
+def mark_asked(draft: Draft, asked: str, now: datetime | None = None) -> None:
+    draft.asked = asked
+    draft.asked_at = now or datetime.now(UTC)
+
+
+def forget_question(session: Session, retailer_id: int) -> None:
+    """Another exchange came between the draft's question and the next message: a later 👍 is not
+    its answer. The draft itself stays (YES still places it)."""
+    row = session.scalars(select(OrderDraft).where(OrderDraft.retailer_id == retailer_id)).first()
+    if row is None:
+        return
+    items = [e for e in row.items if e.get("type") != "state"]
+    row.items = [*items, {"type": "state", "asked": ASKED_NOTHING, "at": None}]
 
 
 def discard_draft(session: Session, retailer_id: int) -> bool:

@@ -124,6 +124,27 @@ def finish_inbound(
         message.wholesaler_id = party.id
 
 
+def chose_language(session: Session, number: str) -> bool:
+    """Did this person set their language themselves (`nepali` / `english`)? Then the party's saved
+    language is their choice; otherwise it is only what an admin, an import or the seed put there."""
+    return bool(
+        session.scalar(
+            select(InboundMessage.id)
+            .where(InboundMessage.from_number == number, InboundMessage.intent == "language")
+            .limit(1)
+        )
+    )
+
+
+def latest_inbound_text(session: Session, number: str) -> str | None:
+    return session.scalar(
+        select(InboundMessage.body)
+        .where(InboundMessage.from_number == number)
+        .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
+        .limit(1)
+    )
+
+
 def find_party(session: Session, e164: str) -> Retailer | Wholesaler | None:
     """The live, active retailer (first) or wholesaler on this number."""
     retailer = session.scalars(

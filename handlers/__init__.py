@@ -11,8 +11,9 @@ class Sender:
     kind: str  # "retailer" | "wholesaler" | "unknown"
     phone: str  # E.164
     id: int | None = None
-    language: str | None = None  # saved preference ("en" | "ne"), None: follow the message's script
+    language: str | None = None  # the language they chose themselves ("en" | "ne"); None: follow their script
     name: str | None = None
+    default_language: str | None = None  # set by an admin, an import or the seed: for messages with no letters
 
 
 @dataclass(frozen=True)

@@ -1,29 +1,67 @@
-"""`confirm` (YES) places the drafted order; `decline` (NO) drops it."""
+"""`confirm` (YES) places the drafted order; `decline` (NO) drops it.
+
+A plain YES / हो places a live draft. A 👍, "ok" or "huncha" is a YES only as the answer to the
+summary we just sent: people send those to say "thanks" or "seen", and an order placed on a guess
+costs a shop real money.
+"""
 
 from __future__ import annotations
 
 import math
+import re
+from datetime import UTC, datetime
 
 from bot.parser import Intent
 from db.models import Retailer
-from domain.drafts import discard_draft, take_draft
+from domain.drafts import discard_draft, load_draft
 from domain.offers import OrderLine, place_order
 from handlers import Reply
 from handlers.context import Context
+from handlers.order import lines_text, present
+
+# Words that say YES on purpose (anything else the parser calls a confirmation is "soft").
+EXPLICIT_YES = frozenset({"yes", "y", "yes.", "ho", "हो", "haan", "ha", "confirm", "pakka", "पक्का", "हजुर", "hajur"})
+_WORD = re.compile(r"[^\s.,;:!?()\"'#]+")
+
+
+def explicit_yes(text: str) -> bool:
+    return bool(EXPLICIT_YES & {w.lower() for w in _WORD.findall(text)})
 
 
 def handle(ctx: Context, intent: Intent) -> list[Reply]:
     assert ctx.retailer_id is not None
-    lines = take_draft(ctx.session, ctx.retailer_id)
-    if not lines:
+    now = datetime.now(UTC)
+    draft = load_draft(ctx.session, ctx.retailer_id, lock=True)
+    if draft is None or not (draft.lines or draft.questions):
         return [ctx.reply("nothing_to_confirm")]
+    if draft.expired(now):
+        discard_draft(ctx.session, ctx.retailer_id)
+        minutes = max(1, math.ceil(ctx.settings.draft_ttl_seconds / 60))
+        return [ctx.reply("draft_expired", minutes=ctx.qty(minutes))]
+    if draft.questions:
+        return [present(ctx, draft, [ctx.text("answer_first")])]
+    if not explicit_yes(ctx.message) and not draft.soft_confirmable(now):
+        return [ctx.reply("confirm_explicit", lines=lines_text(ctx, draft), total=ctx.money(draft.total))]
+    discard_draft(ctx.session, ctx.retailer_id)
     retailer = ctx.session.get(Retailer, ctx.retailer_id)
     assert retailer is not None
     order = place_order(
-        ctx.session, retailer, [OrderLine(ln.product_id, ln.quantity, ln.raw_text) for ln in lines], ctx.settings
+        ctx.session,
+        retailer,
+        [OrderLine(ln.product_id, ln.quantity, ln.raw_text) for ln in draft.lines],
+        ctx.settings,
     )
     minutes = max(1, math.ceil(ctx.settings.offer_window_seconds / 60))
-    return [ctx.reply("order_placed", order_id=order.id, ref=order.ref, count=len(order.offers), minutes=minutes)]
+    return [
+        ctx.reply(
+            "order_placed",
+            order_id=order.id,
+            ref=order.ref,
+            count=ctx.qty(len(order.offers)),
+            minutes=ctx.qty(minutes),
+            total=ctx.money(order.estimated_total or draft.total),
+        )
+    ]
 
 
 def decline(ctx: Context, intent: Intent) -> list[Reply]:

@@ -1,5 +1,5 @@
-"""What every handler gets: the unit of work's session, who wrote, the settings and the language
-to answer in; and the one way to build a reply from the message catalog."""
+"""What every handler gets: the unit of work's session, who wrote, what they wrote, the settings and
+the language to answer in; and the one way to build a reply from the message catalog."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.parser import decimal_str
-from domain.money import npr
 from handlers import Reply, Sender
-from handlers.messages import t
+from handlers.messages import money_for, numerals, t
 from thok.config import Settings
 
 
@@ -22,6 +21,7 @@ class Context:
     sender: Sender
     settings: Settings
     lang: str  # "en" | "ne"
+    message: str = ""  # the text as written: a YES and a 👍 are one intent but not one answer
 
     @property
     def retailer_id(self) -> int | None:
@@ -35,9 +35,13 @@ class Context:
         return t(key, self.lang, **{k: "" if v is None else str(v) for k, v in kw.items()})
 
     def reply(self, key: str, order_id: int | None = None, **kw: Any) -> Reply:
+        return self.compose([self.text(key, **kw)], order_id=order_id)
+
+    def compose(self, parts: list[str], order_id: int | None = None) -> Reply:
+        """One message of several catalog texts (a note, then the question it leads to)."""
         return Reply(
             to=self.sender.phone,
-            body=self.text(key, **kw),
+            body="\n\n".join(p for p in parts if p),
             order_id=order_id,
             retailer_id=self.retailer_id,
             wholesaler_id=self.wholesaler_id,
@@ -46,10 +50,8 @@ class Context:
     def unit(self, code: str) -> str:
         return self.text(f"unit_{code}")
 
-    @staticmethod
-    def qty(value: Decimal) -> str:
-        return decimal_str(value)
+    def qty(self, value: Decimal | int) -> str:
+        return numerals(decimal_str(Decimal(value)), self.lang)
 
-    @staticmethod
-    def money(value: Decimal) -> str:
-        return npr(value)
+    def money(self, value: Decimal) -> str:
+        return money_for(value, self.lang)

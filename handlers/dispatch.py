@@ -15,15 +15,19 @@ from sqlalchemy.orm import Session
 
 from bot.parser import Catalog, Intent, parse
 from domain.catalog import catalog_entries, catalog_version
+from domain.drafts import forget_question, load_draft
 from domain.errors import DomainError
 from handlers import Reply, Sender, balance, cancel, confirm, fulfilment, help, offer, order, paid, status, stock
 from handlers.context import Context
 from handlers.errors import reply_for
+from handlers.messages import reply_language
+from handlers.order import choice_number
 from thok.config import Settings
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Context, Intent], list[Reply]]
 
+DRAFT_INTENTS = frozenset({"order", "choose", "confirm", "decline"})
 WHOLESALER_COMMANDS = frozenset({"offer", "accept", "pass", "stock", "paid", "dispatched", "delivered"})
 SHARED: dict[str, Handler] = {
     "help": help.handle,
@@ -36,6 +40,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "retailer": SHARED
     | {
         "order": order.handle,
+        "choose": order.choose,
         "confirm": confirm.handle,
         "decline": confirm.decline,
         "cancel": cancel.handle,
@@ -72,11 +77,22 @@ def understand(session: Session, sender: Sender, text: str) -> Intent:
 
 
 def handle_message(session: Session, sender: Sender, text: str, settings: Settings) -> list[Reply]:
+    return respond(session, sender, text, settings)[1]
+
+
+def respond(session: Session, sender: Sender, text: str, settings: Settings) -> tuple[str, list[Reply]]:
+    """The intent it was taken as (for the message log) and the replies."""
     intent = understand(session, sender, text)
-    lang = sender.language or ("ne" if intent.script == "devanagari" else "en")
-    ctx = Context(session, sender, settings, lang)
-    handler = ROUTES.get(sender.kind, SHARED).get(intent.intent, help.unknown)
-    if sender.kind == "retailer" and intent.intent == "unknown":
+    lang = reply_language(sender.language, text, sender.default_language)
+    ctx = Context(session, sender, settings, lang, text)
+    name = intent.intent
+    if sender.kind == "retailer" and name in ("unknown", "order") and not intent.items and choice_number(text):
+        # "2" or "dosro" answers the numbered question about the draft, when there is one.
+        draft = load_draft(session, sender.id) if sender.id is not None else None
+        if draft is not None and draft.questions:
+            name = "choose"
+    handler = ROUTES.get(sender.kind, SHARED).get(name, help.unknown)
+    if sender.kind == "retailer" and name == "unknown":
         # A retailer typing a wholesaler's command deserves better than "did not understand".
         as_wholesaler = parse(text, catalog_snapshot(session), role="wholesaler").intent
         if as_wholesaler in WHOLESALER_COMMANDS:
@@ -86,7 +102,12 @@ def handle_message(session: Session, sender: Sender, text: str, settings: Settin
         replies = handler(ctx, intent)
     except DomainError as exc:
         savepoint.rollback()
-        log.info("%s refused for %s: %s", intent.intent, sender.kind, exc)
-        return [reply_for(ctx, exc)]
-    savepoint.commit()
-    return replies
+        log.info("%s refused for %s: %s", name, sender.kind, exc)
+        replies = [reply_for(ctx, exc)]
+    else:
+        savepoint.commit()
+    if sender.kind == "retailer" and sender.id is not None and name not in DRAFT_INTENTS:
+        # Another exchange came between the draft's question and the next answer: a later 👍 is
+        # not a YES to it.
+        forget_question(session, sender.id)
+    return name, replies

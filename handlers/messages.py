@@ -7,6 +7,9 @@ is a bug and raises. Later issues add keys here, never literal reply strings els
 from __future__ import annotations
 
 import re
+from decimal import Decimal
+
+from domain.money import npr
 
 CATALOG: dict[str, dict[str, str]] = {
     "help": {
@@ -101,13 +104,63 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "• {quantity} {unit} {name} — NPR {amount}",
         "ne": "• {quantity} {unit} {name} — रु {amount}",
     },
+    "draft_added": {
+        "en": "Added to your order (not placed yet). To start over instead, send new with the items, e.g. new 2 bora basmati.",
+        "ne": "तपाईंको अर्डरमा थपियो (अझै राखिएको छैन)। सुरुदेखि गर्न नयाँ लेखेर सामान पठाउनुहोस्, जस्तै: नयाँ २ बोरा बासमती।",
+    },
+    "draft_so_far": {
+        "en": "Your order so far:\n{lines}\nEstimated so far: NPR {total}",
+        "ne": "अहिलेसम्मको अर्डर:\n{lines}\nअहिलेसम्म अनुमानित: रु {total}",
+    },
+    "ask_choice": {
+        "en": "Which one do you mean by \"{text}\" ({quantity})?\n{options}\nReply with the number, e.g. 1.",
+        "ne": "\"{text}\" ({quantity}) भन्नाले कुन हो?\n{options}\nनम्बर लेखेर जवाफ दिनुहोस्, जस्तै: १।",
+    },
+    "choice_option": {"en": "{n}. {name}", "ne": "{n}. {name}"},
+    "choice_out_of_range": {
+        "en": "Please reply with one of the numbers 1 to {count}.",
+        "ne": "कृपया १ देखि {count} सम्मको एउटा नम्बर लेख्नुहोस्।",
+    },
+    "nothing_to_choose": {
+        "en": "There is no question waiting for a number. Send your order, for example: 2 bora basmati.",
+        "ne": "नम्बरले जवाफ दिनुपर्ने कुनै प्रश्न छैन। आफ्नो अर्डर पठाउनुहोस्, जस्तै: २ बोरा बासमती।",
+    },
+    "answer_first": {
+        "en": "First tell me which product you mean; then reply YES.",
+        "ne": "पहिले कुन सामान हो भन्नुहोस्; त्यसपछि YES / हो लेख्नुहोस्।",
+    },
+    "confirm_explicit": {
+        "en": "To place this order, reply YES (or NO to cancel it):\n{lines}\nEstimated total: NPR {total}",
+        "ne": "यो अर्डर राख्न YES / हो लेख्नुहोस् (रद्द गर्न NO / होइन):\n{lines}\nअनुमानित जम्मा: रु {total}",
+    },
+    "draft_expired": {
+        "en": "Your order was not confirmed within {minutes} minutes, so it expired: nothing was ordered. Please send it again.",
+        "ne": "तपाईंको अर्डर {minutes} मिनेटभित्र पक्का नभएकाले म्याद सकियो: केही अर्डर भएन। कृपया फेरि पठाउनुहोस्।",
+    },
+    "draft_cancelled": {
+        "en": "OK, your order was cancelled before it was placed. Nothing was ordered.",
+        "ne": "ठिक छ, तपाईंको अर्डर राख्नुअघि नै रद्द भयो। केही अर्डर भएन।",
+    },
+    "draft_cancel_open_order": {
+        "en": "Your placed order {ref} is still open; to cancel it too, send: cancel {ref}",
+        "ne": "पहिले राखेको अर्डर {ref} अझै खुला छ; त्यो पनि रद्द गर्न लेख्नुहोस्: cancel {ref}",
+    },
+    "status_draft": {
+        "en": "Not placed yet (reply YES to place it, NO to cancel):\n{lines}\nEstimated total: NPR {total}",
+        "ne": "अझै राखिएको छैन (राख्न YES / हो, रद्द गर्न NO / होइन):\n{lines}\nअनुमानित जम्मा: रु {total}",
+    },
+    "status_draft_question": {
+        "en": "Still to choose: which product you mean by {words}.",
+        "ne": "अझै छान्न बाँकी: {words} भन्नाले कुन सामान।",
+    },
+    "status_total": {"en": " — NPR {total}", "ne": " — रु {total}"},
     "ask_ambiguous": {
         "en": "Which one do you mean by \"{text}\"? {options}. Please send the order again with the full name.",
         "ne": "\"{text}\" भन्नाले कुन हो? {options}। कृपया पूरा नाम लेखेर अर्डर फेरि पठाउनुहोस्।",
     },
     "ask_unmatched": {
-        "en": "I could not find \"{text}\" in our catalog.{suggestion} Nothing was ordered yet.",
-        "ne": "\"{text}\" हाम्रो सूचीमा भेटिएन।{suggestion} अहिलेसम्म केही अर्डर भएको छैन।",
+        "en": "I could not find \"{text}\" in our catalog, so it is not in your order.{suggestion} Write it another way if you need it.",
+        "ne": "\"{text}\" हाम्रो सूचीमा भेटिएन, त्यसैले अर्डरमा राखिएन।{suggestion} चाहिन्छ भने अर्को तरिकाले लेख्नुहोस्।",
     },
     "did_you_mean": {
         "en": " Did you mean: {options}?",
@@ -319,6 +372,7 @@ CATALOG: dict[str, dict[str, str]] = {
 
 LANGUAGES = ("en", "ne")
 _DEVANAGARI = re.compile("[\u0900-\u097f]")
+_LATIN = re.compile("[A-Za-z]")
 
 
 def t(key: str, lang: str | None, **kw: str) -> str:
@@ -331,8 +385,37 @@ def both(key: str, **kw: str) -> str:
     return "\n\n".join(t(key, lang, **kw) for lang in LANGUAGES)
 
 
-def language_of(text: str, preferred: str | None = None) -> str:
-    """The saved preference, else the message's script: any Devanagari letter means Nepali."""
-    if preferred in LANGUAGES:
-        return preferred  # type: ignore[return-value]
-    return "ne" if _DEVANAGARI.search(text or "") else "en"
+def reply_language(chosen: str | None, latest_text: str | None, default: str | None = None) -> str:
+    """THE reply-language rule. A language the person chose themselves (`nepali` / `english`) wins;
+    else the script of their latest message (any Devanagari letter means Nepali, any Latin letter
+    English); else, for a message with no letters ("👍", "2") or one the bot starts, the default an
+    admin, an import or the seed set; else English."""
+    if chosen in LANGUAGES:
+        return chosen  # type: ignore[return-value]
+    text = latest_text or ""
+    if _DEVANAGARI.search(text):
+        return "ne"
+    if _LATIN.search(text):
+        return "en"
+    return default if default in LANGUAGES else "en"  # type: ignore[return-value]
+
+
+_DEVANAGARI_DIGITS = str.maketrans("0123456789", "०१२३४५६७८९")
+
+
+def numerals(text: str, lang: str | None) -> str:
+    """Digits as the reader writes them: Devanagari for Nepali."""
+    return text.translate(_DEVANAGARI_DIGITS) if lang == "ne" else text
+
+
+def money_for(amount: object, lang: str | None) -> str:
+    """NPR for one reader: 12,500 in English; १२,५०० in Nepali, grouped in lakhs (१,२५,०००)."""
+    value = Decimal(str(amount))
+    if lang != "ne":
+        return npr(value)
+    whole, _, paisa = f"{abs(value):.2f}".partition(".")
+    head, tail = whole[:-3], whole[-3:]
+    groups = [head[max(0, i - 2) : i] for i in range(len(head), 0, -2)][::-1]
+    grouped = ",".join([*groups, tail]) if head else tail
+    text = ("-" if value < 0 else "") + grouped + ("" if paisa == "00" else f".{paisa}")
+    return numerals(text, lang)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from bot.parser import Intent
+from domain.drafts import load_draft
 from domain.offers import wholesaler_open_work
 from domain.orders import open_orders
 from handlers import Reply
 from handlers.context import Context
+from handlers.order import lines_text
 
 
 def handle(ctx: Context, intent: Intent) -> list[Reply]:
@@ -22,11 +25,13 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
         )
         return [ctx.reply("wholesaler_status", lines=lines)]
     assert ctx.retailer_id is not None
+    parts = _draft(ctx, ctx.retailer_id)
     orders = open_orders(ctx.session, ctx.retailer_id)
     if not orders:
-        return [ctx.reply("status_none")]
+        return [ctx.compose([*parts, ctx.text("status_none")])]
+
     def total(amount: Decimal | None) -> str:
-        return f" — NPR {ctx.money(amount)}" if amount else ""
+        return ctx.text("status_total", total=ctx.money(amount)) if amount else ""
 
     lines = "\n".join(
         ctx.text(
@@ -37,4 +42,19 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
         )
         for o in orders
     )
-    return [ctx.reply("status_list", lines=lines)]
+    return [ctx.compose([*parts, ctx.text("status_list", lines=lines)])]
+
+
+def _draft(ctx: Context, retailer_id: int) -> list[str]:
+    """The order still waiting for a YES (or a choice) comes first: it is what a shopkeeper who
+    asks "status" right after ordering means."""
+    draft = load_draft(ctx.session, retailer_id)
+    if draft is None or draft.expired(datetime.now(UTC)) or not (draft.lines or draft.questions):
+        return []
+    parts = []
+    if draft.lines:
+        parts.append(ctx.text("status_draft", lines=lines_text(ctx, draft), total=ctx.money(draft.total)))
+    if draft.questions:
+        words = ", ".join(f'"{q.text}"' for q in draft.questions)
+        parts.append(ctx.text("status_draft_question", words=words))
+    return parts

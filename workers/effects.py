@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import InboundMessage, Retailer, Wholesaler
+from db.models import Retailer, Wholesaler
 from domain import messaging
 from domain.events import Event, Notice, take_events, take_notices
-from handlers.messages import language_of, t
+from handlers.messages import reply_language, t
 from thok.config import Settings
 from workers.context import get_services
 from workers.queueing import enqueue_send
@@ -40,17 +39,12 @@ def _recipient(session: Session, notice: Notice) -> tuple[str, str, int | None, 
     assert isinstance(found, Retailer | Wholesaler), f"no {notice.to_kind} {notice.to_id}"
     party = found
     saved = party.language.value if party.language is not None else None
-    if saved is None:  # no saved preference: answer in the script they last wrote in
-        last = session.scalar(
-            select(InboundMessage.body)
-            .where(InboundMessage.from_number == party.whatsapp_number)
-            .order_by(InboundMessage.received_at.desc())
-            .limit(1)
-        )
-        saved = language_of(last or "", None)
+    number = party.whatsapp_number
+    chosen = saved if saved and messaging.chose_language(session, number) else None
+    lang = reply_language(chosen, messaging.latest_inbound_text(session, number), saved)
     retailer_id = party.id if notice.to_kind == "retailer" else None
     wholesaler_id = party.id if notice.to_kind == "wholesaler" else None
-    return party.whatsapp_number, saved, retailer_id, wholesaler_id
+    return number, lang, retailer_id, wholesaler_id
 
 
 def render_notices(session: Session, notices: list[Notice]) -> list[int]:

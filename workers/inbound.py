@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Order, Retailer
+from db.models import Order, Retailer, Wholesaler
 from domain import messaging
 from domain.errors import InvalidInput
 from domain.phones import mask_phone, normalize_phone
 from handlers import Reply, Sender
-from handlers.dispatch import handle_message
-from handlers.messages import both, language_of, t
+from handlers.dispatch import respond
+from handlers.messages import both, reply_language, t
 from thok import metrics
 from thok.logging import bind
 from workers import effects
@@ -40,7 +40,7 @@ def process_inbound(inbound_id: int) -> str:
         except InvalidInput:
             phone = message.from_number
         party = messaging.find_party(uow.session, phone)
-        sender = _sender(party, phone)
+        sender = _sender(uow.session, party, phone)
         intent: str | None = None
         if message.num_media > 0 and not message.body.strip():
             # Photos of handwritten lists are common; the media URL is stored, the sender is told.
@@ -51,7 +51,7 @@ def process_inbound(inbound_id: int) -> str:
             intent = "unregistered"
         else:
             text = message.button_payload or message.body
-            replies = handle_message(uow.session, sender, text, services.settings)
+            intent, replies = respond(uow.session, sender, text, services.settings)
             if message.num_media > 0:
                 replies.append(Reply(to=phone, body=_media_reply(sender, message.body)))
         created: list[int] = []
@@ -90,22 +90,23 @@ def _order_refs(session: Session, replies: list[Reply]) -> str | None:
     return ",".join(sorted(session.scalars(select(Order.ref).where(Order.id.in_(ids)))))
 
 
-def _sender(party: object, phone: str) -> Sender:
+def _sender(session: Session, party: Retailer | Wholesaler | None, phone: str) -> Sender:
     if party is None:
         return Sender(kind="unknown", phone=phone)
     kind = "retailer" if isinstance(party, Retailer) else "wholesaler"
-    language = getattr(party, "language", None)
+    saved = party.language.value if party.language is not None else None
     return Sender(
         kind=kind,
         phone=phone,
-        id=party.id,  # type: ignore[attr-defined]
-        language=language.value if language is not None else None,
-        name=party.name,  # type: ignore[attr-defined]
+        id=party.id,
+        language=saved if saved and messaging.chose_language(session, phone) else None,
+        name=party.name,
+        default_language=saved,
     )
 
 
 def _media_reply(sender: Sender, caption: str) -> str:
-    return t("media_unsupported", language_of(caption, sender.language))
+    return t("media_unsupported", reply_language(sender.language, caption, sender.default_language))
 
 
 def _reply_key(inbound_id: int, n: int, reply: Reply) -> str:
