@@ -194,7 +194,7 @@ def main() -> None:
         "DATABASE_URL": settings.database_url or "",
         "REDIS_URL": settings.redis_url or "",
         "THOK_DATA_DIR": tmp,
-        "SECRET_KEY": "bench",
+        "SECRET_KEY": "bench-" + "k" * 32,  # production mode: a short key is refused
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": TOKEN,
         "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",

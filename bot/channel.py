@@ -19,7 +19,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from db.models import OutboundStatus
-from thok.config import Settings
+from thok.config import WORKER_NEEDS, Settings
 
 WHATSAPP_PREFIX = "whatsapp:"
 
@@ -157,4 +157,8 @@ class SimulatorChannel:
 
 
 def channel_for(settings: Settings) -> Channel:
-    return TwilioChannel(settings) if settings.twilio_configured else SimulatorChannel()
+    if settings.twilio_configured:
+        return TwilioChannel(settings)
+    # Only the demo "sends" to the simulator: in production it would mark every reply SENT unsent.
+    settings.require_production(WORKER_NEEDS)
+    return SimulatorChannel()

@@ -189,7 +189,7 @@ def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
-        secret_key="test-secret-key",
+        secret_key="test-secret-key-of-thirty-two-chars",
         twilio_account_sid="AC" + "0" * 32,
         twilio_auth_token="test-auth-token",
         twilio_whatsapp_from="whatsapp:+14155238886",

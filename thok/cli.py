@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from domain.errors import DomainError
-from thok.config import ConfigError
+from thok.config import WORKER_NEEDS, ConfigError
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -494,6 +494,10 @@ def worker_cmd(burst: bool) -> None:
     from thok.logging import configure_logging
 
     settings = _settings()
+    try:
+        settings.require_production(WORKER_NEEDS)  # no Twilio: replies would go to the simulator
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     configure_logging(settings.log_level, settings.log_format)
     # Before thok.metrics is first imported (workers.runner imports it): this worker and its
     # work-horses share one multiprocess folder of their own, served on WORKER_METRICS_PORT.
@@ -557,7 +561,8 @@ def demo_cmd(host: str, port: int) -> None:
         f"\nThok demo is running (dev mode: Twilio signatures are not checked).\n"
         f"  Home        {base}/\n  Simulator   {base}/simulator\n  Dashboard   {base}/dashboard/"
         f"  (login {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD})\n  Health      {base}/healthz  {base}/readyz\n"
-        f"  Metrics     {base}/metrics  (worker: http://127.0.0.1:{settings.worker_metrics_port}/metrics)\n"
+        f"  Metrics     {base}/metrics  (worker: http://{settings.worker_metrics_addr}:{settings.worker_metrics_port}"
+        "/metrics)\n"
         f"Press Ctrl-C to stop."
     )
     children = [web, worker]

@@ -64,6 +64,15 @@ def _int_list(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple
         raise ConfigError(f"{name} must be comma-separated whole numbers (got {raw!r})") from None
 
 
+# What each production process cannot run without. The embedded servers are for the demo (dev
+# mode) and tests, so every process needs real DATABASE_URL and REDIS_URL; a worker without Twilio
+# would "send" every reply to the simulator and mark it SENT.
+SERVER_NEEDS = ("DATABASE_URL", "REDIS_URL")
+WORKER_NEEDS = (*SERVER_NEEDS, "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM")
+WEB_NEEDS = (*WORKER_NEEDS, "SECRET_KEY")  # the auth token checks Twilio's signatures
+MIN_SECRET_KEY_LENGTH = 32  # signs the dashboard's session cookies
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None  # None: the embedded PostgreSQL in data_dir
@@ -108,6 +117,8 @@ class Settings:
     # metric files (prometheus_client's multiprocess mode); each process kind uses a subfolder.
     metrics_dir: Path | None = None  # None: THOK_DATA_DIR/metrics
     worker_metrics_port: int = 9101  # the RQ worker's own /metrics; 0 turns it off
+    worker_metrics_addr: str = "127.0.0.1"  # loopback unless the scraper is on another host
+    trusted_proxies: int = 0  # proxies in front of the web whose X-Forwarded-For is believed
     log_format: str = "json"  # "json" (one object per line, for grep and log shippers) or "text"
     log_level: str = "INFO"
 
@@ -134,13 +145,20 @@ class Settings:
     def with_overrides(self, **kwargs: Any) -> Settings:
         return replace(self, **kwargs)
 
-    def require_production(self) -> None:
-        """Production (not dev/demo) refuses to start without its secrets: fail with one clear line."""
+    def require_production(self, needs: tuple[str, ...] = WEB_NEEDS) -> None:
+        """Production (not dev/demo) refuses to start without what the process needs, or with a
+        secret that is obviously weak: fail with one clear line naming the variable."""
         if self.dev_mode:
             return
-        for name in ("SECRET_KEY", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"):
-            if not getattr(self, name.lower()):
+        for name in needs:
+            value = getattr(self, name.lower())
+            if value is None or not str(value).strip():
                 raise ConfigError(f"{name} is not set: export {name}=... (or run `thok demo` for dev mode)")
+        if "SECRET_KEY" in needs and len(self.secret_key or "") < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                f"SECRET_KEY is too short (at least {MIN_SECRET_KEY_LENGTH} characters): "
+                "export SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+            )
 
 
 DECISION_FACTORS = ("price", "delivery", "record", "credit")
@@ -211,6 +229,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", 60),
         metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
         worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 9101),
+        worker_metrics_addr=(env.get("WORKER_METRICS_ADDR") or "").strip() or "127.0.0.1",
+        trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
         log_format=_choice(env, "LOG_FORMAT", ("json", "text"), "json"),
         log_level=_choice(env, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
     )

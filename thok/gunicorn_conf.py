@@ -9,11 +9,19 @@ dropped when it exits; its counters stay, so totals never go backwards.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from thok.config import load_settings, metrics_dir_for
+from thok.config import ConfigError, load_settings, metrics_dir_for
 
-METRICS_DIR = metrics_dir_for(load_settings(), "web")
+try:
+    # Checked here, in the master, so a missing or weak setting is one line and exit 1, not each
+    # worker's traceback from create_app() and gunicorn's "Worker failed to boot".
+    SETTINGS = load_settings()
+    SETTINGS.require_production()
+except ConfigError as exc:
+    sys.exit(f"thok web: {exc}")
+METRICS_DIR = metrics_dir_for(SETTINGS, "web")
 accesslog = None  # the app writes one JSON line per request (bot.health), with its context
 
 

@@ -10,14 +10,18 @@ from redis import Redis
 
 from db.embedded import with_embedded_servers
 from db.session import Database
-from thok.config import Settings, load_settings
+from thok.config import SERVER_NEEDS, Settings, load_settings
 
 log = logging.getLogger(__name__)
 
 
 @cache
 def settings() -> Settings:
-    return with_embedded_servers(load_settings())
+    """The environment's settings; in dev mode (the demo) unset URLs get the embedded servers, in
+    production a missing DATABASE_URL or REDIS_URL stops the process here, before anything starts."""
+    loaded = load_settings()
+    loaded.require_production(SERVER_NEEDS)
+    return with_embedded_servers(loaded)
 
 
 def database_for(settings: Settings) -> Database:

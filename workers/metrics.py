@@ -133,16 +133,19 @@ def refresh_gauges() -> dict[str, int]:
 
 
 def serve_worker_metrics(settings: Settings, redis: Redis) -> None:
-    """This worker's /metrics on WORKER_METRICS_PORT (0: off). A port already taken (a second
-    worker on the host without its own port) costs its metrics, never the worker."""
+    """This worker's /metrics on WORKER_METRICS_ADDR:WORKER_METRICS_PORT (port 0: off). Loopback by
+    default: the endpoint has no login, and queue names and counts are nobody else's business. A
+    port already taken (a second worker on the host without its own port) costs its metrics, never
+    the worker."""
     if settings.worker_metrics_port <= 0:
         return
     from bot.app import Services
     from bot.health import live_gauges
 
     registry = metrics.registry_for(live_gauges(Services(settings, get_services().database, redis)))
+    where = f"{settings.worker_metrics_addr}:{settings.worker_metrics_port}"
     try:
-        start_http_server(settings.worker_metrics_port, registry=registry)
-        log.info("worker metrics on :%d/metrics", settings.worker_metrics_port)
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_addr, registry=registry)
+        log.info("worker metrics on %s/metrics", where)
     except OSError as exc:
-        log.warning("worker metrics not served: port %d: %s", settings.worker_metrics_port, exc)
+        log.warning("worker metrics not served: %s: %s", where, exc)
