@@ -27,6 +27,7 @@ from db.partitions import add_months, ensure_partitions, month_start, nepal_toda
 from db.roles import RoleError, grant_runtime, runtime_role_problems
 from db.session import Database
 from db.verify import verify
+from domain import stats
 from domain.archive import archive
 from domain.credit import account_balance, hold_credit, release_hold, set_credit_limit
 from domain.ledger import last_entries, post_debit, statement_rows
@@ -230,6 +231,20 @@ def test_the_worker_makes_partitions_that_the_owner_owns(
         assert owner.fetchone() == ("postgres",) != (runtime_role,)
 
 
+def test_stats_and_gauges_read_as_the_runtime_role(runtime_url: str, books: dict[str, int]) -> None:
+    """`thok stats` and the refresh_gauges job read catalogs and pg_stats; the role sees enough."""
+    engine = create_engine(to_psycopg_url(runtime_url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            assert stats.soft_deleted(conn)["retailers"] == 0
+            assert set(stats.orders_by_status(conn).values()) == {0}
+            usage = {(i.table, i.index) for i in stats.index_usage(conn)}
+            assert ("ledger_idempotency_keys", "uq_ledger_entries_idempotency_key") in usage
+            assert ("ledger_entries", "pk_ledger_entries") in usage
+    finally:
+        engine.dispose()
+
+
 def test_archived_months_stay_readable_by_the_runtime_role(
     fresh_database: Database, fresh_database_url: str, runtime_url: str
 ) -> None:
@@ -341,6 +356,7 @@ def test_the_whole_trade_runs_as_the_runtime_role(
     try:
         assert context.get_services().database.url == runtime_url
         client = create_app(settings, runtime, redis_for(settings), TESTING=True).test_client()
+        assert client.get("/readyz").status_code == 200  # reads alembic_version as the role
 
         def send(phone: str, body: str) -> list[str]:
             before = len(fake_twilio.posts())
