@@ -195,7 +195,9 @@ def _keyword_intent(keys: list[str], labels: list[str | None], has_ref: bool) ->
         return "balance", None
     if kset & lx.STATUS_STRONG:
         return "status", None
-    if kset & lx.STATUS_WEAK and (has_ref or kset & lx.ORDER_WORDS or len(keys) <= 6):
+    if kset & lx.STATUS_WEAK and (has_ref or kset & lx.ORDER_WORDS or len(keys) <= 3):
+        return "status", None
+    if any(sentence <= kset for sentence in lx.STATUS_SENTENCES):
         return "status", None
     if kset & lx.HELP_WORDS or (kset & lx.HOWTO_WORDS and kset & lx.ORDER_WORDS):
         return "help", None
@@ -405,6 +407,13 @@ def _parse(cleaned: str, catalog: Catalog, role: str, script: str) -> Intent:
     ref, low = _find_ref(low)
     keys = _word_keys(low)
     labelled = _labels(keys + _emoji_keys(cleaned))
+    if len(keys) > 1 and "hajur" in keys:
+        # "hajur dai", "hajur, k bhayo?": a polite address, a yes only on its own or with "ho"
+        pos, relabelled = 0, []
+        for lb, size in labelled:
+            relabelled.append(("filler" if keys[pos : pos + size] == ["hajur"] else lb, size))
+            pos += size
+        labelled = relabelled
     labels: list[str | None] = [lb for lb, _size in labelled]
     if not keys and cleaned.strip().strip("?？ ") == "" and "?" in cleaned:
         return Intent("help", script=script)
@@ -414,7 +423,7 @@ def _parse(cleaned: str, catalog: Catalog, role: str, script: str) -> Intent:
         if found is not None:
             return Intent(order_ref=ref, script=script, **found)
 
-    core = _core_intent(labels)
+    core = _core_intent(labels) if not (role == "retailer" and set(keys) & lx.PRICE_WORDS) else None
     rest_of_goods = set(keys) & lx.ORDER_WORDS or _first(keys, lx.ORDER_VERBS, lx.ORDER_VERB_PREFIXES)
     if core is not None and core[0] == "balance" and not (set(keys) & lx.BALANCE_WORDS) - lx.BAKI_WORDS:
         core = None if rest_of_goods else core  # "baki saman pathaunu": the rest of the goods, not the khata
@@ -440,12 +449,15 @@ def _first(keys: list[str], words: frozenset[str], prefixes: tuple[str, ...] = (
     return None
 
 
-def _price_number(low: str, lines: OrderLines) -> Decimal | None:
-    """A sum of money in a question ("10 kg chiura ko 1,200 ho?"): a number that is no item's
-    quantity and has no unit or time word after it."""
-    quantities = {it.quantity for it in lines.items}
-    for value, nxt, _prev in _numbers_with_next(low):
-        if value >= 20 and value not in quantities and nxt not in lx.UNIT_WORDS and nxt not in lx.TIME_WORDS:
+_PRICE_BEFORE = lx.CURRENCY_WORDS | frozenset({"ko", "को", "ma", "मा"})
+_PRICE_AFTER = lx.CURRENCY_WORDS | frozenset({"ho", "हो", "ma", "मा", "parchha", "parcha", "पर्छ"})
+
+
+def _price_number(low: str) -> Decimal | None:
+    """A sum of money in a question ("10 kg chiura ko 1,200 ho?", "rs 500 ma dinchhau?"): a number
+    after "ko"/"rs" or before "ho"/"rupees", with no unit after it."""
+    for value, nxt, prev in _numbers_with_next(low):
+        if value >= 10 and nxt not in lx.UNIT_WORDS and (prev in _PRICE_BEFORE or nxt in _PRICE_AFTER):
             return value
     return None
 
@@ -468,7 +480,12 @@ def _retailer(
     kset = set(keys)
     why: list[str] = []
     negation = _first(keys, lx.NEGATION_WORDS, lx.NEGATION_PREFIXES)
-    verb = _first([k for k in keys if k != negation], lx.ORDER_VERBS, lx.ORDER_VERB_PREFIXES)
+    # "pathaunu bhayo" is "you sent" (a past), not "send"
+    requests = [
+        k for n, k in enumerate(keys) if k != negation and not (n + 1 < len(keys) and keys[n + 1] in lx.TALK_WORDS)
+    ]
+    verb = _first(requests, lx.ORDER_VERBS, lx.ORDER_VERB_PREFIXES)
+    talk = _first(keys, lx.TALK_WORDS)
     question_word = _first(keys, lx.QUESTION_WORDS)
     question = "?" in cleaned or "？" in cleaned or question_word is not None
     price_word = _first(keys, lx.PRICE_WORDS)
@@ -477,9 +494,7 @@ def _retailer(
     strong = [it for it in lines.items if it.strong]
     quantity = bool(strong) or (lines.quantity_seen and bool(lines.ambiguities or lines.unmatched))
     listed = lines.list_lines >= 2
-    products = tuple(
-        dict.fromkeys([it.sku for it in lines.items] + [c for a in lines.ambiguities for c in a.candidates])
-    )
+    products = tuple(dict.fromkeys(it.sku for it in lines.items))  # a generic word names no product
     if verb:
         why.append(f"ordering word {verb!r}")
     if strong:
@@ -498,41 +513,52 @@ def _retailer(
     if kset & lx.CANCEL_WORDS or (kset & lx.REMOVE_WORDS and (kset & lx.ORDER_WORDS or products)):
         if kset & lx.DRAFT_WORDS:
             return result("decline", "cancel the draft")
-        return result("cancel", "cancel word", products=products)
+        described = tuple(dict.fromkeys((*products, *lines.negated_skus)))
+        return result("cancel", "cancel word", products=described)
     only_baki = keyword is not None and keyword[0] == "balance" and not (kset & lx.BALANCE_WORDS) - lx.BAKI_WORDS
     if only_baki and (verb or lines.found or kset & lx.ORDER_WORDS):
         keyword = None  # "baki saman bholi pathaunu": the rest of the goods, not the khata
-    ordering = (quantity or verb or listed) and not (question and not verb)
-    if lines.refused and not complaint:
+    asks = verb is not None
+    # a verb of ordering counts alone only when every other word was understood ("wai wai pathaunu",
+    # not "shikhar ko poster pathaidinu")
+    ordering = quantity or listed or (asks and lines.loose_words == 0 and not lines.unmatched)
+    if (question or talk) and not asks:
+        ordering = False  # "2 bora chamal cha?", "pahile 6 pack bechthe": asked or told, not ordered
+    if talk:
+        why.append(f"talk ({talk!r})")
+    if lines.refused and not complaint and not ((question or talk) and not asks):
         bad = tuple(BadQuantity(r.text, r.reason, r.sku, r.matched_text) for r in lines.refused)
-        return result(
-            "order", "quantity refused: " + ", ".join(f"{b.text} ({b.reason})" for b in bad), bad_quantities=bad
-        )
-    if keyword is not None and not (lines.found and ordering and keyword[0] not in ("cancel",)):
+        refused = ", ".join(f"{b.text} ({b.reason})" for b in bad)
+        return result("order", "quantity refused: " + refused, bad_quantities=bad)
+    if keyword is not None and not (lines.found and ordering):
         return Intent(keyword[0], order_ref=ref, language=keyword[1], script=script, why=(*why, "keyword"))
     if any(sentence <= kset for sentence in lx.HELP_SENTENCES):
         return result("help", "asks what Thok can do")
-    if complaint and not (verb and quantity and not question):
+    if complaint and not (asks and quantity and not question):
         return result("unknown", f"complaint ({complaint!r})")
-    kati_count = any(
-        k in ("kati", "कति") and n + 1 < len(keys) and keys[n + 1] in lx.UNIT_WORDS for n, k in enumerate(keys)
+    pack_question = any(
+        k in ("kati", "कति") and any(a in lx.UNIT_WORDS or a in lx.PACK_QUESTION_WORDS for a in keys[n + 1 : n + 4])
+        for n, k in enumerate(keys)
     )
-    how_much = {"how", "much"} <= kset or bool(kset & {"kati", "कति"}) and not kati_count
-    if not (verb and quantity) and (price_word or (question and (how_much or _price_number(low, lines)) and products)):
+    how_much = {"how", "much"} <= kset or bool(kset & {"kati", "कति"})
+    priced = price_word or (question and products and (how_much or _price_number(low) is not None))
+    if priced and not (asks and quantity) and not pack_question:
         return result("price", f"price asked ({price_word or 'how much'})", products=products)
-    if repeat and not lines.found and (verb or kset & lx.ORDER_WORDS or len(repeat) >= 2):
+    if pack_question and lines.found:
+        return result("unknown", "asks what a pack holds")
+    if repeat and not lines.found and (asks or kset & lx.ORDER_WORDS or len(repeat) >= 2):
         return result("reorder", "repeat the last order (" + ", ".join(repeat) + ")")
     if lines.found:
         if ordering:
             return _order_intent(lines, ref, script, why)
         if question:
             return result("unknown", "a question that names a product, not an order")
-        if lines.loose_words == 0 and not lines.unmatched and not lines.negated:
+        if not talk and lines.loose_words == 0 and not lines.unmatched and not lines.negated:
             return _order_intent(lines, ref, script, [*why, "only product names"])
         return result("unknown", "names a product without asking for it")
     if lines.unmatched and lines.quantity_seen and ordering:
         return _order_intent(lines, ref, script, why)
-    if repeat and verb:
+    if repeat and asks:
         return result("reorder", "repeat word with an ordering word")
     return result("unknown", "no ordering signal")
 

@@ -23,7 +23,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from bot.parsing import lexicon as lx
-from bot.parsing.text import Token, is_devanagari, loose_key, phrase_keys
+from bot.parsing.text import Token, is_devanagari, loose_key, phrase_keys, word_key
 
 MAX_CANDIDATES = 10
 _PAREN = re.compile(r"\(([^)]*)\)")
@@ -91,8 +91,8 @@ class Catalog:
                 name=str(e.name).strip(),
                 name_ne=(str(e.name_ne).strip() or None) if e.name_ne else None,
                 aliases=tuple(str(a).strip() for a in (e.aliases or ()) if str(a).strip()),
-                unit=str(e.unit).strip().lower(),
-            )
+                unit=lx.UNIT_WORDS.get(word_key(str(e.unit).strip().lower()), str(e.unit).strip().lower()),
+            )  # a catalog may spell the unit its own way ("bag", "pkt", "pcs"): one code for each
             if entry.sku and entry.sku not in by_sku:
                 by_sku[entry.sku] = entry
         self.entries: tuple[CatalogEntry, ...] = tuple(by_sku.values())

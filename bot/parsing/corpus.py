@@ -1,4 +1,5 @@
-"""Scoring the parser against the labelled corpus (tests/data/parser_corpus.jsonl).
+"""Scoring the parser against the labelled corpora (tests/data/parser_corpus.jsonl, and the
+three-catalog corpus tests/data/corpus/ of issue 16: see `load_catalog_corpus`).
 
 Shared by tests/test_parser_corpus.py and bench/parser_accuracy.py. A corpus line:
 {"text": ..., "role": "retailer"|"wholesaler", "intent": ..., "items": [{"sku","quantity","unit"}],
@@ -69,6 +70,19 @@ class Report:
     fields_ok: int = 0
     misses: list[Miss] = field(default_factory=list)
     intent_confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
+    exact: int = 0  # messages with no problem at all
+    non_orders: int = 0  # messages whose label is not an order
+    false_orders: int = 0  # ... that the parser made an order of
+    intent_pairs: Counter[tuple[str, str]] = field(default_factory=Counter)  # (expected, got), all messages
+    kinds: Counter[str] = field(default_factory=Counter)  # misses by the row's "kind"
+
+    @property
+    def exact_match(self) -> float:
+        return self.exact / self.messages if self.messages else 1.0
+
+    @property
+    def false_order_rate(self) -> float:
+        return self.false_orders / self.non_orders if self.non_orders else 0.0
 
     @property
     def intent_accuracy(self) -> float:
@@ -111,6 +125,10 @@ def evaluate(rows: list[dict[str, Any]], catalog: Catalog) -> Report:
         got = parse(row["text"], catalog, row.get("role", "retailer"))
         problems: list[str] = []
         report.messages += 1
+        report.intent_pairs[(row["intent"], got.intent)] += 1
+        if row["intent"] != "order":
+            report.non_orders += 1
+            report.false_orders += got.intent == "order"
         if got.intent == row["intent"]:
             report.intents_ok += 1
         else:
@@ -137,6 +155,12 @@ def evaluate(rows: list[dict[str, Any]], catalog: Catalog) -> Report:
                     report.fields_ok += 1
                 else:
                     problems.append(f"unmatched {list(got.unmatched)} (expected {row['unmatched']})")
+        if "products" in row and row["intent"] == got.intent and set(row["products"]) != set(got.products):
+            problems.append(f"products {sorted(got.products)} != {sorted(row['products'])}")
+        if row["intent"] == "order" and bool(row.get("bad_quantity")) != bool(got.bad_quantities):
+            problems.append(
+                f"bad quantities {[b.text for b in got.bad_quantities]} (expected {bool(row.get('bad_quantity'))})"
+            )
         for name in FIELDS:
             if name not in row:
                 continue
@@ -149,6 +173,25 @@ def evaluate(rows: list[dict[str, Any]], catalog: Catalog) -> Report:
                 report.fields_ok += 1
             else:
                 problems.append(f"{name} {value!r} != {expected!r}")
-        if problems:
+        if not problems:
+            report.exact += 1
+        else:
+            report.kinds[row.get("kind", "")] += 1
             report.misses.append(Miss(row["text"], row.get("role", "retailer"), problems, got.to_dict()))
     return report
+
+
+CORPUS_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "data" / "corpus"
+
+
+def load_catalog_corpus(directory: str | Path = CORPUS_DIR) -> dict[str, tuple[Catalog, list[dict[str, Any]]]]:
+    """{"a": (catalog, rows), ...} for every catalog_X.csv with its messages_X.jsonl. Rows carry a
+    "split" ("tune" or "holdout"): only tune rows may be looked at when changing the parser."""
+    out: dict[str, tuple[Catalog, list[dict[str, Any]]]] = {}
+    folder = Path(directory)
+    for csv_path in sorted(folder.glob("catalog_*.csv")):
+        name = csv_path.stem.split("_", 1)[1]
+        messages = folder / f"messages_{name}.jsonl"
+        if messages.exists():
+            out[name] = (Catalog.from_csv(csv_path), load(messages))
+    return out

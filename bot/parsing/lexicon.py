@@ -12,7 +12,8 @@ from decimal import Decimal
 from bot.parsing.text import phrase_keys, word_key
 
 UNIT_CODES = (
-    "bora", "kg", "g", "litre", "carton", "packet", "piece", "dozen", "tray", "crate", "case", "box", "bottle"
+    "bora", "kg", "g", "litre", "carton", "packet", "piece", "dozen", "tray", "crate", "case", "box", "bottle",
+    "ml", "quintal", "pathi", "mana", "dharni",
 )
 
 
@@ -50,10 +51,15 @@ UNIT_WORDS: dict[str, str] = _table(
         "case": "case cases kes केस",
         "box": "box boxes bx baksa bakas baksha बक्सा बाकस",
         "bottle": "bottle bottles btl btls botal bottal बोतल बोटल",
+        "ml": "ml mls millilitre milliliter एमएल मिलि",
+        "quintal": "quintal quintals quintl kwintal kuintal kintal क्विन्टल क्वीन्टल क्विंटल",
+        "pathi": "pathi paathi pathis pathee पाथी पाथि",
+        "mana": "mana maana manaa manas माना",
+        "dharni": "dharni dharnee dharni dharani धार्नी धार्नि धारनी",
     }
 )
 # Short or common-word spellings that only count as a unit right after a number ("5 l", "2 ta").
-WEAK_UNITS: frozenset[str] = _keys("l lt lit g gr ta टा pc pis nos tre kes case box bag bags pack lit")
+WEAK_UNITS: frozenset[str] = _keys("l lt lit g gr ta टा pc pis nos tre kes case box bag bags pack lit mana manas")
 
 # --- numbers -----------------------------------------------------------------------------------
 _NUM_SPEC: dict[int | str, str] = {
@@ -98,6 +104,7 @@ HALF_WORDS: frozenset[str] = _keys("half aadha adha aadhaa adhaa आधा")
 # Number words that are also everyday words: a quantity only when a unit or product follows.
 AMBIGUOUS_NUMBER_WORDS: frozenset[str] = _keys("tin chha sat ath nau das dash bis pau छ पाउ one")
 HUNDRED_WORDS: frozenset[str] = _keys("hundred saya say sae सय")
+THOUSAND_WORDS: frozenset[str] = _keys("thousand hajar hazar hajaar हजार")
 # sawa 2 = 2.25, sadhe 2 = 2.5, paune 2 = 1.75
 MODIFIER_WORDS: dict[str, Decimal] = {
     **{k: Decimal("0.25") for k in _keys("sawa sava सवा")},
@@ -190,6 +197,7 @@ _INTENT_SPEC: dict[str, list[str]] = {
         "namaste", "namaskar", "hi", "hii", "hiii", "hello", "helo", "hlo", "hey", "hy", "good morning",
         "good evening", "good afternoon", "morning", "jai nepal", "k cha", "ke cha", "kasto cha",
         "sanchai", "thanks", "thank you", "thankyou", "thx", "dhanyabad", "dhanyawad", "नमस्ते", "नमस्कार",
+        "pranam", "subha prabhat", "shubha prabhat", "suprabhat", "प्रणाम", "शुभ प्रभात", "सुप्रभात",
         "धन्यवाद", "के छ", "सन्चै",
     ],
     "lang_en": [
@@ -216,21 +224,23 @@ INTENT_PHRASE_MAX = 4
 
 # Keywords that give an intent even inside a longer sentence ("mero hisab kati bhayo?").
 BALANCE_WORDS: frozenset[str] = frozenset(k for k, v in INTENT_PHRASES.items() if v == "balance") | _keys(
-    "tirnu tirna tirnuparne तिर्नु credit kredit क्रेडिट"
+    "tirnu tirna tirnuparne तिर्नु credit kredit क्रेडिट owe pending"
 )
 # "baki" is the balance, but also "the rest" ("baki saman bholi pathaunu").
 BAKI_WORDS: frozenset[str] = _keys("baki baaki bakii बाँकी बाकी")
 STATUS_STRONG: frozenset[str] = _keys("status staus track tracking स्थिति स्टाटस")
 STATUS_WEAK: frozenset[str] = _keys(
     """kaha kahaa kahile kaile where when pugyo pugena aayena aaena aaucha aauchha aaunchha aunchha
-    aaula bela late dhilo कहाँ कहिले पुग्यो आएन आउँछ आइपुग्छ ढिलो"""
+    aaula bela late dhilo nikalyo niskyo kab aayega कहाँ कहिले पुग्यो आएन आउँछ आइपुग्छ ढिलो निस्कियो"""
 )
 CANCEL_WORDS: frozenset[str] = _keys("cancel cancell cancle radda रद्द क्यान्सिल")
 DRAFT_WORDS: frozenset[str] = _keys("draft drafts ड्राफ्ट")
-HELP_WORDS: frozenset[str] = _keys("help halp madat maddat sahayog sahayata menu मद्दत सहयोग सहायता")
+HELP_WORDS: frozenset[str] = _keys(
+    "help halp madat maddat sahayog sahayata menu sikaidinu sikaunu sikaidinus मद्दत सहयोग सहायता सिकाइदिनु"
+)
 HOWTO_WORDS: frozenset[str] = _keys("how kasari कसरी")
 ORDER_WORDS: frozenset[str] = _keys(
-    "order orders ordar saman samaan maal delivery delivary parcel अर्डर सामान माल डेलिभरी"
+    "order orders ordar saman samaan maal delivery delivary parcel gaadi gadi अर्डर सामान माल डेलिभरी गाडी"
 )
 LANG_EN_WORDS: frozenset[str] = frozenset(k for k, v in INTENT_PHRASES.items() if v == "lang_en")
 LANG_NE_WORDS: frozenset[str] = frozenset(k for k, v in INTENT_PHRASES.items() if v == "lang_ne")
@@ -295,7 +305,7 @@ ORDER_VERB_PREFIXES: tuple[str, ...] = tuple(
 NEGATION_WORDS: frozenset[str] = _keys(
     """chaidaina chahidaina chaindaina chahindaina chaidain nachahine nachaine nachahiene pardaina
     pardain napathaunu napathaunus napathau napathaunuhos napathaune nalyaunu dont don't not without
-    except bahek nachaiyeko chahidain chaidaena
+    except bahek nachaiyeko chahidain chaidaena hoina haina होइन
     चाहिँदैन चाहिदैन चाहिंदैन नचाहिने पर्दैन नपठाउनु नपठाउनुस् नपठाउनुहोस् बाहेक"""
 )
 # Distributive quantities: "chini ra dal dubai 2-2 kg", "each 2 kg".
@@ -311,7 +321,7 @@ QUESTION_WORDS: frozenset[str] = _keys(
 # A price asked: "tel ko rate kati?", "dal ko bhau", "how much is".
 PRICE_WORDS: frozenset[str] = _keys(
     """rate rates ret price prices pricing bhau bhaau bhaw bhav daam dam mol mool mulya cost costs mrp
-    रेट भाउ दाम मोल मूल्य मुल्य"""
+    katima sasto mahango mahanga sasta रेट भाउ दाम मोल मूल्य मुल्य कतिमा सस्तो महँगो"""
 )
 # Complaints about a delivery: talk, not an order.
 COMPLAINT_WORDS: frozenset[str] = _keys(
@@ -363,9 +373,32 @@ HELP_SENTENCES: tuple[frozenset[str], ...] = tuple(
         "what can do", "what you do", "how work", "how works", "how use", "how does", "how do order",
         "what is this", "what this", "kasari chalaune", "kasari garne", "kasari order", "k garna", "ke garna",
         "ke ho yo", "k ho yo", "yo ke ho", "yo k ho", "कसरी चलाउने", "कसरी अर्डर", "के गर्न", "यो के हो",
+        "kaise order", "what can ask", "what ask here",
+    )
+)  # fmt: skip
+# Talk about the past or about selling, not a request: "pahile 6 pack bechthe", "hijo 2 kam aayo".
+TALK_WORDS: frozenset[str] = _keys(
+    """thiyo thyo thye bhayo bhaeko bhako bhaecha aayo aaeko aako aayena bechthe bechyo bikchha bikcha
+    bikyo raichha raicha raixa piye khaye khayera sakiyo sakyo kholeko bhijeko bhijyo bhaneko bhanera
+    galat poster tansana tasna scheme
+    थियो भयो आयो आएको बेच्थे बिक्छ रैछ सकियो खोलेको भिजेको भनेको"""
+)
+# A pack's content asked: "X ko packet ma kati wota aucha?", "kati ko size cha?"
+PACK_QUESTION_WORDS: frozenset[str] = _keys("wota wata ota gota ta size saiz page pages वटा ओटा साइज")
+# Status in a sentence: all words of one set present.
+STATUS_SENTENCES: tuple[frozenset[str], ...] = tuple(
+    _keys(p)
+    for p in (
+        "pathaunu bhayo", "pathaunu bhayo ki", "did send", "on way", "kab tak", "kab aayega", "order where",
+        "पठाउनु भयो",
     )
 )  # fmt: skip
 # Words of talk, never read as a misspelt product by fuzzy matching.
 NOT_PRODUCT_WORDS: frozenset[str] = (
     COMMON_WORDS | REPEAT_WORDS | QUESTION_WORDS | NEGATION_WORDS | COMPLAINT_WORDS | PRICE_WORDS | TIME_WORDS
+    | BAKI_WORDS | TALK_WORDS | PACK_QUESTION_WORDS | _keys("pachi pachhi paxi aru kei arko")
 )
+# "ahile pugcha" (enough for now) and "chaina chahiyeko" (not needed) say an item is not wanted.
+ENOUGH_WORDS: frozenset[str] = _keys("pugcha pugchha pugxa पुग्छ")
+NOT_THERE_WORDS: frozenset[str] = _keys("chaina chhaina xaina छैन")
+PRE_NEGATION_WORDS: frozenset[str] = _keys("dont don't not without except")

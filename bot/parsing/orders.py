@@ -99,6 +99,7 @@ class OrderLines:
     quantity_seen: bool = False  # some segment had a written quantity
     refused: list[Refused] = field(default_factory=list)
     negated: list[str] = field(default_factory=list)  # products the message says it does NOT want
+    negated_skus: list[str] = field(default_factory=list)
     loose_words: int = 0  # words that are neither product, quantity, unit nor filler (chat)
     list_lines: int = 0  # lines that carry a product (a written list is an ordering signal)
 
@@ -116,7 +117,7 @@ class _Seg:
     words: str = ""
     has_quantity: bool = False
     refused: list[Refused] = field(default_factory=list)
-    negated: bool = False
+    negated: list[tuple[str, str | None]] = field(default_factory=list)
     each: bool = False
     loose_words: int = 0
 
@@ -134,6 +135,7 @@ _SCIENTIFIC = re.compile(r"(?<![a-z0-9.])[-+]?[0-9]+(?:\.[0-9]+)?e[-+]?[0-9]+(?!
 _DOTTED = re.compile(r"(?<![0-9.])[0-9]+(?:\.\.+[0-9]+|\.[0-9]+\.[0-9.]*[0-9])(?![0-9])")
 _NEGATIVE = re.compile(r"(?:(?<=\s)|^)[-\u2212\u2013](?=[0-9])([0-9][0-9,]*(?:\.[0-9]+)?)")
 _LONG = re.compile(r"(?<![0-9+])[0-9]{8,}(?![0-9])")
+_OVER_ZERO = re.compile(r"(?<![0-9.])[0-9]+/0+(?![0-9])")
 _PHONE_LIKE = re.compile(r"^(?:977)?9[678][0-9]{8}$")
 
 
@@ -162,7 +164,8 @@ def prepare(low: str) -> Prepared:
         out.each_at.append(m.start())
     lines = [ln for ln in low.split("\n") if ln.strip()]
     bullets = sum(1 for ln in lines if ln.lstrip().startswith(("-", "\u2013")))
-    for rx, reason in ((_SCIENTIFIC, "not_plain"), (_DOTTED, "not_plain"), (_NEGATIVE, "negative")):
+    marks = ((_SCIENTIFIC, "not_plain"), (_DOTTED, "not_plain"), (_OVER_ZERO, "not_plain"), (_NEGATIVE, "negative"))
+    for rx, reason in marks:
         for m in list(rx.finditer(low)):
             if reason == "negative" and bullets >= 2 and low[: m.start()].split("\n")[-1].strip() == "":
                 continue  # "-2 kg chini" in a list of dashed lines is a bullet, not minus two
@@ -272,6 +275,8 @@ def _classify(t: Token, n: int) -> list[El]:
         return [El("N", n, n + 1, value=_ONE), El("U", n, n + 1, unit="piece")]
     if k in lx.HUNDRED_WORDS:
         return [El("H", n, n + 1, value=Decimal(100))]
+    if k in lx.THOUSAND_WORDS:
+        return [El("H", n, n + 1, value=Decimal(1000))]
     m = lx.MODIFIER_WORDS.get(k)
     if m is not None:
         return [El("M", n, n + 1, value=m)]
@@ -408,7 +413,7 @@ def _combine(els: list[El], k: int) -> tuple[Decimal | None, int, bool]:
             return (Decimal("1.25") if delta == Decimal("0.25") else None), k, False
     e = els[k]
     if e.kind == "H":
-        val: Decimal | None = Decimal(100)
+        val: Decimal | None = e.value
         weak = False
     else:
         val = e.value
@@ -418,7 +423,7 @@ def _combine(els: list[El], k: int) -> tuple[Decimal | None, int, bool]:
     while k < n and val is not None:
         e = els[k]
         if e.kind == "H":
-            val = val * 100
+            val = val * (e.value or 1)
             weak = False
         elif e.kind == "N" and e.value is not None and val == val.to_integral_value():
             v = e.value
@@ -586,11 +591,12 @@ def _segment(toks: list[Token], text: str, cat: Catalog, prep: Prepared | None =
     keys = [t.key if t.kind in ("w", "n") else "" for t in toks]
     els: list[El] = []
     seg = _Seg()
+    negations: list[int] = []  # token indexes of "chaidaina", "don't", "ahile pugcha" ...
     i = 0
     while i < n:
         t = toks[i]
-        if t.kind == "w" and (t.key in lx.NEGATION_WORDS or t.key.startswith(lx.NEGATION_PREFIXES)):
-            seg.negated = True
+        if t.kind == "w" and _negates(keys, i):
+            negations.append(i)
         if t.kind == "w" and t.key in lx.EACH_WORDS:
             seg.each = True
         if t.kind in ("w", "n") and not _also_pani(keys, i, els):
@@ -666,9 +672,13 @@ def _segment(toks: list[Token], text: str, cat: Catalog, prep: Prepared | None =
             for m, el in enumerate(els):
                 if el.kind == "P" and m not in pairs:
                     pairs[m] = each_q[0]
+    negated = _negated(els, pairs, negations, keys)
     resolved = {e.skus[0] for e in products if not e.generic}
     for n_el, e in enumerate(els):
         if e.kind != "P":
+            continue
+        if n_el in negated:
+            seg.negated.append((span(e.i, e.j), e.skus[0] if len(e.skus) == 1 else None))
             continue
         q = els[pairs[n_el]] if n_el in pairs else None
         if e.generic and q is None and any(s in resolved for s in e.skus):
@@ -713,6 +723,37 @@ def _segment(toks: list[Token], text: str, cat: Catalog, prep: Prepared | None =
     return seg
 
 
+def _negates(keys: list[str], i: int) -> bool:
+    k = keys[i]
+    if k in lx.NEGATION_WORDS or (len(k) >= 5 and k.startswith(lx.NEGATION_PREFIXES)):
+        return True
+    before = keys[max(0, i - 3) : i]
+    if k in lx.ENOUGH_WORDS and any(b in ("ahile", "अहिले", "ahilelai") for b in before):
+        return True  # "timur ahile pugcha": there is enough for now
+    after = keys[i + 1 : i + 3]
+    return k in lx.NOT_THERE_WORDS and any(a.startswith(("chahi", "chai", "चाहि")) for a in after)
+
+
+def _negated(els: list[El], pairs: dict[int, int], negations: list[int], keys: list[str]) -> set[int]:
+    """Products a negation word takes back. "X chaidaina" takes the product(s) before it, back to
+    one that has its own quantity ("12 carton shikhar, besar chaidaina" keeps the shikhar);
+    "don't send X" takes the products after it."""
+    out: set[int] = set()
+    products = [m for m, e in enumerate(els) if e.kind == "P"]
+    for t in negations:
+        after = [m for m in products if els[m].i > t]
+        back = [m for m in reversed(products) if els[m].j <= t]
+        scope = (after or back) if keys[t] in lx.PRE_NEGATION_WORDS else (back or after)
+        for n, m in enumerate(scope):
+            has_quantity = m in pairs and els[pairs[m]].explicit
+            if n > 0 and has_quantity:
+                break
+            out.add(m)
+            if has_quantity:
+                break
+    return out
+
+
 def _drop_times(els: list[El], keys: list[str]) -> list[El]:
     """ "5 baje", "2 din", "3 ghanta": a number of hours or days is not a quantity of anything."""
     out: list[El] = []
@@ -742,10 +783,8 @@ def parse_order(low: str, original: str, cat: Catalog, prep: Prepared | None = N
     for seg, toks in zip(segs, cut, strict=True):
         result.loose_words += seg.loose_words
         result.refused.extend(seg.refused)
-        if seg.negated:
-            result.negated.extend(i.matched_text for i in seg.items)
-            result.negated.extend(a.text for a in seg.ambiguities)
-            continue
+        result.negated.extend(text for text, _sku in seg.negated)
+        result.negated_skus.extend(sku for _text, sku in seg.negated if sku)
         result.quantity_seen = result.quantity_seen or seg.has_quantity
         if seg.items or seg.ambiguities:
             product_lines.add(low.count("\n", 0, toks[0].start))
