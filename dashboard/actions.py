@@ -24,6 +24,7 @@ from db.models import (
     OutboundMessage,
     OutboundStatus,
     Retailer,
+    RetailerPayment,
     VendorOffer,
     Wholesaler,
     WholesalerProduct,
@@ -261,6 +262,15 @@ def record_payment(
         },
     )
     return entry
+
+
+def reverse_payment(session: Session, actor: AdminActor, retailer_id: int, payment_id: int, reason: str) -> Any:
+    """Take back a wrongly booked payment (a compensating DEBIT; see `ledger.reverse_payment`)."""
+    get_retailer(session, retailer_id)
+    payment = session.get(RetailerPayment, payment_id)
+    if payment is None or payment.retailer_id != retailer_id:
+        raise NotFound(f"payment #{payment_id} is not one of this retailer's")
+    return ledger.reverse_payment(session, payment_id, reason, actor)
 
 
 # --- catalog -------------------------------------------------------------------------------------

@@ -470,7 +470,12 @@ class OrderDraft(Timestamped, Base):
 
 # --- credit and the khata ------------------------------------------------------------------------
 
-HELD_WITHIN_LIMIT = "outstanding >= 0 AND held >= 0 AND outstanding + held <= credit_limit"
+# An advance (a correction beyond the debt, migration 0006) is credit the retailer brings: it widens
+# the limit, and a balance is a debt or an advance, never both. NULL limit: no per-wholesaler limit.
+HELD_WITHIN_LIMIT = (
+    "outstanding >= 0 AND held >= 0 AND (credit_limit IS NULL OR outstanding + held <= credit_limit + advance)"
+)
+ADVANCE_WITHOUT_DEBT = "advance >= 0 AND (outstanding = 0 OR advance = 0)"
 
 
 class CreditAccount(Timestamped, Base):
@@ -483,27 +488,35 @@ class CreditAccount(Timestamped, Base):
     outstanding: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
     # Credit promised to confirmed orders not yet debited; counts against the limit (see 0002).
     held: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
+    # What a cancellation returned beyond the debt; the next DEBIT uses it first (migration 0006).
+    advance: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
 
     retailer: Mapped[Retailer] = relationship(back_populates="credit_account")
 
     __table_args__ = (
         CheckConstraint("credit_limit >= 0", name="credit_limit_non_negative"),
         CheckConstraint(HELD_WITHIN_LIMIT, name="outstanding_held_within_limit"),
+        CheckConstraint(ADVANCE_WITHOUT_DEBT, name="advance_only_without_debt"),
     )
 
 
 class RetailerWholesalerCredit(Timestamped, Base):
+    """What a retailer owes one wholesaler: a row for every pair with a ledger entry, kept by
+    ledger_post(); `credit_limit` NULL means no per-wholesaler limit (migration 0006)."""
+
     __tablename__ = "retailer_wholesaler_credits"
     id: Mapped[int] = _id()
     retailer_id: Mapped[int] = _fk("retailers.id", index=False)
     wholesaler_id: Mapped[int] = _fk("wholesalers.id")
-    credit_limit: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
+    credit_limit: Mapped[Decimal | None] = mapped_column(Money)
     outstanding: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
     held: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
+    advance: Mapped[Decimal] = mapped_column(Money, server_default=text("0"))
 
     __table_args__ = (
         CheckConstraint("credit_limit >= 0", name="credit_limit_non_negative"),
         CheckConstraint(HELD_WITHIN_LIMIT, name="outstanding_held_within_limit"),
+        CheckConstraint(ADVANCE_WITHOUT_DEBT, name="advance_only_without_debt"),
         UniqueConstraint("retailer_id", "wholesaler_id"),
     )
 
@@ -567,9 +580,14 @@ class LedgerEntry(Base):
     __mapper_args__ = {"primary_key": [id]}  # type: ignore[dict-item]
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint("balance_after >= 0", name="balance_after_non_negative"),
+        # balance_after is the net after the entry: negative is an advance, which only a correction
+        # creates (a payment never exceeds the debt); a DEBIT may use part of one (migration 0006).
+        CheckConstraint(
+            "balance_after >= 0 OR entry_type = 'DEBIT' OR reverses_entry_id IS NOT NULL",
+            name="credit_balance_only_from_correction",
+        ),
         CheckConstraint("payment_id IS NULL OR entry_type = 'CREDIT'", name="payment_is_credit"),
-        CheckConstraint("reverses_entry_id IS NULL OR entry_type = 'CREDIT'", name="correction_is_credit"),
+        CheckConstraint("reverses_entry_id IS NULL OR payment_id IS NULL", name="correction_not_payment"),
         Index("ix_ledger_entries_retailer_id_created_at", "retailer_id", "created_at"),
         # Posting order per retailer (ids are taken under the account lock): last entries, latest balance.
         Index("ix_ledger_entries_retailer_id_id", "retailer_id", "id"),

@@ -5,7 +5,11 @@ confirmed-but-not-yet-debited orders hold (`held`). PostgreSQL keeps `outstandin
 credit_limit` with a CHECK; here each hold is ONE conditional UPDATE, so two orders racing for the
 last credit are serialised on the account row and the loser matches zero rows.
 
-A `retailer_wholesaler_credits` row is optional: no row means no per-wholesaler limit.
+A retailer may carry an `advance` (a cancellation returned more than was owed, migration 0006): it
+is credit they bring, so it widens what they can hold and order, and the next DEBIT uses it first.
+
+`retailer_wholesaler_credits` has a row for every pair that traded (ledger_post keeps its balance);
+its `credit_limit` is NULL when there is no per-wholesaler limit, and then it limits nothing.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import case, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import CreditAccount, EntryType, LedgerEntry, Retailer, RetailerWholesalerCredit, Wholesaler
+from db.models import CreditAccount, Retailer, RetailerWholesalerCredit, Wholesaler
 from domain.errors import CreditLimitExceeded, InvalidInput, NotFound
 from domain.money import npr
 from domain.phones import normalize_phone
@@ -31,10 +36,16 @@ class Balance:
     credit_limit: Decimal
     outstanding: Decimal
     held: Decimal
+    advance: Decimal = Decimal(0)
 
     @property
     def available(self) -> Decimal:
-        return self.credit_limit - self.outstanding - self.held
+        return self.credit_limit + self.advance - self.outstanding - self.held
+
+    @property
+    def net(self) -> Decimal:
+        """What the ledger sums to: the debt, or minus the advance."""
+        return self.outstanding - self.advance
 
 
 def retailer_by_phone(session: Session, phone: str) -> Retailer:
@@ -45,9 +56,17 @@ def retailer_by_phone(session: Session, phone: str) -> Retailer:
     return retailer
 
 
+def wholesaler_by_phone(session: Session, phone: str) -> Wholesaler:
+    number = normalize_phone(phone)
+    wholesaler = session.scalars(select(Wholesaler).where(Wholesaler.whatsapp_number == number)).first()
+    if wholesaler is None:
+        raise NotFound(f"no wholesaler with WhatsApp number {number}")
+    return wholesaler
+
+
 def account_balance(session: Session, retailer_id: int) -> Balance:
     row = session.execute(
-        select(CreditAccount.credit_limit, CreditAccount.outstanding, CreditAccount.held).where(
+        select(CreditAccount.credit_limit, CreditAccount.outstanding, CreditAccount.held, CreditAccount.advance).where(
             CreditAccount.retailer_id == retailer_id
         )
     ).first()
@@ -56,18 +75,31 @@ def account_balance(session: Session, retailer_id: int) -> Balance:
     return Balance(*row)
 
 
-def wholesaler_balance(session: Session, retailer_id: int, wholesaler_id: int) -> Balance | None:
-    row = session.execute(
+def _pair_row(session: Session, retailer_id: int, wholesaler_id: int) -> Any:
+    return session.execute(
         select(
             RetailerWholesalerCredit.credit_limit,
             RetailerWholesalerCredit.outstanding,
             RetailerWholesalerCredit.held,
+            RetailerWholesalerCredit.advance,
         ).where(
             RetailerWholesalerCredit.retailer_id == retailer_id,
             RetailerWholesalerCredit.wholesaler_id == wholesaler_id,
         )
     ).first()
-    return Balance(*row) if row else None
+
+
+def wholesaler_balance(session: Session, retailer_id: int, wholesaler_id: int) -> Balance | None:
+    """The per-wholesaler limit and balance; None when no per-wholesaler limit is set."""
+    row = _pair_row(session, retailer_id, wholesaler_id)
+    return Balance(*row) if row and row.credit_limit is not None else None
+
+
+def owed_to_wholesaler(session: Session, retailer_id: int, wholesaler_id: int) -> Decimal:
+    """What the retailer owes this wholesaler (their DEBITs less CREDITs; 0 when they never traded
+    or the wholesaler holds an advance)."""
+    row = _pair_row(session, retailer_id, wholesaler_id)
+    return row.outstanding if row else Decimal(0)
 
 
 def wholesaler_label(session: Session, wholesaler_id: int) -> str:
@@ -97,12 +129,13 @@ def check_wholesaler_credit(session: Session, retailer_id: int, wholesaler_id: i
 
 _HOLD_ACCOUNT = text(
     "UPDATE credit_accounts SET held = held + :a, updated_at = now() "
-    "WHERE retailer_id = :r AND outstanding + held + :a <= credit_limit "
-    "RETURNING credit_limit - outstanding - held"
+    "WHERE retailer_id = :r AND outstanding + held + :a <= credit_limit + advance "
+    "RETURNING credit_limit + advance - outstanding - held"
 )
+# Only a pair with a limit holds per wholesaler (NULL limit: the WHERE is not true, nothing moves).
 _HOLD_WHOLESALER = text(
     "UPDATE retailer_wholesaler_credits SET held = held + :a, updated_at = now() "
-    "WHERE retailer_id = :r AND wholesaler_id = :w AND outstanding + held + :a <= credit_limit "
+    "WHERE retailer_id = :r AND wholesaler_id = :w AND outstanding + held + :a <= credit_limit + advance "
     "RETURNING id"
 )
 
@@ -148,9 +181,7 @@ def release_hold(
     ).first()
     if done is None:
         held = account_balance(session, retailer_id).held
-        raise InvalidInput(
-            f"cannot release NPR {npr(amount)} for order {order_id}: only NPR {npr(held)} is held"
-        )
+        raise InvalidInput(f"cannot release NPR {npr(amount)} for order {order_id}: only NPR {npr(held)} is held")
     if wholesaler_id is not None:
         session.execute(
             text(
@@ -168,47 +199,35 @@ def set_credit_limit(session: Session, retailer_id: int, limit: Decimal) -> Bala
     row = session.execute(
         text(
             "UPDATE credit_accounts SET credit_limit = :l, updated_at = now() "
-            "WHERE retailer_id = :r AND outstanding + held <= :l RETURNING id"
+            "WHERE retailer_id = :r AND outstanding + held <= :l + advance RETURNING id"
         ),
         {"l": limit, "r": retailer_id},
     ).first()
     if row is None:
         current = account_balance(session, retailer_id)
         raise InvalidInput(
-            f"limit NPR {npr(limit)} is below the NPR {npr(current.outstanding + current.held)} "
+            f"limit NPR {npr(limit)} is below the NPR {npr(current.outstanding + current.held - current.advance)} "
             "already owed and held; record a payment first or choose a higher limit"
         )
     return account_balance(session, retailer_id)
 
 
-def set_wholesaler_credit_limit(
-    session: Session, retailer_id: int, wholesaler_id: int, limit: Decimal
-) -> Balance:
-    """Create or change a per-wholesaler limit. A new row starts from what the ledger already says
-    the retailer owes this wholesaler, so `thok check` agrees with it from the first day."""
+def set_wholesaler_credit_limit(session: Session, retailer_id: int, wholesaler_id: int, limit: Decimal) -> Balance:
+    """Create or change a per-wholesaler limit. The pair's balance is already kept by ledger_post
+    (a row for every pair that traded), so only the limit is written here."""
     if limit < 0:
         raise InvalidInput("a credit limit cannot be negative")
-    # Postings lock the account row first; taking it here keeps the ledger sum still while we read it.
-    session.execute(
-        select(CreditAccount.id).where(CreditAccount.retailer_id == retailer_id).with_for_update()
-    ).one()
-    signed = func.sum(
-        case((LedgerEntry.entry_type == EntryType.DEBIT, LedgerEntry.amount), else_=-LedgerEntry.amount)
-    )
-    owed = session.execute(
-        select(func.coalesce(signed, 0)).where(
-            LedgerEntry.retailer_id == retailer_id, LedgerEntry.wholesaler_id == wholesaler_id
-        )
-    ).scalar_one()
-    current = wholesaler_balance(session, retailer_id, wholesaler_id)
-    floor = owed + (current.held if current else Decimal(0))
+    # Postings lock the account row first; taking it here keeps the pair's balance still meanwhile.
+    session.execute(select(CreditAccount.id).where(CreditAccount.retailer_id == retailer_id).with_for_update()).one()
+    row = _pair_row(session, retailer_id, wholesaler_id)
+    floor = row.outstanding + row.held - row.advance if row else Decimal(0)
     if limit < floor:
         raise InvalidInput(
             f"limit NPR {npr(limit)} is below the NPR {npr(floor)} already owed to "
             f"{wholesaler_label(session, wholesaler_id)}; choose at least that"
         )
     stmt = insert(RetailerWholesalerCredit).values(
-        retailer_id=retailer_id, wholesaler_id=wholesaler_id, credit_limit=limit, outstanding=owed
+        retailer_id=retailer_id, wholesaler_id=wholesaler_id, credit_limit=limit
     )
     session.execute(
         stmt.on_conflict_do_update(

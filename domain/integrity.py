@@ -46,15 +46,17 @@ CHECKS: list[tuple[str, str, Callable[[Any], str]]] = [
                 UNION ALL SELECT retailer_id, net FROM {CHECKPOINT} cp) x
             GROUP BY retailer_id
         )
-        SELECT COALESCE(ca.retailer_id, s.retailer_id) AS retailer_id, ca.outstanding, COALESCE(s.net, 0) AS net
+        SELECT COALESCE(ca.retailer_id, s.retailer_id) AS retailer_id, ca.outstanding - ca.advance AS outstanding,
+               ca.advance, COALESCE(s.net, 0) AS net
         FROM credit_accounts ca FULL JOIN sums s ON s.retailer_id = ca.retailer_id
-        WHERE ca.outstanding IS DISTINCT FROM COALESCE(s.net, 0)
+        WHERE ca.outstanding - ca.advance IS DISTINCT FROM COALESCE(s.net, 0)
         ORDER BY 1 LIMIT :n
         """,
         lambda r: (
             f"retailer {r.retailer_id}: ledger entries but no credit account (ledger sum NPR {npr(r.net)})"
             if r.outstanding is None
-            else f"retailer {r.retailer_id}: credit_accounts.outstanding is NPR {npr(r.outstanding)} "
+            else f"retailer {r.retailer_id}: credit_accounts.outstanding "
+            f"{'less its advance ' if r.advance else ''}is NPR {npr(r.outstanding)} "
             f"but the ledger sums to NPR {npr(r.net)}"
         ),
     ),
@@ -68,28 +70,38 @@ CHECKS: list[tuple[str, str, Callable[[Any], str]]] = [
                 UNION ALL SELECT retailer_id, wholesaler_id, net FROM {WHOLESALER_CHECKPOINT} cp) x
             GROUP BY retailer_id, wholesaler_id
         )
-        SELECT c.retailer_id, c.wholesaler_id, c.outstanding, COALESCE(s.net, 0) AS net
-        FROM retailer_wholesaler_credits c LEFT JOIN sums s USING (retailer_id, wholesaler_id)
-        WHERE c.outstanding <> COALESCE(s.net, 0)
+        SELECT retailer_id, wholesaler_id, c.outstanding - c.advance AS outstanding, COALESCE(s.net, 0) AS net
+        FROM retailer_wholesaler_credits c FULL JOIN sums s USING (retailer_id, wholesaler_id)
+        WHERE c.outstanding - c.advance IS DISTINCT FROM COALESCE(s.net, 0)
         ORDER BY 1, 2 LIMIT :n
         """,
-        lambda r: f"retailer {r.retailer_id} with wholesaler {r.wholesaler_id}: outstanding is "
-        f"NPR {npr(r.outstanding)} but the ledger sums to NPR {npr(r.net)}",
+        # Every pair with entries has its row (ledger_post keeps it, migration 0006): the balance a
+        # wholesaler's payment is checked against.
+        lambda r: (
+            f"retailer {r.retailer_id} with wholesaler {r.wholesaler_id}: "
+            + (
+                f"ledger entries (sum NPR {npr(r.net)}) but no balance row"
+                if r.outstanding is None
+                else f"outstanding less advance is NPR {npr(r.outstanding)} but the ledger sums to NPR {npr(r.net)}"
+            )
+        ),
     ),
     (
         "latest-balance",
         f"""
-        SELECT l.retailer_id, l.id, l.balance_after, ca.outstanding
+        SELECT l.retailer_id, l.id, l.balance_after, ca.outstanding - ca.advance AS outstanding
         FROM (SELECT DISTINCT ON (retailer_id) retailer_id, id, balance_after
               FROM (SELECT retailer_id, id, balance_after FROM ledger_entries
                     UNION ALL SELECT retailer_id, last_entry_id, balance_after FROM {CHECKPOINT} cp) x
               ORDER BY retailer_id, id DESC) l
         JOIN credit_accounts ca ON ca.retailer_id = l.retailer_id
-        WHERE l.balance_after <> ca.outstanding
+        WHERE l.balance_after <> ca.outstanding - ca.advance
         ORDER BY 1 LIMIT :n
         """,
-        lambda r: f"retailer {r.retailer_id}: latest entry #{r.id} says balance NPR {npr(r.balance_after)}, "
-        f"the account says NPR {npr(r.outstanding)}",
+        lambda r: (
+            f"retailer {r.retailer_id}: latest entry #{r.id} says balance NPR {npr(r.balance_after)}, "
+            f"the account says NPR {npr(r.outstanding)}"
+        ),
     ),
     (
         "running-balance",
@@ -101,8 +113,36 @@ CHECKS: list[tuple[str, str, Callable[[Any], str]]] = [
         WHERE balance_after <> running
         ORDER BY retailer_id, id LIMIT :n
         """,
-        lambda r: f"retailer {r.retailer_id}: entry #{r.id} records balance NPR {npr(r.balance_after)} "
-        f"but the entries up to it sum to NPR {npr(r.running)}",
+        lambda r: (
+            f"retailer {r.retailer_id}: entry #{r.id} records balance NPR {npr(r.balance_after)} "
+            f"but the entries up to it sum to NPR {npr(r.running)}"
+        ),
+    ),
+    (
+        "corrections",
+        """
+        SELECT c.retailer_id, c.reverses_entry_id AS id, o.amount, SUM(c.amount) AS corrected
+        FROM ledger_entries c
+        LEFT JOIN (SELECT id, retailer_id, wholesaler_id, entry_type, amount FROM ledger_entries
+                   UNION ALL
+                   SELECT id, retailer_id, wholesaler_id, entry_type, amount FROM archive.ledger_entries) o
+               ON o.id = c.reverses_entry_id AND o.retailer_id = c.retailer_id
+        WHERE c.reverses_entry_id IS NOT NULL
+        GROUP BY c.retailer_id, c.reverses_entry_id, o.amount
+        HAVING o.amount IS NULL OR SUM(c.amount) > o.amount
+            OR bool_or(o.entry_type = c.entry_type OR o.wholesaler_id IS DISTINCT FROM c.wholesaler_id)
+        ORDER BY 1, 2 LIMIT :n
+        """,
+        # Corrections (cancellations, payment reversals) are what may create an advance; each
+        # answers a real entry of the other type for the same pair and never exceeds it.
+        lambda r: (
+            f"retailer {r.retailer_id}: corrections of entry #{r.id} "
+            + (
+                "point at no entry of theirs"
+                if r.amount is None
+                else f"total NPR {npr(r.corrected)} against its NPR {npr(r.amount)}, or are of its type or another pair"
+            )
+        ),
     ),
     (
         "reserved-stock",
@@ -115,8 +155,10 @@ CHECKS: list[tuple[str, str, Callable[[Any], str]]] = [
         WHERE wp.reserved_stock <> COALESCE(r.q, 0)
         ORDER BY 1 LIMIT :n
         """,
-        lambda r: f"wholesaler_products #{r.id} (wholesaler {r.wholesaler_id}, product {r.product_id}): "
-        f"reserved_stock is {r.reserved_stock:f} but ACTIVE reservations total {r.live:f}",
+        lambda r: (
+            f"wholesaler_products #{r.id} (wholesaler {r.wholesaler_id}, product {r.product_id}): "
+            f"reserved_stock is {r.reserved_stock:f} but ACTIVE reservations total {r.live:f}"
+        ),
     ),
     (
         "two-winners",
@@ -135,8 +177,10 @@ CHECKS: list[tuple[str, str, Callable[[Any], str]]] = [
         WHERE o.final_wholesaler_id IS DISTINCT FROM v.wholesaler_id
         ORDER BY 1 LIMIT :n
         """,
-        lambda r: f"order {r.ref} (#{r.id}): final_wholesaler_id is {r.final_wholesaler_id} "
-        f"but the WON offer is {'missing' if r.won_by is None else 'from wholesaler ' + str(r.won_by)}",
+        lambda r: (
+            f"order {r.ref} (#{r.id}): final_wholesaler_id is {r.final_wholesaler_id} "
+            f"but the WON offer is {'missing' if r.won_by is None else 'from wholesaler ' + str(r.won_by)}"
+        ),
     ),
     (
         "payment-entry",
@@ -151,9 +195,14 @@ CHECKS: list[tuple[str, str, Callable[[Any], str]]] = [
         HAVING COUNT(e.id) <> 1 OR bool_or(e.amount <> p.amount OR e.retailer_id <> p.retailer_id)
         ORDER BY 1 LIMIT :n
         """,
-        lambda r: f"payment #{r.id} (retailer {r.retailer_id}, NPR {npr(r.amount)}) has "
-        + (f"{r.entries} ledger entries, expected exactly one" if r.entries != 1 else "a CREDIT entry "
-           "for another amount or retailer"),
+        lambda r: (
+            f"payment #{r.id} (retailer {r.retailer_id}, NPR {npr(r.amount)}) has "
+            + (
+                f"{r.entries} ledger entries, expected exactly one"
+                if r.entries != 1
+                else "a CREDIT entry for another amount or retailer"
+            )
+        ),
     ),
 ]
 

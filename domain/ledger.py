@@ -30,10 +30,14 @@ from db.models import (
     Money,
     Order,
     PaymentMethod,
+    Retailer,
     RetailerPayment,
+    RetailerWholesalerCredit,
 )
+from domain.audit import AdminActor, record_admin_action
 from domain.credit import Balance, account_balance, wholesaler_label
 from domain.errors import CreditLimitExceeded, DomainError, InvalidInput, NotFound
+from domain.events import Notice, notify
 from domain.money import npr, to_amount
 
 NEPAL = ZoneInfo("Asia/Kathmandu")
@@ -51,6 +55,11 @@ METHODS = {
     "bank_transfer": PaymentMethod.BANK_TRANSFER,
     "bank-transfer": PaymentMethod.BANK_TRANSFER,
 }
+
+
+MAX_REFERENCE = 100  # retailer_payments.reference
+MAX_NOTES = 500
+MAX_REASON = 300
 
 
 def payment_method(raw: str | PaymentMethod) -> PaymentMethod:
@@ -109,7 +118,22 @@ def _already_posted(
     return entry
 
 
-# ledger_post()'s refusals (migrations/versions/0004_ledger_post.py), worded for the reply.
+class NoOpenBalance(DomainError):
+    """A payment towards a wholesaler the retailer owes nothing. Worded alike whatever the reason
+    (never traded, paid up, not even a retailer), so the answer reveals nothing about the retailer."""
+
+    def __init__(self) -> None:
+        super().__init__("there is no open balance with this wholesaler to record a payment against")
+
+
+class ReferenceTooLong(InvalidInput):
+    def __init__(self, length: int, limit: int):
+        super().__init__(f"the reference is {length} characters long; at most {limit} fit")
+        self.length = length
+        self.limit = limit
+
+
+# ledger_post()'s refusals (migrations 0004 and 0006), worded for the reply.
 def _refusal(
     session: Session,
     outcome: str,
@@ -119,6 +143,13 @@ def _refusal(
     wholesaler_id: int | None,
     release_held: Decimal,
 ) -> DomainError:
+    if outcome == "not_owed":
+        return NoOpenBalance()
+    if outcome == "bad_correction":
+        return InvalidInput(
+            "a correction must answer an entry of the other type, for the same retailer and "
+            "wholesaler, and never exceed what is left of it"
+        )
     if outcome == "bad_release":
         return InvalidInput(f"cannot release NPR {npr(release_held)}: NPR {npr(account.held)} is held")
     if outcome == "over_limit":
@@ -176,7 +207,7 @@ def _post(
     """Lock, check, insert and move the balances in one round trip (ledger_post, migration 0004);
     a refusal comes back as an outcome and is raised here as a DomainError with the figures."""
     amount = to_amount(amount)
-    entry, outcome, limit, outstanding, held, per_limit, per_outstanding, per_held = session.execute(
+    entry, outcome, *_seen = session.execute(
         _LEDGER_POST,
         {
             "entry_type": entry_type.value,
@@ -200,8 +231,23 @@ def _post(
         return replay
     if outcome == "no_account":
         raise NotFound(f"retailer {retailer_id} has no credit account")
-    account = Balance(limit, outstanding, held)
-    per = Balance(per_limit, per_outstanding, per_held) if per_limit is not None else None
+    # The figures with the advances (ledger_post's result keeps 0004's shape); the rows are still
+    # locked by this transaction, so they are the ones the refusal saw.
+    account = account_balance(session, retailer_id)
+    per = None
+    if wholesaler_id is not None:
+        pair = session.execute(
+            select(
+                RetailerWholesalerCredit.credit_limit,
+                RetailerWholesalerCredit.outstanding,
+                RetailerWholesalerCredit.held,
+                RetailerWholesalerCredit.advance,
+            ).where(
+                RetailerWholesalerCredit.retailer_id == retailer_id,
+                RetailerWholesalerCredit.wholesaler_id == wholesaler_id,
+            )
+        ).first()
+        per = Balance(pair[0] if pair[0] is not None else ZERO, *pair[1:]) if pair else None
     raise _refusal(session, outcome, amount, account, per, wholesaler_id, release_held)
 
 
@@ -318,7 +364,14 @@ def record_payment(
     method = payment_method(method)
     value = to_amount(amount)
     reference = (reference or "").strip() or None
-    if wholesaler_id is None:
+    if reference is not None and len(reference) > MAX_REFERENCE:
+        raise ReferenceTooLong(len(reference), MAX_REFERENCE)
+    if notes is not None and len(notes) > MAX_NOTES:
+        raise InvalidInput(f"the notes are {len(notes)} characters long; at most {MAX_NOTES} fit")
+    if recorded_by_wholesaler_id is not None:
+        # A wholesaler moves only its own money: what the retailer owes *them* (ledger_post agrees).
+        if wholesaler_id not in (None, recorded_by_wholesaler_id):
+            raise NoOpenBalance()
         wholesaler_id = recorded_by_wholesaler_id
     key = idempotency_key or (f"payment:{method.value}:{reference}" if reference else f"payment:{uuid.uuid4().hex}")
     _lock_account(session, retailer_id)  # the replay and reference checks run under the lock
@@ -364,6 +417,114 @@ def record_payment(
             payment_id=payment.id,
         )
     return payment, entry
+
+
+def payment_credit(session: Session, payment_id: int) -> LedgerEntry:
+    """A payment's one CREDIT entry, found through the key table's payment index (one partition read)."""
+    found = session.execute(
+        select(LedgerIdempotencyKey.entry_id, LedgerIdempotencyKey.created_at).where(
+            LedgerIdempotencyKey.payment_id == payment_id
+        )
+    ).first()
+    entry = (
+        session.scalars(
+            select(LedgerEntry).where(LedgerEntry.id == found.entry_id, LedgerEntry.created_at == found.created_at)
+        ).first()
+        if found
+        else None
+    )
+    if entry is None:
+        raise NotFound(f"payment #{payment_id} has no entry in the khata (never booked, or archived)")
+    return entry
+
+
+def reverse_payment(session: Session, payment_id: int, reason: str, actor: AdminActor) -> LedgerEntry:
+    """An admin takes back a wrongly booked payment: a DEBIT for the whole CREDIT, referencing it,
+    to the same wholesaler's balance; audited, and the retailer (and the wholesaler paid) told.
+
+    The ledger keeps both entries. One reversal per payment (its idempotency key): a second is
+    refused, not replayed, so a double click cannot look like two corrections. Restoring the debt
+    must fit the credit limit like any DEBIT (the CHECK stays the last word): when it would not, the
+    reversal is refused with the figures, and the admin raises the limit first, on purpose."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput("say why the payment is reversed (it is written in the khata)")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"the reason is {len(reason)} characters long; at most {MAX_REASON} fit")
+    payment = session.get(RetailerPayment, payment_id)
+    if payment is None:
+        raise NotFound(f"payment #{payment_id} does not exist")
+    _lock_account(session, payment.retailer_id)  # the "already reversed" check runs under the lock
+    credit = payment_credit(session, payment_id)
+    key = f"reversal:{credit.id}"
+    done = _entry_by_key(session, key)
+    if done is not None:
+        raise InvalidInput(f"payment #{payment_id} was already reversed (entry #{done.id}, {done.created_at:%Y-%m-%d})")
+    before = account_balance(session, payment.retailer_id)
+    try:
+        entry = _post(
+            session,
+            EntryType.DEBIT,
+            retailer_id=payment.retailer_id,
+            amount=credit.amount,
+            idempotency_key=key,
+            description=f"Payment #{payment_id} reversed: {reason}",
+            order_id=None,
+            wholesaler_id=credit.wholesaler_id,
+            reverses_entry_id=credit.id,
+        )
+    except CreditLimitExceeded as exc:
+        where = f"the limit with {exc.wholesaler}" if exc.wholesaler else "the credit limit"
+        short = credit.amount - Decimal(str(exc.available))
+        raise InvalidInput(
+            f"restoring NPR {npr(credit.amount)} of debt would exceed {where} (NPR {npr(exc.available)} "
+            f"available): raise it by at least NPR {npr(short)} first, then reverse the payment"
+        ) from None
+    after = account_balance(session, payment.retailer_id)
+    record_admin_action(
+        session,
+        actor,
+        "payment.reverse",
+        "retailer_payment",
+        payment.id,
+        before={"credit_entry_id": credit.id, "amount": credit.amount, "outstanding": before.net},
+        after={"entry_id": entry.id, "reason": reason, "outstanding": after.net},
+    )
+    method = payment.method.value.replace("_", " ").title()
+    received = f"{payment.received_at.astimezone(NEPAL):%Y-%m-%d}"
+    common = {"amount": npr(credit.amount), "method": method, "date": received}
+    notify(
+        session,
+        Notice(
+            key="payment_reversed",
+            to_kind="retailer",
+            to_id=payment.retailer_id,
+            dedupe_key=f"payment:{payment.id}:reversed",
+            kind="payment_update",
+            params=common | {"outstanding": npr(after.outstanding)},
+        ),
+    )
+    if credit.wholesaler_id is not None:
+        retailer = session.get(Retailer, payment.retailer_id, execution_options={"include_deleted": True})
+        assert retailer is not None
+        owed = session.execute(
+            select(RetailerWholesalerCredit.outstanding).where(
+                RetailerWholesalerCredit.retailer_id == payment.retailer_id,
+                RetailerWholesalerCredit.wholesaler_id == credit.wholesaler_id,
+            )
+        ).scalar_one()
+        notify(
+            session,
+            Notice(
+                key="payment_reversed_wholesaler",
+                to_kind="wholesaler",
+                to_id=credit.wholesaler_id,
+                dedupe_key=f"payment:{payment.id}:reversed:w",
+                kind="payment_update",
+                params=common | {"retailer": retailer.shop_name or retailer.name, "owed": npr(owed)},
+            ),
+        )
+    return entry
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -530,8 +691,19 @@ def _archived_statement_rows(
     return rows
 
 
+# A spreadsheet takes a cell that starts with one of these for a formula (=HYPERLINK(...) in a
+# description a shop typed). Text cells that do are prefixed with ' (OWASP's CSV injection advice);
+# amounts are numbers Thok formats itself, and a negative balance (an advance) stays a number.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
 def write_statement_csv(rows: Iterable[StatementRow], fh: IO[str]) -> None:
-    """UTF-8 CSV (the caller opens `fh`); times in Nepal time, amounts as plain numbers."""
+    """UTF-8 CSV (the caller opens `fh`); times in Nepal time, amounts as plain numbers, text cells
+    escaped against formulas. A negative balance is an advance the retailer holds."""
     writer = csv.writer(fh)
     writer.writerow(STATEMENT_COLUMNS)
     for r in rows:
@@ -539,9 +711,9 @@ def write_statement_csv(rows: Iterable[StatementRow], fh: IO[str]) -> None:
         writer.writerow(
             [
                 when,
-                r.entry_type,
-                r.description,
-                r.order_ref or "",
+                csv_text(r.entry_type),
+                csv_text(r.description),
+                csv_text(r.order_ref or ""),
                 "" if r.debit is None else f"{r.debit:.2f}",
                 "" if r.credit is None else f"{r.credit:.2f}",
                 f"{r.balance:.2f}",

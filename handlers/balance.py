@@ -28,6 +28,8 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
             for e in entries
         )
         listed = ctx.text("balance_entries", lines=lines)
+    if bal.advance > 0:  # a cancellation returned more than was owed: theirs, used by the next order
+        listed = ctx.text("balance_advance", advance=ctx.money(bal.advance)) + listed
     return [
         ctx.reply(
             "balance",

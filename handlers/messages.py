@@ -230,6 +230,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Your khata:\nCredit limit: NPR {limit}\nOutstanding: NPR {outstanding}\nHeld for open orders: NPR {held}\nAvailable: NPR {available}{entries}",
         "ne": "तपाईंको खाता:\nउधारो सीमा: रु {limit}\nतिर्न बाँकी: रु {outstanding}\nखुला अर्डरका लागि रोकिएको: रु {held}\nउपलब्ध: रु {available}{entries}",
     },
+    "balance_advance": {
+        "en": "\nAdvance (your money, used by your next order): NPR {advance}",
+        "ne": "\nअग्रिम (तपाईंको रकम, अर्को अर्डरमा प्रयोग हुन्छ): रु {advance}",
+    },
     "balance_entries": {
         "en": "\nLast entries:\n{lines}",
         "ne": "\nपछिल्ला कारोबार:\n{lines}",
@@ -315,8 +319,26 @@ CATALOG: dict[str, dict[str, str]] = {
         "ne": "कुन सामान? जस्तै लेख्नुहोस्: STOCK RICE-JEERA 40",
     },
     "payment_recorded": {
-        "en": "Payment of NPR {amount} from {retailer} recorded ({method}). Their balance is now NPR {outstanding}.",
-        "ne": "{retailer} बाट रु {amount} भुक्तानी दर्ता भयो ({method})। अब बाँकी रु {outstanding}।",
+        "en": "Payment of NPR {amount} from {retailer} recorded ({method}). They now owe you NPR {outstanding}.",
+        "ne": "{retailer} बाट रु {amount} भुक्तानी दर्ता भयो ({method})। अब तपाईंलाई तिर्न बाँकी रु {outstanding}।",
+    },
+    # One answer for every PAID about a shop this wholesaler has no open balance with (not
+    # registered, never traded, paid up): it must not tell which (issue 13).
+    "no_open_balance": {
+        "en": "Sorry, that did not work: you have no open balance with {phone}, so no payment can be recorded against it.",
+        "ne": "माफ गर्नुहोस्, मिलेन: {phone} सँग तपाईंको कुनै बाँकी हिसाब छैन, त्यसैले भुक्तानी दर्ता गर्न मिल्दैन।",
+    },
+    "payment_reference_too_long": {
+        "en": "The payment reference is {length} characters long; at most {limit} fit. Please send PAID again with a shorter reference.",
+        "ne": "भुक्तानीको रेफरेन्स {length} अक्षर लामो छ; बढीमा {limit} अक्षर मिल्छ। छोटो रेफरेन्स राखेर PAID फेरि पठाउनुहोस्।",
+    },
+    "payment_reversed": {
+        "en": "Thok reversed the payment of NPR {amount} ({method}, {date}) that was recorded by mistake. Outstanding now: NPR {outstanding}.",
+        "ne": "गल्तीले दर्ता भएको रु {amount} भुक्तानी ({method}, {date}) थोकले रद्द गर्‍यो। अब बाँकी: रु {outstanding}।",
+    },
+    "payment_reversed_wholesaler": {
+        "en": "Thok reversed the payment of NPR {amount} from {retailer} ({method}, {date}) that was recorded by mistake. They now owe you NPR {owed}.",
+        "ne": "{retailer} को रु {amount} भुक्तानी ({method}, {date}) गल्तीले दर्ता भएकोले थोकले रद्द गर्‍यो। अब तपाईंलाई तिर्न बाँकी रु {owed}।",
     },
     "payment_received": {
         "en": "{wholesaler} recorded your payment of NPR {amount} ({method}). Outstanding now: NPR {outstanding}.",

@@ -356,20 +356,24 @@ def statement_cmd(phone: str, start, end, out: Path | None) -> None:  # type: ig
 @click.option("--method", required=True, help="cash, esewa, khalti, fonepay or bank")
 @click.option("--reference", default=None, help="The eSewa/Khalti/bank transaction reference.")
 @click.option("--admin", "admin_email", required=True, help="Email of the admin recording it.")
-def record_payment_cmd(phone: str, amount: str, method: str, reference: str | None, admin_email: str) -> None:
+@click.option(
+    "--wholesaler",
+    "wholesaler_phone",
+    default=None,
+    help="The wholesaler paid (at most what the shop owes them); omit for a payment to Thok overall.",
+)
+def record_payment_cmd(
+    phone: str, amount: str, method: str, reference: str | None, admin_email: str, wholesaler_phone: str | None
+) -> None:
     """Record a retailer's payment: one payment row and its one CREDIT entry."""
-    from sqlalchemy import select
-
-    from db.models import Admin
-    from domain.credit import retailer_by_phone
+    from domain.credit import retailer_by_phone, wholesaler_by_phone
     from domain.ledger import balance, record_payment
 
     try:
         with _database().unit_of_work() as uow:
-            admin_id = uow.session.scalars(select(Admin.id).where(Admin.email == admin_email.strip().lower())).first()
-            if admin_id is None:
-                raise click.ClickException(f"no admin with email {admin_email} (create-admin first)")
+            admin_id = _admin_id(uow.session, admin_email)
             retailer = retailer_by_phone(uow.session, phone)
+            wholesaler_id = wholesaler_by_phone(uow.session, wholesaler_phone).id if wholesaler_phone else None
             payment, entry = record_payment(
                 uow.session,
                 retailer_id=retailer.id,
@@ -377,6 +381,7 @@ def record_payment_cmd(phone: str, amount: str, method: str, reference: str | No
                 method=method,
                 reference=reference,
                 recorded_by_admin_id=admin_id,
+                wholesaler_id=wholesaler_id,
             )
             left = balance(uow.session, retailer.id)
             uow.commit()
@@ -385,6 +390,47 @@ def record_payment_cmd(phone: str, amount: str, method: str, reference: str | No
     click.echo(
         f"payment #{payment.id} recorded for {retailer.whatsapp_number}: entry #{entry.id}, "
         f"outstanding now NPR {left.outstanding:,.2f}, available NPR {left.available:,.2f}"
+    )
+
+
+def _admin_id(session, email: str) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from db.models import Admin
+
+    admin_id = session.scalars(select(Admin.id).where(Admin.email == email.strip().lower())).first()
+    if admin_id is None:
+        raise click.ClickException(f"no admin with email {email} (create-admin first)")
+    return int(admin_id)
+
+
+@main.command("reverse-payment")
+@click.argument("payment_id", type=int)
+@click.option("--reason", required=True, help="Why (written in the khata and the audit log).")
+@click.option("--admin", "admin_email", required=True, help="Email of the admin reversing it.")
+def reverse_payment_cmd(payment_id: int, reason: str, admin_email: str) -> None:
+    """Reverse a wrongly booked payment: a compensating DEBIT (the ledger keeps both), audited, and
+    the retailer and the wholesaler paid are told on WhatsApp. Refused if already reversed, or if
+    the restored debt would exceed the credit limit (raise it first)."""
+    from domain.audit import AdminActor
+    from domain.ledger import balance, reverse_payment
+    from thok import runtime
+    from workers import effects
+
+    settings = _settings()
+    try:
+        with runtime.database_for(settings).unit_of_work() as uow:
+            actor = AdminActor(_admin_id(uow.session, admin_email), ip="cli")
+            entry = reverse_payment(uow.session, payment_id, reason, actor)
+            left = balance(uow.session, entry.retailer_id)
+            done = effects.collect(uow.session)  # the messages commit with the reversal
+            uow.commit()
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    effects.apply(done, runtime.redis_for(settings), settings)  # Redis down: the sweep sends them
+    click.echo(
+        f"payment #{payment_id} reversed: entry #{entry.id} DEBIT NPR {entry.amount:,.2f}, "
+        f"outstanding now NPR {left.outstanding:,.2f}"
     )
 
 

@@ -700,7 +700,7 @@ def phone(rng: random.Random) -> str:
     )
 
 
-def generate(letter: str, catalog: dict[str, Product], rng: random.Random, budget: int) -> list[dict]:
+def generate(letter: str, catalog: dict[str, Product], rng: random.Random, budget: int, taken: set[str]) -> list[dict]:
     g = Gen(letter, catalog, rng)
     out: list[dict] = []
 
@@ -1135,14 +1135,14 @@ def generate(letter: str, catalog: dict[str, Product], rng: random.Random, budge
         (visit, 2),
     ]
     fns = [f for f, w in weights for _ in range(w)]
-    seen: set[str] = set()
+    seen = set(taken)  # shapes of the hand-written messages too
     tries = 0
     while len(out) < budget and tries < budget * 20:
         tries += 1
         before = len(out)
         rng.choice(fns)()
         if len(out) > before:
-            key = norm(out[-1]["text"])
+            key = shape(out[-1]["text"])
             if key in seen:
                 out.pop()
             else:
@@ -1155,16 +1155,37 @@ def norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def assign_splits(rows: list[dict], rng: random.Random) -> None:
+def shape(text: str) -> str:
+    """The text with its numbers and order refs blanked: two messages of one shape are near-duplicates."""
+    return re.sub(r"[0-9०-९.,]+", "#", re.sub(r"tk-\w{4}", "TK", norm(text)))
+
+
+def assign_splits(rows: list[dict], rng: random.Random, published: dict[str, str]) -> None:
+    """About 30% holdout, every kind in both splits.
+
+    A message already published in messages_*.jsonl keeps its split: someone may have tuned on it,
+    and a tune message that turned holdout would no longer be unseen. Only new messages are drawn."""
+    new: list[dict] = []
     for row in rows:
-        row["split"] = "holdout" if rng.random() < HOLDOUT_SHARE else "tune"
+        draw = "holdout" if rng.random() < HOLDOUT_SHARE else "tune"
+        row["split"] = published.get(norm(row["text"]), draw)
+        if norm(row["text"]) not in published:
+            new.append(row)
     by_kind: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         by_kind[row["kind"]].append(row)
     for kind_rows in by_kind.values():
         splits = {r["split"] for r in kind_rows}
+        movable = [r for r in kind_rows if r in new] or kind_rows
         if len(kind_rows) >= 2 and len(splits) == 1:
-            rng.choice(kind_rows)["split"] = "holdout" if "tune" in splits else "tune"
+            rng.choice(movable)["split"] = "holdout" if "tune" in splits else "tune"
+
+
+def published_splits(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {norm(r["text"]): r["split"] for r in rows}
 
 
 def validate(rows: list[dict], catalog: dict[str, Product], name: str) -> list[str]:
@@ -1233,9 +1254,10 @@ def build(letter: str) -> list[dict]:
         if key in seen:
             raise SystemExit(f"hand_{letter}.txt:{row['_line']}: same text as line {seen[key]}")
         seen[key] = row["_line"]
-    generated = [r for r in generate(letter, catalog, rng, GENERATED_PER_CATALOG) if norm(r["text"]) not in seen]
+    taken = {shape(r["text"]) for r in hand}
+    generated = generate(letter, catalog, rng, GENERATED_PER_CATALOG, taken)
     rows = hand + generated
-    assign_splits(rows, random.Random(SEEDS[letter] * 7))
+    assign_splits(rows, random.Random(SEEDS[letter] * 7), published_splits(HERE / f"messages_{letter}.jsonl"))
     return rows
 
 
