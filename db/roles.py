@@ -192,11 +192,20 @@ def runtime_role_problems(conn: Connection, role: str) -> list[str]:
         ]
         if rights:
             problems.append(f"runtime role {role} has {', '.join(rights)} on {table}")
-    for table in CREDIT_UPDATABLE:
-        if conn.execute(
-            text("SELECT has_column_privilege(:r, :t, 'outstanding', 'UPDATE')"), {"r": role, "t": f"public.{table}"}
-        ).scalar():
-            problems.append(f"runtime role {role} may UPDATE {table}.outstanding (only ledger_post() may)")
+    for table, allowed in CREDIT_UPDATABLE.items():
+        balances = conn.execute(
+            text(
+                "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 "
+                "AND NOT attisdropped AND NOT attname = ANY(:allowed) "
+                "AND has_column_privilege(:r, attrelid, attnum, 'UPDATE') ORDER BY attnum"
+            ),
+            {"r": role, "t": f"public.{table}", "allowed": list(allowed)},
+        ).scalars()
+        problems += [
+            f"runtime role {role} may UPDATE {table}.{col} (ledger_post() moves the balances; "
+            f"the role may update only {', '.join(allowed)})"
+            for col in balances
+        ]
     owned_functions = conn.execute(
         text(
             "SELECT oid::regprocedure::text FROM pg_proc WHERE pronamespace = 'public'::regnamespace "
