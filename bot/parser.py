@@ -518,6 +518,8 @@ def _retailer(
     only_baki = keyword is not None and keyword[0] == "balance" and not (kset & lx.BALANCE_WORDS) - lx.BAKI_WORDS
     if only_baki and (verb or lines.found or kset & lx.ORDER_WORDS):
         keyword = None  # "baki saman bholi pathaunu": the rest of the goods, not the khata
+    if keyword is not None and keyword[0] in ("confirm", "decline", "greeting") and price_word:
+        keyword = None  # "rate kati ho?": the "ho" is in a price question, not a yes
     asks = verb is not None
     # a verb of ordering counts alone only when every other word was understood ("wai wai pathaunu",
     # not "shikhar ko poster pathaidinu")

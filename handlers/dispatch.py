@@ -17,7 +17,23 @@ from bot.parser import Catalog, Intent, parse
 from domain.catalog import catalog_entries, catalog_version
 from domain.drafts import forget_question, load_draft
 from domain.errors import DomainError
-from handlers import Reply, Sender, balance, cancel, confirm, fulfilment, help, offer, order, paid, status, stock
+from handlers import (
+    Reply,
+    Sender,
+    balance,
+    cancel,
+    confirm,
+    fulfilment,
+    help,
+    offer,
+    order,
+    paid,
+    price,
+    quantity,
+    reorder,
+    status,
+    stock,
+)
 from handlers.context import Context
 from handlers.errors import reply_for
 from handlers.messages import reply_language
@@ -45,6 +61,9 @@ ROUTES: dict[str, dict[str, Handler]] = {
         "decline": confirm.decline,
         "cancel": cancel.handle,
         "balance": balance.handle,
+        "price": price.handle,
+        "reorder": reorder.handle,
+        "bad_quantity": quantity.refused,
         **dict.fromkeys(WHOLESALER_COMMANDS, help.wholesaler_only),
     },
     "wholesaler": SHARED
@@ -91,6 +110,8 @@ def respond(session: Session, sender: Sender, text: str, settings: Settings) -> 
         draft = load_draft(session, sender.id) if sender.id is not None else None
         if draft is not None and draft.questions:
             name = "choose"
+    if name == "order" and intent.bad_quantities:
+        name = "bad_quantity"  # a refused quantity is asked back, never ordered (issue 13)
     handler = ROUTES.get(sender.kind, SHARED).get(name, help.unknown)
     if sender.kind == "retailer" and name == "unknown":
         # A retailer typing a wholesaler's command deserves better than "did not understand".

@@ -390,6 +390,56 @@ CATALOG: dict[str, dict[str, str]] = {
     "unit_case": {"en": "case", "ne": "केस"},
     "unit_box": {"en": "box", "ne": "बक्सा"},
     "unit_bottle": {"en": "bottle", "ne": "बोतल"},
+    "unit_ml": {"en": "ml", "ne": "एमएल"},
+    "unit_quintal": {"en": "quintal", "ne": "क्विन्टल"},
+    "unit_pathi": {"en": "pathi", "ne": "पाथी"},
+    "unit_mana": {"en": "mana", "ne": "माना"},
+    "unit_dharni": {"en": "dharni", "ne": "धार्नी"},
+    # --- parser (issue 16): prices, reorder, quantities that were not used ------------------------
+    "price_line": {
+        "en": "• {name}: NPR {price} per {unit}",
+        "ne": "• {name}: प्रति {unit} रु {price}",
+    },
+    "price_line_elsewhere": {
+        "en": "• {name}: NPR {price} per {unit} (no wholesaler in your district has it now; this is the best price elsewhere)",
+        "ne": "• {name}: प्रति {unit} रु {price} (तपाईंको जिल्लामा अहिले छैन; यो अरू ठाउँको सबैभन्दा राम्रो मूल्य हो)",
+    },
+    "price_line_none": {
+        "en": "• {name}: no wholesaler has it in stock right now",
+        "ne": "• {name}: अहिले कुनै थोक विक्रेतासँग स्टकमा छैन",
+    },
+    "price_reply": {
+        "en": "Today's best prices:\n{lines}\nTo order, send the quantity and the product, e.g. \"{example}\".",
+        "ne": "आजको सबैभन्दा राम्रो मूल्य:\n{lines}\nअर्डर गर्न परिमाण र सामान लेख्नुहोस्, जस्तै \"{example}\"।",
+    },
+    "price_which": {
+        "en": "Which product's price would you like? Please write its name, e.g. \"basmati ko rate\".",
+        "ne": "कुन सामानको मूल्य चाहियो? कृपया नाम लेख्नुहोस्, जस्तै \"बासमती को रेट\"।",
+    },
+    "reorder_none": {
+        "en": "I found no delivered order of yours to repeat. Please send the order, one item per line.",
+        "ne": "दोहोर्याउन तपाईंको कुनै पुगेको अर्डर भेटिएन। कृपया अर्डर पठाउनुहोस्, एक लाइनमा एउटा सामान।",
+    },
+    "reorder_from": {
+        "en": "Your last delivered order {ref}, again:",
+        "ne": "तपाईंको पछिल्लो पुगेको अर्डर {ref}, फेरि:",
+    },
+    "quantity_refused": {
+        "en": "I could not use the quantity \"{text}\"{name}: {reason}. Nothing was ordered or changed.",
+        "ne": "परिमाण \"{text}\"{name} प्रयोग गर्न सकिएन: {reason}। केही अर्डर वा परिवर्तन भएको छैन।",
+    },
+    "quantity_refused_ask": {
+        "en": "Please send it again with a plain number, e.g. \"2 bora basmati\".",
+        "ne": "कृपया सादा अङ्कमा फेरि पठाउनुहोस्, जस्तै \"२ बोरा बासमती\"।",
+    },
+    "quantity_for": {"en": " for {name}", "ne": " ({name})"},
+    "quantity_reason_negative": {"en": "a quantity cannot be negative", "ne": "परिमाण ऋणात्मक हुन सक्दैन"},
+    "quantity_reason_zero": {"en": "it is zero", "ne": "यो शून्य हो"},
+    "quantity_reason_too_large": {
+        "en": "that is more than one order can hold",
+        "ne": "एउटा अर्डरमा यति धेरै हुन सक्दैन",
+    },
+    "quantity_reason_not_plain": {"en": "it is not a plain number", "ne": "यो सादा अङ्क होइन"},
 }
 
 LANGUAGES = ("en", "ne")
