@@ -214,6 +214,41 @@ def test_the_runtime_role_posts_holds_and_reads_through_the_khata_functions(
         db.dispose()
 
 
+def test_admin_khata_work_runs_as_the_runtime_role(runtime_url: str, books: dict[str, int]) -> None:
+    """What the dashboard does to parties and khatas: register, limits, a payment and its reversal."""
+    from domain.audit import AdminActor
+    from domain.credit import set_wholesaler_credit_limit
+    from domain.ledger import record_payment, reverse_payment
+    from domain.parties import create_admin, register_retailer, soft_delete
+
+    r, w = books["retailer"], books["wholesaler"]
+    db = Database(runtime_url)
+    try:
+        with db.unit_of_work() as uow:
+            s = uow.session
+            admin = create_admin(s, "rt-admin@thok.test", "a long enough password")
+            other = register_retailer(s, name="New", phone="+9779841777001", district=None, credit_limit=D(5_000))
+            set_credit_limit(s, other.id, D(7_000))
+            set_wholesaler_credit_limit(s, r, w, D(30_000))
+            payment, credit = record_payment(
+                s,
+                retailer_id=r,
+                amount=D(400),
+                method="esewa",
+                reference="RT-1",
+                recorded_by_admin_id=admin.id,
+                wholesaler_id=w,
+            )
+            debit = reverse_payment(s, payment.id, "wrong shop", AdminActor(admin.id, ip="127.0.0.1"))
+            soft_delete(other)
+            uow.commit()
+        with db.session() as s:
+            assert (credit.entry_type, debit.entry_type, debit.amount) == (EntryType.CREDIT, EntryType.DEBIT, D(400))
+            assert account_balance(s, r).outstanding == D(1_000)  # paid 400, reversed 400
+    finally:
+        db.dispose()
+
+
 def test_the_worker_makes_partitions_that_the_owner_owns(
     fresh_database_url: str, runtime_url: str, runtime_role: str
 ) -> None:
