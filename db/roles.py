@@ -101,6 +101,9 @@ def grant_runtime(conn: Connection, role: str) -> Grants:
     """Give `role` exactly the runtime rights (see the module doc). Run as the owner; the caller
     commits (one transaction: the role never sits between its old and new rights)."""
     owner = ledger_owner(conn)
+    user = conn.execute(text("SELECT current_user")).scalar()
+    if not conn.execute(text("SELECT pg_has_role(current_user, :o, 'MEMBER')"), {"o": owner}).scalar():
+        raise RoleError(f"grant-runtime runs as the owner {owner} (DATABASE_OWNER_URL), not as {user}")
     _check_role(conn, role, owner)
     r, o = _ident(conn, role), _ident(conn, owner)
     schemas = [s for s in SCHEMAS if conn.execute(text("SELECT to_regnamespace(:s)"), {"s": s}).scalar()]

@@ -114,6 +114,8 @@ def _this_month() -> str:
 # but the DELETE, which the append-only trigger refuses even to the owner): the statements are
 # valid, so only the role's missing rights refuse them.
 FORGET = [
+    # Skips every trigger of the session; superuser-only (the tests' owner is a superuser).
+    ("session_replication_role", "SET session_replication_role = replica", True),
     ("DISABLE TRIGGER", "ALTER TABLE ledger_entries DISABLE TRIGGER trg_ledger_entries_no_delete", True),
     ("DROP TRIGGER", "DROP TRIGGER trg_ledger_entries_no_update ON ledger_entries", True),
     (
@@ -360,6 +362,17 @@ def test_thok_db_grant_runtime_and_verify_commands(fresh_database_url: str, runt
     assert f"granted {runtime_role} (owner postgres)" in granted.stdout
     refused = thok("db", "grant-runtime", "postgres", DATABASE_URL=fresh_database_url)
     assert refused.returncode == 1 and "superuser" in refused.stderr
+    as_runtime = thok("db", "grant-runtime", runtime_role, DATABASE_URL=runtime_url)
+    assert as_runtime.returncode == 1 and f"runs as the owner postgres (DATABASE_OWNER_URL), not as {runtime_role}" in (
+        as_runtime.stderr
+    )
+    # A runtime role named but no owner URL: migrations would run as the runtime role. Refused.
+    no_owner = thok("db", "upgrade", DATABASE_URL=runtime_url, THOK_RUNTIME_ROLE=runtime_role)
+    assert no_owner.returncode == 1 and "DATABASE_OWNER_URL is not set" in no_owner.stderr
+    # The runtime role named, but DATABASE_URL logs in as the owner: web and worker would too.
+    as_owner = thok("db", "verify", "-q", DATABASE_URL=fresh_database_url, THOK_RUNTIME_ROLE=runtime_role)
+    assert as_owner.returncode == 1
+    assert f"MISSING DATABASE_URL logs in as postgres, not the runtime role {runtime_role}" in as_owner.stderr
 
     # verify, run as the runtime role (DATABASE_URL): the role is the one it logs in as.
     env = {"DATABASE_URL": runtime_url, "DATABASE_OWNER_URL": fresh_database_url}

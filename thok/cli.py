@@ -34,7 +34,13 @@ def _database():  # type: ignore[no-untyped-def]
 
 def _owner_url() -> str:
     """Migrations, archive and grants run as the owner: DATABASE_OWNER_URL, else DATABASE_URL."""
-    url = _settings().owner_database_url
+    settings = _settings()
+    if settings.runtime_role and not settings.database_owner_url:
+        raise click.ClickException(
+            "DATABASE_OWNER_URL is not set: with THOK_RUNTIME_ROLE set, DATABASE_URL is the runtime role's, "
+            "and migrations, archive and grants run as the owner"
+        )
+    url = settings.owner_database_url
     assert url, "with_embedded_servers() fills database_url"
     return str(url)
 
@@ -106,10 +112,13 @@ def db_verify(quiet: bool) -> None:
     settings = _settings()
     with _database().engine.connect() as conn:
         # With an owner URL of its own, DATABASE_URL's role is the runtime role unless named.
+        user = conn.execute(text("SELECT current_user")).scalar()
         role = settings.runtime_role
         if role is None and settings.database_owner_url and settings.database_owner_url != settings.database_url:
-            role = conn.execute(text("SELECT current_user")).scalar()
+            role = user
         report = verify(conn, runtime_role=role)
+    if role is not None and user != role:
+        report.missing.append(f"DATABASE_URL logs in as {user}, not the runtime role {role}: web and worker would too")
     if not quiet:
         for line in report.lines:
             click.echo(line)
