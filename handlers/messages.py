@@ -49,19 +49,31 @@ CATALOG: dict[str, dict[str, str]] = {
     # --- the offer process (domain.decision notices) ---------------------------------------------
     "offer_invite": {
         "en": (
-            "New order {ref} for delivery in {district}: NPR {total} at your catalog prices.\n"
-            "Reply ACCEPT {ref} to take it, OFFER {ref} <price> <when> to offer better "
-            "(e.g. OFFER {ref} 5400 tomorrow), or PASS {ref}."
+            "New order {ref} from {shop}, {district}:\n{lines}\n"
+            "Total at your prices: NPR {total}. Answer by {deadline} (Nepal time):\n"
+            "ACCEPT {ref} — take it at your prices\n"
+            "OFFER {ref} <total> <when> — offer a better total, e.g. OFFER {ref} {example} tomorrow\n"
+            "PASS {ref} — not this time"
         ),
         "ne": (
-            "नयाँ अर्डर {ref} ({district} मा डेलिभरी): तपाईंको मूल्यमा रु {total}।\n"
-            "लिन ACCEPT {ref} लेख्नुहोस्, राम्रो मूल्य दिन OFFER {ref} <मूल्य> <कहिले> "
-            "(जस्तै OFFER {ref} 5400 भोलि), वा PASS {ref}।"
+            "नयाँ अर्डर {ref}, {shop} ({district}) बाट:\n{lines}\n"
+            "तपाईंको मूल्यमा जम्मा: रु {total}। {deadline} (नेपाल समय) भित्र जवाफ दिनुहोस्:\n"
+            "ACCEPT {ref} — आफ्नो मूल्यमा लिन\n"
+            "OFFER {ref} <जम्मा> <कहिले> — अझ राम्रो मूल्य दिन, जस्तै OFFER {ref} {example} भोलि\n"
+            "PASS {ref} — यसपटक नलिने"
         ),
     },
     "offer_won": {
-        "en": "You won order {ref} at NPR {total}. Reply ACCEPT {ref} to confirm it, or PASS {ref}.",
-        "ne": "अर्डर {ref} रु {total} मा तपाईंले पाउनुभयो। पक्का गर्न ACCEPT {ref} लेख्नुहोस्, वा PASS {ref}।",
+        "en": (
+            "You won order {ref} at NPR {total}{delivery}.\n{lines}\n"
+            "Deliver to {shop} ({retailer}), {phone}, {address}.\n"
+            "Reply ACCEPT {ref} by {deadline} (Nepal time) to confirm it, or PASS {ref}."
+        ),
+        "ne": (
+            "अर्डर {ref} रु {total} मा तपाईंले पाउनुभयो{delivery}।\n{lines}\n"
+            "डेलिभरी: {shop} ({retailer}), {phone}, {address}।\n"
+            "पक्का गर्न {deadline} (नेपाल समय) भित्र ACCEPT {ref} लेख्नुहोस्, वा PASS {ref}।"
+        ),
     },
     "offer_lost": {
         "en": "Order {ref} went to another wholesaler this time. Thank you for your offer.",
@@ -72,20 +84,29 @@ CATALOG: dict[str, dict[str, str]] = {
         "ne": "अर्डर {ref} छोडियो; यो अर्को प्रस्तावमा जान्छ।",
     },
     "winner_selected": {
-        "en": "Order {ref}: a wholesaler was chosen at NPR {total}. We are waiting for their confirmation.",
-        "ne": "अर्डर {ref}: रु {total} मा थोक विक्रेता छानियो। उहाँको पुष्टि पर्खिँदैछौं।",
+        "en": (
+            "Order {ref}: {wholesaler} gave the best offer, NPR {total}{delivery}. "
+            "We are waiting for them to confirm; then it goes on your khata."
+        ),
+        "ne": "अर्डर {ref}: {wholesaler} को प्रस्ताव उत्तम, रु {total}{delivery}। उहाँको पुष्टि पर्खिँदैछौं; त्यसपछि खातामा जान्छ।",
     },
     "order_confirmed": {
-        "en": "Order {ref} is confirmed: NPR {total} is added to your khata.",
-        "ne": "अर्डर {ref} पक्का भयो: रु {total} तपाईंको खातामा थपियो।",
+        "en": "Order {ref} is confirmed: {wholesaler} delivers it{delivery}. NPR {total} is added to your khata.\n{lines}",
+        "ne": "अर्डर {ref} पक्का भयो: {wholesaler} ले डेलिभरी गर्नुहुन्छ{delivery}। रु {total} तपाईंको खातामा थपियो।\n{lines}",
     },
     "order_expired": {
-        "en": "Sorry, no wholesaler could supply order {ref} right now. Nothing was charged; please try again later.",
-        "ne": "माफ गर्नुहोस्, अहिले कुनै थोक विक्रेताले अर्डर {ref} दिन सकेनन्। केही शुल्क लागेन; पछि फेरि प्रयास गर्नुहोस्।",
+        "en": (
+            "Sorry, no wholesaler could supply order {ref} right now. Nothing was charged. "
+            "Send the order again later, or fewer items or smaller quantities."
+        ),
+        "ne": (
+            "माफ गर्नुहोस्, अहिले कुनै थोक विक्रेताले अर्डर {ref} दिन सकेनन्। केही शुल्क लागेन। "
+            "पछि फेरि पठाउनुहोस्, वा कम सामान / कम परिमाण राखेर पठाउनुहोस्।"
+        ),
     },
     "order_dispatched": {
-        "en": "Order {ref} is on its way.",
-        "ne": "अर्डर {ref} पठाइयो, बाटोमा छ।",
+        "en": "Order {ref} is on its way from {wholesaler}.",
+        "ne": "अर्डर {ref} {wholesaler} बाट पठाइयो, बाटोमा छ।",
     },
     "order_delivered": {
         "en": "Order {ref} is delivered. Thank you for ordering with Thok!",
@@ -175,8 +196,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "ne": "{name} अहिले कुनै थोक विक्रेतासँग उपलब्ध छैन।",
     },
     "order_placed": {
-        "en": "Order {ref} is placed. We asked {count} wholesaler(s) for offers; you will hear from us within {minutes} minute(s).",
-        "ne": "अर्डर {ref} राखियो। {count} थोक विक्रेतालाई प्रस्ताव मागेका छौं; {minutes} मिनेटभित्र जानकारी दिन्छौं।",
+        "en": (
+            "Order {ref} is placed (estimate NPR {total}). We asked {count} wholesaler(s) for offers; "
+            "within {minutes} minute(s) we tell you who won, the price and the delivery day. "
+            "If nobody offers, nothing is charged and we tell you. STATUS shows it; CANCEL {ref} cancels it."
+        ),
+        "ne": (
+            "अर्डर {ref} राखियो (अनुमानित रु {total})। {count} थोक विक्रेतालाई प्रस्ताव मागेका छौं; "
+            "{minutes} मिनेटभित्र कसले पायो, मूल्य र डेलिभरी दिन जानकारी दिन्छौं। "
+            "कसैले प्रस्ताव नदिए केही शुल्क लाग्दैन र जानकारी दिन्छौं। STATUS ले देखाउँछ; CANCEL {ref} ले रद्द गर्छ।"
+        ),
     },
     "nothing_to_confirm": {
         "en": "There is no order waiting for your YES. Send your order first, for example: 2 bora chamal.",
@@ -244,6 +273,15 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "entry_DEBIT": {"en": "owed", "ne": "उधारो"},
     "entry_CREDIT": {"en": "paid/credited", "ne": "भुक्तानी/जम्मा"},
+    "balance_month": {
+        "en": "Your khata for {month}:\nOpening balance: NPR {opening}\n{lines}{more}\nClosing balance: NPR {closing} ({count} entries)",
+        "ne": "{month} को तपाईंको खाता:\nसुरु बाँकी: रु {opening}\n{lines}{more}\nअन्तिम बाँकी: रु {closing} ({count} कारोबार)",
+    },
+    "balance_month_empty": {"en": "No entries this month.", "ne": "यो महिना कुनै कारोबार छैन।"},
+    "balance_month_more": {
+        "en": "\n…and {hidden} earlier entries (send STATEMENT for the full PDF)",
+        "ne": "\n…र अघिका {hidden} कारोबार (पूरा PDF का लागि बिल पठाउनु लेख्नुहोस्)",
+    },
     "greeting": {
         "en": "Namaste{name}! Send your order (for example: 2 bora chamal, 5 ctn wai wai), or HELP to see how.",
         "ne": "नमस्ते{name}! आफ्नो अर्डर पठाउनुहोस् (जस्तै: २ बोरा चामल, ५ कार्टुन वाइवाइ), वा तरिका हेर्न HELP लेख्नुहोस्।",
@@ -295,8 +333,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "ne": "धन्यवाद, तर {ref} को प्रस्ताव समय सकियो। अर्को अर्डरमा फेरि सोध्नेछौं।",
     },
     "accept_received": {
-        "en": "Thank you: your catalog-price offer for {ref} stands. We will tell you the result.",
-        "ne": "धन्यवाद: {ref} का लागि तपाईंको मूल्य कायम रह्यो। नतिजा जानकारी गराउँछौं।",
+        "en": (
+            "Thank you: you accepted {ref} at your catalog prices. Offers are still open; when they close "
+            "we tell you whether you won, and then you confirm with ACCEPT {ref} once more."
+        ),
+        "ne": (
+            "धन्यवाद: तपाईंले {ref} आफ्नो मूल्यमा स्वीकार्नुभयो। प्रस्ताव अझै खुला छन्; बन्द भएपछि "
+            "तपाईंले पाउनुभयो कि भनेर जानकारी दिन्छौं, अनि फेरि ACCEPT {ref} लेखेर पक्का गर्नुहुन्छ।"
+        ),
     },
     "order_confirmed_wholesaler": {
         "en": "Order {ref} is confirmed to you. Reply DISPATCHED {ref} when it leaves your shop.",
@@ -376,6 +420,25 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Please include the order number, for example: {command} TK-7F3K",
         "ne": "कृपया अर्डर नम्बर पनि लेख्नुहोस्, जस्तै: {command} TK-7F3K",
     },
+    # --- notice details (handlers.notices) --------------------------------------------------------
+    "notice_line": {"en": "• {quantity} {unit} {name}{price}", "ne": "• {quantity} {unit} {name}{price}"},
+    "notice_line_price": {"en": " @ NPR {price}/{unit}", "ne": " @ रु {price}/{unit}"},
+    "notice_delivery": {"en": ", delivery {when} ({date})", "ne": ", डेलिभरी {when} ({date})"},
+    "day_today": {"en": "today", "ne": "आज"},
+    "day_tomorrow": {"en": "tomorrow", "ne": "भोलि"},
+    "day_in_days": {"en": "in {days} days", "ne": "{days} दिनमा"},
+    "month_1": {"en": "Jan", "ne": "जनवरी"},
+    "month_2": {"en": "Feb", "ne": "फेब्रुअरी"},
+    "month_3": {"en": "Mar", "ne": "मार्च"},
+    "month_4": {"en": "Apr", "ne": "अप्रिल"},
+    "month_5": {"en": "May", "ne": "मे"},
+    "month_6": {"en": "Jun", "ne": "जुन"},
+    "month_7": {"en": "Jul", "ne": "जुलाई"},
+    "month_8": {"en": "Aug", "ne": "अगस्ट"},
+    "month_9": {"en": "Sep", "ne": "सेप्टेम्बर"},
+    "month_10": {"en": "Oct", "ne": "अक्टोबर"},
+    "month_11": {"en": "Nov", "ne": "नोभेम्बर"},
+    "month_12": {"en": "Dec", "ne": "डिसेम्बर"},
     # unit names as people write them
     "unit_bora": {"en": "bora", "ne": "बोरा"},
     "unit_kg": {"en": "kg", "ne": "केजी"},

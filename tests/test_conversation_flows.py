@@ -50,6 +50,11 @@ def chat(thok_settings: Any, fresh_database: Any, fake_twilio: Any, redis: Any) 
             return "\n".join(r.form.get("Body", "") for r in new if r.form.get("To") == f"whatsapp:{phone}")
 
         @staticmethod
+        def received(phone: str) -> list[str]:
+            """Every body sent to `phone` so far (replies and notices), oldest first."""
+            return [r.form.get("Body", "") for r in fake_twilio.posts() if r.form.get("To") == f"whatsapp:{phone}"]
+
+        @staticmethod
         def orders() -> list[tuple[str, list[tuple[str, str]]]]:
             """(ref, [(sku, quantity)]) of every order placed."""
             with fresh_database.session() as s:

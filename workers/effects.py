@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from db.models import Retailer, Wholesaler
 from domain import messaging
 from domain.events import Event, Notice, take_events, take_notices
-from handlers.messages import reply_language, t
+from handlers.messages import reply_language
+from handlers.notices import notice_body
 from thok.config import Settings
 from workers.context import get_services
 from workers.queueing import enqueue_send
@@ -55,7 +56,7 @@ def render_notices(session: Session, notices: list[Notice]) -> list[int]:
         created += messaging.queue_message(
             session,
             to=phone,
-            body=t(notice.key, lang, **params),
+            body=notice_body(session, notice, retailer_id or wholesaler_id or notice.to_id, lang),
             idempotency_key=f"notice:{notice.dedupe_key}",
             kind=notice.kind,
             order_id=notice.order_id,
