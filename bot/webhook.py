@@ -20,10 +20,11 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.app import services
-from bot.channel import TWILIO_STATUS, WHATSAPP_PREFIX
+from bot.channel import TWILIO_STATUS
 from bot.signature import is_signed, signature_required
 from domain import messaging
-from domain.phones import mask_phone
+from domain.errors import InvalidInput
+from domain.phones import mask_phone, whatsapp_sender
 from thok import metrics
 from thok.logging import bind
 from workers.queueing import enqueue_new_inbound
@@ -33,6 +34,10 @@ bp = Blueprint("webhooks", __name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 MAX_MEDIA = 10  # Twilio's own limit per message
+# WhatsApp's own limit on a message, in characters. The limit is on `Body`'s characters, not on the
+# request's bytes: form-encoded, a Devanagari character takes 9 bytes (three %XX), a 4-byte one 12.
+MAX_BODY_CHARS = 4096
+MAX_ENCODED_CHAR_BYTES = 12
 _SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
 
 
@@ -104,6 +109,9 @@ _OUTCOMES = {403: "forged", 400: "bad_request", 413: "bad_request"}
 @bp.before_request
 def _start_clock() -> None:
     g.webhook_started = time.perf_counter()
+    # The app-wide MAX_CONTENT_LENGTH is sized for the dashboard's forms; a webhook's cap follows
+    # WhatsApp's message length instead (see form_byte_limit).
+    request.max_content_length = form_byte_limit(services().settings.max_body_bytes)
 
 
 @bp.after_request
@@ -127,7 +135,7 @@ def database_unavailable(exc: Exception) -> Response:
 def _verified_form(req: Request) -> dict[str, str] | Response:
     settings = services().settings
     try:
-        form = read_form(req, settings.max_body_bytes)
+        form = read_form(req, form_byte_limit(settings.max_body_bytes))
     except BadRequest as exc:
         return _refuse(400, f"{req.path}: {exc}")
     if signature_required(settings) and not is_signed(req, form, settings):
@@ -155,6 +163,12 @@ def _enqueue(inbound_id: int) -> None:
         log.warning("could not mark inbound %s PENDING; the sweep finds it QUEUED without a job", inbound_id)
 
 
+def form_byte_limit(other_fields_bytes: int) -> int:
+    """The request's byte cap: the longest Body WhatsApp can send, fully encoded, plus room for
+    the other fields (MAX_BODY_BYTES). Only a guard against floods; Body's limit is in characters."""
+    return MAX_BODY_CHARS * MAX_ENCODED_CHAR_BYTES + other_fields_bytes
+
+
 def read_form(req: Request, max_bytes: int) -> dict[str, str]:
     """The urlencoded body, strictly: Werkzeug would silently replace invalid UTF-8 and we would
     store (and reply to) garbage, so the body is decoded here and refused when malformed."""
@@ -180,9 +194,13 @@ def incoming_message(form: dict[str, str]) -> messaging.IncomingMessage:
         raise BadRequest(f"missing field(s) {', '.join(missing)}")
     if not _SID.match(form["MessageSid"]):
         raise BadRequest("malformed MessageSid")
-    sender = form["From"].removeprefix(WHATSAPP_PREFIX).strip()
-    if not sender or len(sender) > 40:
-        raise BadRequest("malformed From")
+    try:
+        # Nothing is stored for, or ever sent to, an address that is not a real WhatsApp number.
+        sender = whatsapp_sender(form["From"])
+    except InvalidInput as exc:
+        raise BadRequest(f"From: {exc}") from None  # not the value itself: logs carry no raw numbers
+    if len(form["Body"]) > MAX_BODY_CHARS:
+        raise BadRequest(f"Body of {len(form['Body'])} characters is over WhatsApp's {MAX_BODY_CHARS}")
     try:
         num_media = int(form.get("NumMedia") or 0)
     except ValueError:

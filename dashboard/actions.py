@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -123,34 +122,28 @@ def create_wholesaler(session: Session, actor: AdminActor, form: PartyForm) -> W
     return wholesaler
 
 
-def _phone_taken(session: Session, model: type[Retailer] | type[Wholesaler], number: str, own_id: int) -> bool:
-    return (
-        session.scalars(select(model.id).where(model.whatsapp_number == number, model.id != own_id)).first() is not None
-    )
-
-
 def update_party(session: Session, actor: AdminActor, kind: str, party_id: int, form: PartyForm) -> None:
-    model, fields = (Retailer, RETAILER_FIELDS) if kind == "retailer" else (Wholesaler, WHOLESALER_FIELDS)
+    fields = RETAILER_FIELDS if kind == "retailer" else WHOLESALER_FIELDS
     party: Any = get_retailer(session, party_id) if kind == "retailer" else get_wholesaler(session, party_id)
     if party.deleted_at is not None:
         raise InvalidInput(f"this {kind} was removed; restore them before editing")
     if not form.name.strip():
         raise InvalidInput(f"a {kind} needs a name")
     number = normalize_phone(form.phone)
-    if _phone_taken(session, model, number, party.id):
-        raise InvalidInput(f"{number} is already registered as a {kind}")
+    parties.ensure_number_free(session, number, kind, party.id)
     before = snapshot(party, *fields)
-    party.name = form.name.strip()
-    party.whatsapp_number = number
-    if kind == "retailer":
-        party.shop_name = _clean(form.display_name)
-    else:
-        party.business_name = _clean(form.display_name)
-    party.district = _clean(form.district)
-    party.address = _clean(form.address)
-    party.language = form.language_value()
-    party.is_active = form.is_active
-    session.flush()
+    language = form.language_value()
+    with parties.claiming_number(session, number):
+        party.name = form.name.strip()
+        party.whatsapp_number = number
+        if kind == "retailer":
+            party.shop_name = _clean(form.display_name)
+        else:
+            party.business_name = _clean(form.display_name)
+        party.district = _clean(form.district)
+        party.address = _clean(form.address)
+        party.language = language
+        party.is_active = form.is_active
     record_admin_action(session, actor, f"{kind}.update", kind, party.id, before=before, after=snapshot(party, *fields))
 
 
@@ -166,20 +159,15 @@ def remove_party(session: Session, actor: AdminActor, kind: str, party_id: int) 
 
 
 def restore_party(session: Session, actor: AdminActor, kind: str, party_id: int) -> None:
-    model, fields = (Retailer, RETAILER_FIELDS) if kind == "retailer" else (Wholesaler, WHOLESALER_FIELDS)
+    fields = RETAILER_FIELDS if kind == "retailer" else WHOLESALER_FIELDS
     party: Any = get_retailer(session, party_id) if kind == "retailer" else get_wholesaler(session, party_id)
     if party.deleted_at is None:
         raise InvalidInput(f"this {kind} is not removed")
-    # The live-number index allows one live party per number; say so rather than hit it.
-    if _phone_taken(session, model, party.whatsapp_number, party.id):
-        raise InvalidInput(f"{party.whatsapp_number} now belongs to another {kind}; change that one's number first")
+    # One live party per number, of either kind (migration 0009); say so rather than hit it.
+    parties.ensure_number_free(session, party.whatsapp_number, kind, party.id)
     before = snapshot(party, *fields)
-    party.deleted_at = None
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:  # a concurrent registration took the number between check and flush
-        raise InvalidInput(f"{party.whatsapp_number} now belongs to another {kind}") from None
+    with parties.claiming_number(session, party.whatsapp_number):
+        party.deleted_at = None
     after = snapshot(party, *fields)
     record_admin_action(session, actor, f"{kind}.restore", kind, party.id, before=before, after=after)
 

@@ -254,6 +254,23 @@ class Wholesaler(Timestamped, SoftDelete, Base):
     )
 
 
+class PartyPhone(Base):
+    """Who holds a WhatsApp number: one row per live retailer or wholesaler, kept by triggers on
+    both tables (migration 0009), so one number can never reach two live parties of either kind.
+    Nothing writes it directly; the primary key is the rule."""
+
+    __tablename__ = "party_phones"
+    whatsapp_number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    party_kind: Mapped[str] = mapped_column(String(20))
+    party_id: Mapped[int] = mapped_column(BigInteger)
+    claimed_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint("party_kind IN ('retailer', 'wholesaler')", name="party_kind_known"),
+        UniqueConstraint("party_kind", "party_id"),
+    )
+
+
 class Admin(Timestamped, SoftDelete, Base):
     __tablename__ = "admins"
     id: Mapped[int] = _id()

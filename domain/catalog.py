@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from db.models import Product, Unit, Wholesaler, WholesalerProduct
-from domain.errors import DomainError, InvalidInput, NotFound
+from domain.errors import DomainError, InvalidInput, NotFound, OutOfRange, TooManyDecimals, decimal_places
 from domain.phones import normalize_phone
 
 PRODUCT_COLUMNS = ("sku", "name", "name_ne", "aliases", "unit", "category")
@@ -66,9 +66,7 @@ def read_csv(data: bytes | str, source: str, columns: Sequence[str]) -> list[tup
             content = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
-            raise CsvImportError(
-                source, [RowError(line, "is not UTF-8 text (save the file as UTF-8)")]
-            ) from None
+            raise CsvImportError(source, [RowError(line, "is not UTF-8 text (save the file as UTF-8)")]) from None
     else:
         content = data.removeprefix("\ufeff")
     if "\x00" in content:
@@ -125,11 +123,7 @@ def _product_row(row: dict[str, str]) -> dict[str, Any]:
     sku = row["sku"].upper()
     if not sku:
         raise ValueError("sku is empty")
-    if (
-        len(sku) > 64
-        or not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in sku)
-        or sku[0] in "-_"
-    ):
+    if len(sku) > 64 or not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in sku) or sku[0] in "-_":
         raise ValueError(f"sku {row['sku']!r} must be letters, digits, '-' or '_' (at most 64)")
     name = row["name"]
     if not name:
@@ -166,18 +160,14 @@ def import_products(
             errors.append(RowError(line, str(exc)))
             continue
         if values["sku"] in seen:
-            errors.append(
-                RowError(line, f"sku {values['sku']} already appears on line {seen[values['sku']]}")
-            )
+            errors.append(RowError(line, f"sku {values['sku']} already appears on line {seen[values['sku']]}"))
             continue
         seen[values["sku"]] = line
         parsed.append(values)
     if errors:
         raise CsvImportError(source, errors[:MAX_REPORTED_ERRORS])
     existing = set(
-        session.scalars(
-            select(Product.sku).where(Product.sku.in_(list(seen))).execution_options(include_deleted=True)
-        )
+        session.scalars(select(Product.sku).where(Product.sku.in_(list(seen))).execution_options(include_deleted=True))
     )
     for start in range(0, len(parsed), BATCH):
         chunk = parsed[start : start + BATCH]
@@ -249,9 +239,7 @@ def import_prices(
             errors.append(RowError(line, str(exc)))
             continue
         seen[sku] = line
-        parsed.append(
-            {"wholesaler_id": wholesaler.id, "product_id": products[sku], "price": price, "stock": stock}
-        )
+        parsed.append({"wholesaler_id": wholesaler.id, "product_id": products[sku], "price": price, "stock": stock})
     if errors:
         raise CsvImportError(source, errors[:MAX_REPORTED_ERRORS])
     existing = set(reserved)
@@ -273,9 +261,7 @@ def import_prices(
 def catalog_entries(session: Session) -> list[tuple[str, str, str | None, tuple[str, ...], str]]:
     """The live catalog as plain tuples (sku, name, name_ne, aliases, unit) for the parser."""
     rows: Iterable[Any] = session.execute(
-        select(Product.sku, Product.name, Product.name_ne, Product.aliases, Product.unit).order_by(
-            Product.sku
-        )
+        select(Product.sku, Product.name, Product.name_ne, Product.aliases, Product.unit).order_by(Product.sku)
     )
     return [(r.sku, r.name, r.name_ne, tuple(r.aliases or ()), r.unit.value) for r in rows]
 
@@ -323,8 +309,12 @@ def best_prices(session: Session, product_ids: Iterable[int]) -> dict[int, Decim
 
 def set_stock(session: Session, wholesaler_id: int, sku: str, quantity: Decimal) -> WholesalerProduct:
     """`STOCK RICE-JEERA 40` from a wholesaler. Refused below what is reserved for orders."""
-    if quantity < 0 or quantity > MAX_QUANTITY:
-        raise InvalidInput("stock must be between 0 and 99,999,999,999")
+    if quantity < 0:
+        raise InvalidInput("stock cannot be negative")
+    if quantity > MAX_QUANTITY:
+        raise OutOfRange("stock", MAX_QUANTITY.to_integral_value(rounding=ROUND_DOWN))
+    if decimal_places(quantity) > 3:  # NUMERIC(14, 3) would round it silently
+        raise TooManyDecimals("stock", 3)
     row = session.scalars(
         select(WholesalerProduct)
         .join(Product, Product.id == WholesalerProduct.product_id)

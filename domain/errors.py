@@ -1,5 +1,7 @@
 """Domain errors: each message tells the user (or admin) what went wrong and what to do."""
 
+from decimal import Decimal
+
 
 class DomainError(Exception):
     """Base of every business-rule refusal; entrypoints map it to a reply or a 4xx."""
@@ -11,6 +13,31 @@ class NotFound(DomainError):
 
 class InvalidInput(DomainError):
     pass
+
+
+class OutOfRange(InvalidInput):
+    """A number beyond what Thok (and its column) can hold: `what` names it, `maximum` is the largest
+    accepted, so the reply can say both instead of the database refusing the write."""
+
+    def __init__(self, what: str, maximum: Decimal):
+        super().__init__(f"{what} is too large (at most {maximum:,})")
+        self.what = what
+        self.maximum = maximum
+
+
+class TooManyDecimals(InvalidInput):
+    """A number written finer than Thok keeps it (paisa for money, grams for kg): refused, never rounded."""
+
+    def __init__(self, what: str, places: int):
+        super().__init__(f"{what} has more than {places} decimal places")
+        self.what = what
+        self.places = places
+
+
+def decimal_places(value: Decimal) -> int:
+    """The decimal places a value needs (12.50 needs 1, 12.000 none): what rounding would lose."""
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 class CreditLimitExceeded(DomainError):

@@ -18,10 +18,10 @@ def to_amount(raw: object, what: str = "amount") -> Decimal:
         raise InvalidInput(f"{what} {raw!r} is not a number (write it like 5000 or 1250.50)") from None
     if not value.is_finite() or value <= 0:
         raise InvalidInput(f"{what} must be more than zero (got {raw})")
+    if value > MAX_AMOUNT:  # before quantize, which raises on numbers beyond Decimal's precision
+        raise InvalidInput(f"{what} {raw} is too large (at most {npr(MAX_AMOUNT)})")
     if value != value.quantize(CENT):
         raise InvalidInput(f"{what} {raw} has more than two decimal places")
-    if value > MAX_AMOUNT:
-        raise InvalidInput(f"{what} {raw} is too large")
     return value.quantize(CENT)
 
 

@@ -30,9 +30,9 @@ from db.models import (
     VendorOffer,
 )
 from domain.credit import hold_credit
-from domain.errors import DomainError, InvalidInput, NotFound
+from domain.errors import DomainError, InvalidInput, NotFound, OutOfRange, TooManyDecimals, decimal_places
 from domain.events import Notice, OfferWindowOpened, OfferWindowReady, notify, record_event
-from domain.money import npr
+from domain.money import MAX_AMOUNT, npr
 from domain.orders import find_order, lock_order, new_order_ref
 from thok.config import Settings
 
@@ -218,6 +218,10 @@ def submit_offer(
     now = now or datetime.now(UTC)
     if price <= 0:
         raise InvalidInput("an offer needs a price above zero")
+    if price > MAX_AMOUNT:  # the column's range; checked before quantize, which fails beyond it
+        raise OutOfRange("an offer's total", MAX_AMOUNT)
+    if decimal_places(price) > 2:  # NUMERIC(14, 2) would round it silently
+        raise TooManyDecimals("an offer's total", 2)
     if delivery_days is not None and not 0 <= delivery_days <= 60:
         raise InvalidInput("delivery must be within 60 days")
     order = _open_for_offers(session, ref, now)

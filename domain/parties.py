@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import Admin, AdminRole, CreditAccount, Language, Retailer, Wholesaler
@@ -32,13 +35,12 @@ def register_retailer(
     number = normalize_phone(phone)
     if not name.strip():
         raise InvalidInput("a retailer needs a name")
-    if session.scalars(select(Retailer.id).where(Retailer.whatsapp_number == number)).first():
-        raise InvalidInput(f"{number} is already registered as a retailer")
+    ensure_number_free(session, number)
     retailer = Retailer(
         name=name.strip(), whatsapp_number=number, shop_name=shop_name, district=district, language=language
     )
-    session.add(retailer)
-    session.flush()
+    with claiming_number(session, number):
+        session.add(retailer)
     session.add(CreditAccount(retailer_id=retailer.id, credit_limit=credit_limit, outstanding=Decimal(0)))
     return retailer
 
@@ -55,8 +57,7 @@ def register_wholesaler(
     number = normalize_phone(phone)
     if not name.strip():
         raise InvalidInput("a wholesaler needs a name")
-    if session.scalars(select(Wholesaler.id).where(Wholesaler.whatsapp_number == number)).first():
-        raise InvalidInput(f"{number} is already registered as a wholesaler")
+    ensure_number_free(session, number)
     wholesaler = Wholesaler(
         name=name.strip(),
         whatsapp_number=number,
@@ -64,9 +65,58 @@ def register_wholesaler(
         district=district,
         language=language,
     )
-    session.add(wholesaler)
-    session.flush()
+    with claiming_number(session, number):
+        session.add(wholesaler)
     return wholesaler
+
+
+# --- one WhatsApp number, one live party ---------------------------------------------------------
+
+# What refuses a second live holder of a number: the claim table across both kinds (migration
+# 0009) and each table's own live-number index.
+NUMBER_CONSTRAINTS = frozenset(
+    {"pk_party_phones", "uq_retailers_whatsapp_number_live", "uq_wholesalers_whatsapp_number_live"}
+)
+
+
+class NumberTaken(InvalidInput):
+    """The number already reaches another live retailer or wholesaler."""
+
+    def __init__(self, number: str, holder: str):
+        super().__init__(f"{number} is already registered as a {holder}; change or remove that one's number first")
+        self.number = number
+        self.holder = holder
+
+
+def ensure_number_free(session: Session, number: str, kind: str | None = None, own_id: int | None = None) -> None:
+    """Refuse a number another live party holds, retailer or wholesaler (`kind`/`own_id`: the party
+    being edited, which may keep its own number). PostgreSQL enforces the same rule; asking first
+    gives the admin the holder's kind instead of a constraint name."""
+    for model, holder in ((Retailer, "retailer"), (Wholesaler, "wholesaler")):
+        query = select(model.id).where(model.whatsapp_number == number)
+        if holder == kind and own_id is not None:
+            query = query.where(model.id != own_id)
+        if session.scalars(query).first() is not None:
+            raise NumberTaken(number, holder)
+
+
+@contextmanager
+def claiming_number(session: Session, number: str) -> Iterator[None]:
+    """Around the change that gives a party `number` (a new party, a new number, a restore). A
+    concurrent registration that took the number after `ensure_number_free` is refused by the
+    database: that becomes NumberTaken, and the savepoint, opened before the change so its flush
+    happens inside, takes the change back and leaves the caller's transaction usable."""
+    try:
+        with session.begin_nested():
+            yield
+            session.flush()
+    except IntegrityError as exc:
+        diag = getattr(exc.orig, "diag", None)
+        if getattr(diag, "constraint_name", None) not in NUMBER_CONSTRAINTS:
+            raise
+        said = str(getattr(diag, "message_primary", ""))  # "... already belongs to another wholesaler"
+        holder = next((kind for kind in ("retailer", "wholesaler") if said.endswith(f"another {kind}")), "party")
+        raise NumberTaken(number, holder) from None
 
 
 def soft_delete(entity: Retailer | Wholesaler | Admin) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 import phonenumbers
 
 from domain.errors import InvalidInput
 
 DEFAULT_REGION = "NP"
+# What a WhatsApp provider sends as the sender: the channel, then an E.164 number (at most 15 digits).
+_WHATSAPP_ADDRESS = re.compile(r"whatsapp:\+[1-9][0-9]{5,14}")
 
 
 def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
@@ -20,6 +25,22 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
         raise InvalidInput(f"{raw!r} is not a phone number") from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidInput(f"{raw!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=4096)
+def whatsapp_sender(address: str) -> str:
+    """`whatsapp:+9779841234567` -> `+9779841234567`, strictly: no other channel (`sms:`), no
+    local form, spaces, letters or line breaks, and a number that exists in its country's plan.
+    Raises InvalidInput. Cached: the same shops write all day, and this is the webhook's hot path."""
+    if not _WHATSAPP_ADDRESS.fullmatch(address):
+        raise InvalidInput("not a WhatsApp address (whatsapp:+ and the number's digits)")
+    try:
+        number = phonenumbers.parse(address.removeprefix("whatsapp:"), None)
+    except phonenumbers.NumberParseException:
+        raise InvalidInput("not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInput("not a valid number in its country's numbering plan")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -362,6 +362,27 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Which product? Write for example: STOCK RICE-JEERA 40",
         "ne": "कुन सामान? जस्तै लेख्नुहोस्: STOCK RICE-JEERA 40",
     },
+    # --- numbers Thok cannot keep as written (refused, never rounded or cut) ----------------------
+    "offer_too_large": {
+        "en": "That price is more than Thok can record (at most NPR {maximum}). Check it and send OFFER {ref} again.",
+        "ne": "त्यो मूल्य थोकले राख्न सक्ने भन्दा धेरै छ (बढीमा रु {maximum})। जाँचेर फेरि OFFER {ref} पठाउनुहोस्।",
+    },
+    "offer_paisa": {
+        "en": "A price can have at most 2 decimal places (paisa). Send OFFER {ref} again, e.g. OFFER {ref} 4500.50",
+        "ne": "मूल्यमा बढीमा २ दशमलव (पैसा) मात्र हुन्छ। फेरि OFFER {ref} पठाउनुहोस्, जस्तै OFFER {ref} 4500.50",
+    },
+    "stock_too_large": {
+        "en": "That stock is more than Thok can record (at most {maximum}). Check the number and send STOCK again.",
+        "ne": "त्यो स्टक थोकले राख्न सक्ने भन्दा धेरै छ (बढीमा {maximum})। संख्या जाँचेर फेरि STOCK पठाउनुहोस्।",
+    },
+    "stock_decimals": {
+        "en": "Stock can have at most 3 decimal places. Send STOCK again, e.g. STOCK RICE-JEERA 40.5",
+        "ne": "स्टकमा बढीमा ३ दशमलव मात्र हुन्छ। फेरि STOCK पठाउनुहोस्, जस्तै STOCK RICE-JEERA 40.5",
+    },
+    "input_too_large": {
+        "en": "A number or text in your message is too large for Thok to record. Please check it and send again.",
+        "ne": "तपाईंको सन्देशको कुनै संख्या वा शब्द थोकले राख्न सक्ने भन्दा ठूलो छ। कृपया जाँचेर फेरि पठाउनुहोस्।",
+    },
     "payment_recorded": {
         "en": "Payment of NPR {amount} from {retailer} recorded ({method}). They now owe you NPR {outstanding}.",
         "ne": "{retailer} बाट रु {amount} भुक्तानी दर्ता भयो ({method})। अब तपाईंलाई तिर्न बाँकी रु {outstanding}।",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.parser import Intent
 from domain.decision import answer_accept, answer_pass
+from domain.errors import OutOfRange, TooManyDecimals
 from domain.offers import submit_offer
 from handlers import Reply
 from handlers.context import Context
@@ -17,7 +18,12 @@ def offer(ctx: Context, intent: Intent) -> list[Reply]:
     assert ctx.wholesaler_id is not None
     if not intent.order_ref or intent.price is None:
         return _missing_ref(ctx, "OFFER")
-    made = submit_offer(ctx.session, ctx.wholesaler_id, intent.order_ref, intent.price, intent.delivery_days)
+    try:
+        made = submit_offer(ctx.session, ctx.wholesaler_id, intent.order_ref, intent.price, intent.delivery_days)
+    except OutOfRange as exc:
+        return [ctx.reply("offer_too_large", ref=intent.order_ref, maximum=ctx.money(exc.maximum))]
+    except TooManyDecimals:
+        return [ctx.reply("offer_paisa", ref=intent.order_ref)]
     delivery = ctx.text("delivery_in_days", days=made.delivery_days) if made.delivery_days is not None else ""
     return [
         ctx.reply(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.parser import Intent
 from domain.catalog import set_stock
+from domain.errors import OutOfRange, TooManyDecimals
 from handlers import Reply
 from handlers.context import Context
 
@@ -12,6 +13,11 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
     assert ctx.wholesaler_id is not None
     if len(intent.items) != 1 or intent.stock_quantity is None:
         return [ctx.reply("stock_which")]
-    row = set_stock(ctx.session, ctx.wholesaler_id, intent.items[0].sku, intent.stock_quantity)
+    try:
+        row = set_stock(ctx.session, ctx.wholesaler_id, intent.items[0].sku, intent.stock_quantity)
+    except OutOfRange as exc:
+        return [ctx.reply("stock_too_large", maximum=ctx.qty(exc.maximum))]
+    except TooManyDecimals:
+        return [ctx.reply("stock_decimals")]
     name = (row.product.name_ne or row.product.name) if ctx.lang == "ne" else row.product.name
     return [ctx.reply("stock_updated", name=name, quantity=ctx.qty(row.stock), unit=ctx.unit(row.product.unit.value))]
