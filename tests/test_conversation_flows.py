@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.app import create_app
-from db.models import Order, OrderItem, Product
+from db.models import Order, OrderItem, Product, VendorOffer, Wholesaler
 from tests.fake_twilio import PUBLIC, fake_twilio, run_worker, signed_headers, thok_settings, twilio_form  # noqa: F401
 from thok.runtime import redis_for
 from thok.seed import seed_demo
@@ -182,3 +182,30 @@ def test_replies_follow_the_script_unless_the_person_chose_a_language(chat: Any)
     assert chat.send(SURESH, "status") == "तपाईंको कुनै खुला अर्डर छैन।"  # his choice outweighs the script
     assert chat.send(SURESH, "english") == "OK, I will reply in English from now on."
     assert chat.send(SURESH, "२ बोरा बासमती").startswith("Your order:")
+
+
+def test_refusals_come_whole_in_the_readers_language(chat: Any) -> None:
+    # Before: "भेटिएन: no order TK-ZZZZ।" (an English domain message in a Nepali wrapper).
+    shrestha, pokhara = "+9779851000001", "+9779856000003"
+    assert chat.send(shrestha, "स्वीकार TK-ZZZZ") == "अर्डर TK-ZZZZ भेटिएन। नम्बर जाँच्नुहोस्; STATUS ले तपाईंका अर्डर देखाउँछ।"
+    assert (
+        chat.send(pokhara, "ACCEPT TK-ZZZZ") == "There is no order TK-ZZZZ. Check the number; STATUS lists your orders."
+    )
+    nepali = chat.send(shrestha, "पठाइयो TK-ZZZZ")
+    assert nepali.startswith("अर्डर TK-ZZZZ भेटिएन") and not re.search(
+        "[A-Za-z]{3,}", nepali.replace("STATUS", "").replace("TK-ZZZZ", "")
+    )
+    # Answering the same invitation twice is named for what it is.
+    chat.send(SURESH, "2 bora basmati")
+    ref = re.search(r"TK-[A-Z0-9]+", chat.send(SURESH, "YES")).group(0)  # type: ignore[union-attr]
+    with chat.db.session() as s:
+        invited = s.scalars(
+            select(Wholesaler.whatsapp_number)
+            .join(VendorOffer, VendorOffer.wholesaler_id == Wholesaler.id)
+            .join(Order, Order.id == VendorOffer.order_id)
+            .where(Order.ref == ref)
+            .order_by(Wholesaler.id)
+        ).first()
+    chat.send(invited, f"PASS {ref}")
+    again = chat.send(invited, f"OFFER {ref} 4900 हजुर")
+    assert again == f"तपाईंले {ref} को जवाफ दिइसक्नुभयो: तपाईंले छोड्नुभयो। एउटा अर्डरमा एउटै जवाफ।"
