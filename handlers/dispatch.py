@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from bot.parser import Catalog, Intent, parse
@@ -125,6 +126,14 @@ def respond(session: Session, sender: Sender, text: str, settings: Settings) -> 
         savepoint.rollback()
         log.info("%s refused for %s: %s", name, sender.kind, exc)
         replies = [reply_for(ctx, exc, intent)]
+    except DataError as exc:
+        # A value no domain check caught and a column cannot hold (beyond NUMERIC's range, over a
+        # VARCHAR): bad input, not a bug worth three retries and a FAILED message. The savepoint
+        # takes the half-done write away; the sender is asked to check what they wrote.
+        savepoint.rollback()
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        log.warning("%s from %s refused by PostgreSQL (SQLSTATE %s)", name, sender.kind, sqlstate)
+        replies = [ctx.reply("input_too_large")]
     else:
         savepoint.commit()
     if sender.kind == "retailer" and sender.id is not None and name not in DRAFT_INTENTS:
