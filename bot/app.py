@@ -7,8 +7,9 @@ import logging
 import secrets
 from typing import Any
 
-from flask import Flask, current_app, render_template
+from flask import Flask, Response, current_app, g, render_template
 from redis import Redis
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from db.session import Database
 from thok.config import Settings
@@ -52,6 +53,12 @@ def create_app(
         SESSION_COOKIE_SECURE=not settings.dev_mode,
     )
     app.config.update(flask_config)
+    if settings.trusted_proxies > 0:
+        # The client's address (sign-in throttling, audit) and scheme come from X-Forwarded-For and
+        # -Proto only as far as our own proxies wrote them; anyone can send those headers.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
     app.extensions["thok"] = Services(
         settings, database or runtime.database_for(settings), redis or runtime.redis_for(settings)
     )
@@ -75,8 +82,39 @@ def create_app(
     def healthz() -> tuple[dict[str, str], int]:
         return {"status": "ok"}, 200
 
+    install_security_headers(app, hsts=not settings.dev_mode)
+
     @app.get("/")
     def home() -> str:
         return render_template("home.html", dev_mode=settings.dev_mode)
 
     return app
+
+
+def install_security_headers(app: Flask, *, hsts: bool) -> None:
+    """On every response (the home page, health, webhooks, the simulator, not only the dashboard).
+    Inline <script>/<style> run only with this response's nonce, so an injected one does not."""
+
+    @app.before_request
+    def make_nonce() -> None:
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.context_processor
+    def nonce() -> dict[str, str]:
+        return {"csp_nonce": g.get("csp_nonce", "")}
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        nonce = g.get("csp_nonce")
+        inline = f" 'nonce-{nonce}'" if nonce else ""
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'self'; img-src 'self' data:; style-src 'self'{inline}; script-src 'self'{inline}; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+        )
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if hsts:  # production is HTTPS only; the demo runs on http://127.0.0.1
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response

@@ -2,7 +2,7 @@
 
 Messages go through the real, signed webhook path — store, queue, worker, outbox — exactly as a
 Twilio delivery would; only the final hop differs (SimulatorChannel marks the row SENT and this
-page shows it). Available in dev mode or when no Twilio credentials are configured.
+page shows it). Served in dev mode only: in production it would let anyone write as any party.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ SHOWN = {"SENT", "DELIVERED", "READ", "FAILED", "UNDELIVERED"}
 @bp.before_request
 def only_in_demo() -> None:
     settings = services().settings
-    if not (settings.dev_mode or not settings.twilio_configured):
+    if not settings.dev_mode:
         abort(404)
 
 

@@ -667,6 +667,41 @@ class LedgerCheckpoint(Base):
 # --- audit ---------------------------------------------------------------------------------------
 
 
+class AdminSession(Base):
+    """One dashboard sign-in, looked up on every request (dashboard/auth.py): the cookie carries a
+    random token, the row its SHA-256, so signing out, deactivating the admin or changing their
+    password revokes it on the server and a copied cookie stops working (migration 0008)."""
+
+    __tablename__ = "admin_sessions"
+    id: Mapped[int] = _id()
+    admin_id: Mapped[int] = _fk("admins.id")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint("expires_at > created_at", name="expires_after_created"),)
+
+
+class LoginFailure(Base):
+    """A refused dashboard sign-in: a wrong email or password, or the start of a lockout. No admin
+    id: the email may belong to nobody, and the point is who tried it from where."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = _id()
+    email: Mapped[str] = mapped_column(String(254))
+    client_ip: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint("outcome IN ('FAILED', 'LOCKED')", name="outcome_known"),
+        Index("ix_login_failures_created_at", "created_at"),
+        Index("ix_login_failures_email", "email"),
+    )
+
+
 class AdminAuditLog(Base):
     __tablename__ = "admin_audit_logs"
     id: Mapped[int] = _id()

@@ -318,6 +318,45 @@ def create_admin_cmd(email: str, role: str, password_stdin: bool) -> None:
     click.echo(f"admin {admin.email} created ({role})")
 
 
+def _admin_change(email: str, change) -> str:  # type: ignore[no-untyped-def]
+    """One change to a dashboard account, audited with the account itself as the actor (the CLI
+    has no signed-in admin) and no client address."""
+    from domain.admins import admin_by_email
+    from domain.audit import AdminActor
+
+    try:
+        with _database().unit_of_work() as uow:
+            admin = admin_by_email(uow.session, email)
+            ended = change(uow.session, AdminActor(admin.id, None), admin.id)
+            uow.commit()
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    return f"{admin.email}: {ended} session{'s' if ended != 1 else ''} signed out"
+
+
+@main.command("deactivate-admin")
+@click.argument("email")
+def deactivate_admin_cmd(email: str) -> None:
+    """Stop a dashboard admin signing in; their open sessions end at once."""
+    from domain.admins import deactivate_admin
+
+    click.echo(_admin_change(email, deactivate_admin) + ", deactivated")
+
+
+@main.command("set-admin-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def set_admin_password_cmd(email: str, password_stdin: bool) -> None:
+    """Give a dashboard admin a new password; their open sessions end at once."""
+    from domain.admins import change_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    click.echo(_admin_change(email, lambda s, actor, admin_id: change_password(s, actor, admin_id, password)))
+
+
 # --- credit and the khata ------------------------------------------------------------------------
 
 

@@ -133,6 +133,16 @@ for _op in ("UPDATE", "DELETE", "TRUNCATE"):
     LEDGER_ATTEMPTS.labels(_op)  # present at 0, so the first attempt is an increase an alert sees
 SLOW_QUERIES = Counter("thok_slow_queries_total", "Statements slower than SLOW_QUERY_SECONDS.")
 
+# --- the dashboard's door ------------------------------------------------------------------------
+
+DASHBOARD_LOGINS = Counter(
+    "thok_dashboard_logins_total",
+    "Dashboard sign-ins: ok, failed (wrong email or password), locked (refused while throttled).",
+    ["outcome"],
+)
+for _outcome in ("ok", "failed", "locked"):
+    DASHBOARD_LOGINS.labels(_outcome)  # present at 0: a burst of failures is an increase from 0
+
 # --- refreshed by the periodic job (mostrecent: the last refresh wins across processes) ----------
 
 ORDERS = Gauge("thok_orders", "Orders by status.", ["status"], multiprocess_mode="mostrecent")
