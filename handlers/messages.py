@@ -14,16 +14,30 @@ from domain.money import npr
 CATALOG: dict[str, dict[str, str]] = {
     "help": {
         "en": (
-            "Namaste{name}! I am Thok, your wholesale ordering assistant.\n"
-            "Send your order as one item per line, for example:\n"
-            "  2 bora chamal\n  5 kg dal\n"
-            "Reply HELP at any time to see this again."
+            "Namaste{name}! I am Thok: order wholesale stock here, and wholesalers offer their prices.\n"
+            "• 2 bora jeera masino, 5 kg masoor dal — an order: the items, with commas or one per line\n"
+            "• 2 bora chamal — a word with several products: I ask which, answer 1, 2 …\n"
+            "• YES — place the order I summarised; NO — drop it\n"
+            "• basmati ko rate kati? — today's best price\n"
+            "• same as last time — your last delivered order again\n"
+            "• status — your orders, and the one waiting for YES\n"
+            "• cancel — cancel the order waiting for YES (cancel TK-XXXX: a placed one)\n"
+            "• hisab — your khata: balance and last entries\n"
+            "• nepali — answers in Nepali (english: in English)\n"
+            "• HELP — this list"
         ),
         "ne": (
-            "नमस्ते{name}! म थोक हुँ, तपाईंको थोक अर्डर सहायक।\n"
-            "आफ्नो अर्डर एक लाइनमा एउटा सामान गरी पठाउनुहोस्, जस्तै:\n"
-            "  २ बोरा चामल\n  ५ केजी दाल\n"
-            "यो सन्देश फेरि हेर्न जुनसुकै बेला HELP लेख्नुहोस्।"
+            "नमस्ते{name}! म थोक हुँ: यहाँ थोक सामान अर्डर गर्नुहोस्, थोक विक्रेताले मूल्य दिनुहुन्छ।\n"
+            "• २ बोरा जीरा मसिनो, ५ केजी मसुरो दाल — अर्डर: सामान, अल्पविराम वा एक लाइनमा एउटा\n"
+            "• २ बोरा चामल — धेरै सामानको एउटै नाम: कुन हो सोध्छु, १, २ … लेख्नुहोस्\n"
+            "• हो — सारांशको अर्डर राख्न; होइन — छोड्न\n"
+            "• बासमती को भाउ कति? — आजको उत्तम मूल्य\n"
+            "• पहिले जस्तै — पछिल्लो पुगेको अर्डर फेरि\n"
+            "• स्थिति — तपाईंका अर्डर, र हो पर्खिरहेको अर्डर\n"
+            "• रद्द — हो पर्खिरहेको अर्डर रद्द (cancel TK-XXXX: राखिसकेको अर्डर)\n"
+            "• हिसाब — तपाईंको खाता: बाँकी र पछिल्ला कारोबार\n"
+            "• english — अंग्रेजीमा जवाफ (नेपाली: नेपालीमा)\n"
+            "• HELP — यो सूची"
         ),
     },
     "register": {
@@ -311,24 +325,26 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "wholesaler_help": {
         "en": (
-            "Thok commands for wholesalers:\n"
-            "OFFER TK-XXXX 5400 tomorrow — offer a price (and delivery)\n"
-            "ACCEPT TK-XXXX — take it at your catalog price, or confirm an order you won\n"
-            "PASS TK-XXXX — decline\n"
-            "DISPATCHED TK-XXXX / DELIVERED TK-XXXX — update an order you won\n"
-            "STOCK <product> <quantity> — set your stock\n"
-            "PAID <retailer phone> <amount> <esewa|khalti|fonepay|cash|bank> <ref> — record a payment\n"
-            "STATUS — your open work"
+            "Thok commands for wholesalers (TK-XXXX is the order number in the request):\n"
+            "• OFFER TK-XXXX 5400 tomorrow — offer a total (and the delivery day)\n"
+            "• ACCEPT TK-XXXX — take it at your catalog prices, or confirm an order you won\n"
+            "• PASS TK-XXXX — not this one (or give up one you won)\n"
+            "• DISPATCHED TK-XXXX — the goods left; DELIVERED TK-XXXX — they arrived\n"
+            "• STOCK jeera masino 40 — set your stock of a product\n"
+            "• PAID 98XXXXXXXX 5000 esewa REF123 — record a shop's payment (cash, esewa, khalti, fonepay, bank)\n"
+            "• STATUS — your open requests and orders\n"
+            "• nepali — answers in Nepali (english: in English)"
         ),
         "ne": (
-            "थोक विक्रेताका लागि आदेशहरू:\n"
-            "OFFER TK-XXXX 5400 भोलि — मूल्य (र डेलिभरी) प्रस्ताव\n"
-            "ACCEPT TK-XXXX — आफ्नो मूल्यमा लिनुहोस्, वा जितेको अर्डर पक्का गर्नुहोस्\n"
-            "PASS TK-XXXX — नलिने\n"
-            "DISPATCHED TK-XXXX / DELIVERED TK-XXXX — जितेको अर्डरको अवस्था\n"
-            "STOCK <सामान> <परिमाण> — आफ्नो स्टक\n"
-            "PAID <पसलको फोन> <रकम> <esewa|khalti|fonepay|cash|bank> <ref> — भुक्तानी दर्ता\n"
-            "STATUS — बाँकी काम"
+            "थोक विक्रेताका लागि आदेशहरू (TK-XXXX अनुरोधमा भएको अर्डर नम्बर हो):\n"
+            "• OFFER TK-XXXX 5400 भोलि — जम्मा मूल्य (र डेलिभरी दिन) प्रस्ताव\n"
+            "• ACCEPT TK-XXXX — आफ्नो मूल्यमा लिन, वा पाएको अर्डर पक्का गर्न\n"
+            "• PASS TK-XXXX — यो नलिने (वा पाएको छोड्ने)\n"
+            "• DISPATCHED TK-XXXX — सामान पठाइयो; DELIVERED TK-XXXX — पुग्यो\n"
+            "• स्टक जीरा मसिनो ४० — सामानको स्टक\n"
+            "• PAID 98XXXXXXXX 5000 esewa REF123 — पसलको भुक्तानी दर्ता (cash, esewa, khalti, fonepay, bank)\n"
+            "• STATUS — बाँकी अनुरोध र अर्डर\n"
+            "• english — अंग्रेजीमा जवाफ (नेपाली: नेपालीमा)"
         ),
     },
     "retailer_command_for_wholesaler": {

@@ -50,8 +50,8 @@ def _owner_url() -> str:
 def main(verbose: bool) -> None:
     """Thok (थोक): wholesale ordering for Nepal's small shops over WhatsApp.
 
-    With no DATABASE_URL / REDIS_URL set, every command uses the embedded PostgreSQL and Redis in
-    THOK_DATA_DIR (default ./.thok/).
+    Production needs DATABASE_URL and REDIS_URL. In dev mode (THOK_DEV_MODE=1) with them unset,
+    every command uses the embedded PostgreSQL and Redis in THOK_DATA_DIR (default ./.thok/).
     """
     from thok.config import load_settings
     from thok.logging import configure_logging
