@@ -120,6 +120,11 @@ class Unit(enum.StrEnum):
     CASE = "case"
     BOX = "box"
     BOTTLE = "bottle"
+    ML = "ml"  # migration 0010: the unit table's measures
+    QUINTAL = "quintal"
+    PATHI = "pathi"
+    MANA = "mana"
+    DHARNI = "dharni"
 
 
 class InboundStatus(enum.StrEnum):
@@ -299,10 +304,35 @@ class Product(Timestamped, SoftDelete, Base):
     aliases: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
     unit: Mapped[Unit] = mapped_column(UNIT)
     category: Mapped[str | None] = mapped_column(String(100))
+    # How much one `unit` holds ("Surf Excel (1kg)": 1 kg a packet), so 5 kg of it is 5 packets.
+    pack_size: Mapped[Decimal | None] = mapped_column(Quantity)
+    pack_unit: Mapped[Unit | None] = mapped_column(UNIT)
 
     __table_args__ = (
         CheckConstraint("sku ~ '^[A-Z0-9][A-Z0-9_-]*$'", name="sku_format"),
+        CheckConstraint("(pack_size IS NULL) = (pack_unit IS NULL)", name="pack_size_with_unit"),
+        CheckConstraint("pack_size IS NULL OR pack_size > 0", name="pack_size_positive"),
         Index("ix_products_category_live", "category", postgresql_where=text("deleted_at IS NULL")),
+    )
+
+
+class UnitRow(Base):
+    """A unit of measure with its spellings and its relation to another (migration 0010); the
+    parser's built-in table, bot/parsing/units.py, holds the same rows."""
+
+    __tablename__ = "units"
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name_en: Mapped[str] = mapped_column(Text)
+    name_ne: Mapped[str] = mapped_column(Text)
+    spellings: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    base_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"), index=True)
+    factor: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    approximate: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+    __table_args__ = (
+        CheckConstraint("(base_code IS NULL) = (factor IS NULL)", name="base_with_factor"),
+        CheckConstraint("factor IS NULL OR factor > 0", name="factor_positive"),
+        CheckConstraint("code = ANY (spellings)", name="code_is_a_spelling"),
     )
 
 

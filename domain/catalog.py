@@ -18,6 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from bot.parsing.units import convert, pack_for, unit_code
 from db.models import Product, Unit, Wholesaler, WholesalerProduct
 from domain.errors import DomainError, InvalidInput, NotFound, OutOfRange, TooManyDecimals, decimal_places
 from domain.phones import normalize_phone
@@ -130,10 +131,12 @@ def _product_row(row: dict[str, str]) -> dict[str, Any]:
         raise ValueError("name is empty")
     if len(name) > 200 or len(row["name_ne"]) > 200:
         raise ValueError("name is longer than 200 characters")
-    units = [u.value for u in Unit]
-    unit = row["unit"].lower()
-    if unit not in units:
-        raise ValueError(f"unit {row['unit']!r} is not one of {', '.join(units)}")
+    # any known spelling of a unit, in any script ("bag", "pkt", "बोरा"): the unit table's
+    unit = unit_code(row["unit"]) or ""
+    if unit not in {u.value for u in Unit}:
+        known = ", ".join(u.value for u in Unit)
+        raise ValueError(f"unit {row['unit']!r} is not one of the known units ({known}) or their spellings")
+    pack = pack_for(name, unit)
     aliases = [a.strip() for a in row["aliases"].split("|") if a.strip()]
     return {
         "sku": sku,
@@ -142,6 +145,8 @@ def _product_row(row: dict[str, str]) -> dict[str, Any]:
         "aliases": aliases,
         "unit": Unit(unit),
         "category": row["category"][:100] or None,
+        "pack_size": pack[0] if pack else None,
+        "pack_unit": Unit(pack[1]) if pack else None,
     }
 
 
@@ -180,6 +185,8 @@ def import_products(
                 "aliases": stmt.excluded.aliases,
                 "unit": stmt.excluded.unit,
                 "category": stmt.excluded.category,
+                "pack_size": stmt.excluded.pack_size,
+                "pack_unit": stmt.excluded.pack_unit,
                 "deleted_at": None,
                 "updated_at": func.now(),
             },
@@ -268,22 +275,17 @@ def catalog_entries(session: Session) -> list[tuple[str, str, str | None, tuple[
 
 # --- what the conversation needs -------------------------------------------------------------------
 
-# Units that convert exactly; anything else (kg of rice sold by the bora) is asked back, not guessed.
-UNIT_FACTORS: dict[tuple[str, str], Decimal] = {
-    ("g", "kg"): Decimal("0.001"),
-    ("kg", "g"): Decimal(1000),
-    ("piece", "dozen"): Decimal(1) / Decimal(12),
-    ("dozen", "piece"): Decimal(12),
-}
 
-
-def to_product_unit(quantity: Decimal, unit: str, product_unit: str) -> Decimal | None:
-    if unit == product_unit:
-        return quantity
-    factor = UNIT_FACTORS.get((unit, product_unit))
-    if factor is None:
+def to_product_unit(
+    quantity: Decimal, unit: str, product_unit: str, pack: tuple[Decimal, str] | None = None
+) -> Decimal | None:
+    """`quantity` `unit` in the product's unit, through the unit table (1 quintal = 100 kg, a dozen
+    = 12 pieces) and the product's pack size (5 kg of a 1 kg packet = 5 packets); None when they do
+    not convert (kg of rice sold by the bora with no pack size): asked back, not guessed."""
+    converted = convert(quantity, unit, product_unit, pack)
+    if converted is None:
         return None
-    return (quantity * factor).quantize(Decimal("0.001"))
+    return converted.quantity.quantize(Decimal("0.001"))
 
 
 def products_by_sku(session: Session, skus: Iterable[str]) -> dict[str, Product]:

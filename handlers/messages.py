@@ -574,6 +574,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "ne": "कृपया सादा अङ्कमा फेरि पठाउनुहोस्, जस्तै \"२ बोरा बासमती\"।",
     },
     "quantity_for": {"en": " for {name}", "ne": " ({name})"},
+    "unit_converted": {"en": "{written} of {name} is {quantity}.", "ne": "{name} {written} भनेको {quantity} हो।"},
     "quantity_reason_negative": {"en": "a quantity cannot be negative", "ne": "परिमाण ऋणात्मक हुन सक्दैन"},
     "quantity_reason_zero": {"en": "it is zero", "ne": "यो शून्य हो"},
     "quantity_reason_too_large": {

@@ -104,10 +104,21 @@ def add_items(ctx: Context, draft: Draft, items: list[ParsedItem], products: dic
     wanted: list[tuple[Product, Decimal, str]] = []
     for item in items:
         product = products[item.sku]
-        quantity = to_product_unit(item.quantity, item.unit or product.unit.value, product.unit.value)
+        pack = (product.pack_size, product.pack_unit.value) if product.pack_size and product.pack_unit else None
+        written = item.unit or product.unit.value
+        quantity = to_product_unit(item.quantity, written, product.unit.value, pack)
         if quantity is None or quantity <= 0:
             notes.append(ctx.text("unit_mismatch", name=name_for(ctx, product), unit=ctx.unit(product.unit.value)))
             continue
+        if written != product.unit.value:  # "5 kg" of a 1 kg packet: say it became 5 packets (issue 16)
+            notes.append(
+                ctx.text(
+                    "unit_converted",
+                    written=f"{ctx.qty(item.quantity)} {ctx.unit(written)}",
+                    quantity=f"{ctx.qty(quantity)} {ctx.unit(product.unit.value)}",
+                    name=name_for(ctx, product),
+                )
+            )
         wanted.append((product, quantity, item.matched_text))
     prices = best_prices(ctx.session, [p.id for p, _, _ in wanted])
     for product, quantity, raw in wanted:

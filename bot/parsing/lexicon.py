@@ -10,11 +10,9 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from bot.parsing.text import phrase_keys, word_key
+from bot.parsing.units import DEFAULT_UNITS
 
-UNIT_CODES = (
-    "bora", "kg", "g", "litre", "carton", "packet", "piece", "dozen", "tray", "crate", "case", "box", "bottle",
-    "ml", "quintal", "pathi", "mana", "dharni",
-)
+UNIT_CODES = tuple(u.code for u in DEFAULT_UNITS)
 
 
 def _keys(words: Iterable[str] | str) -> frozenset[str]:
@@ -36,28 +34,8 @@ def _table(spec: dict[str, str]) -> dict[str, str]:
 
 
 # --- units -------------------------------------------------------------------------------------
-UNIT_WORDS: dict[str, str] = _table(
-    {
-        "bora": "bora boraa boras bori boris bories bora's sack sacks bag bags bagg borá बोरा बोरी बोरि",
-        "kg": "kg kgs kilo kilos kilogram kilograms kilogramme kgms keji kiloo केजी किलो किलोग्राम केजि",
-        "g": "g gm gms gram grams gramme grammes gr grm ग्राम",
-        "litre": "litre litres liter liters ltr ltrs lt l lit litar liter's लिटर लि",
-        "carton": "carton cartons ctn ctns cartoon cartoons kartun cartun cartan कार्टुन कार्टून कार्टन",
-        "packet": "packet packets pkt pkts pack packs pckt pkg paket pyaket pyakat poka pokaa pokas प्याकेट पोका प्याकट",
-        "piece": "piece pieces pcs pc pis wata ota ta gota nos वटा ओटा गोटा टा",
-        "dozen": "dozen dozens darjan darjen dz doz dozn दर्जन",
-        "tray": "tray trays trey tre ट्रे",
-        "crate": "crate crates kret krate क्रेट",
-        "case": "case cases kes केस",
-        "box": "box boxes bx baksa bakas baksha बक्सा बाकस",
-        "bottle": "bottle bottles btl btls botal bottal बोतल बोटल",
-        "ml": "ml mls millilitre milliliter एमएल मिलि",
-        "quintal": "quintal quintals quintl kwintal kuintal kintal क्विन्टल क्वीन्टल क्विंटल",
-        "pathi": "pathi paathi pathis pathee पाथी पाथि",
-        "mana": "mana maana manaa manas माना",
-        "dharni": "dharni dharnee dharni dharani धार्नी धार्नि धारनी",
-    }
-)
+# Built from the unit table (bot/parsing/units.py, the rows migration 0010 seeds).
+UNIT_WORDS: dict[str, str] = {word_key(w): u.code for u in DEFAULT_UNITS for w in u.spellings}
 # Short or common-word spellings that only count as a unit right after a number ("5 l", "2 ta").
 WEAK_UNITS: frozenset[str] = _keys("l lt lit g gr ta टा pc pis nos tre kes case box bag bags pack lit mana manas")
 
