@@ -169,32 +169,32 @@ def runtime_role_problems(conn: Connection, role: str) -> list[str]:
     except RoleError as exc:
         return [f"runtime role: {exc}"]
     problems: list[str] = []
-    protected = conn.execute(
+    # One statement for every relation of our schemas: who owns it, and which of the rights that
+    # alter a table's contents or behaviour the role holds on it.
+    relations = conn.execute(
         text(
             """
-            SELECT c.oid::regclass::text, c.relowner = (SELECT oid FROM pg_roles WHERE rolname = :r)
-            FROM pg_class c
-            WHERE c.oid IN ('public.ledger_entries'::regclass, 'public.ledger_idempotency_keys'::regclass,
-                            'public.ledger_checkpoints'::regclass)
-               OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'public.ledger_entries'::regclass)
-               OR (c.relnamespace = to_regnamespace('archive') AND c.relkind IN ('r', 'p'))
+            SELECT c.oid::regclass::text, c.relowner = r.oid,
+                   c.oid IN ('public.ledger_entries'::regclass, 'public.ledger_idempotency_keys'::regclass,
+                             'public.ledger_checkpoints'::regclass)
+                   OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'public.ledger_entries'::regclass)
+                   OR c.relnamespace = to_regnamespace('archive'),
+                   ARRAY(SELECT p FROM unnest(CAST(:rights AS text[])) p WHERE has_table_privilege(r.oid, c.oid, p))
+            FROM pg_class c CROSS JOIN (SELECT oid FROM pg_roles WHERE rolname = :r) r
+            WHERE c.relnamespace IN ('public'::regnamespace, to_regnamespace('archive'))
+              AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
             ORDER BY 1
             """
         ),
-        {"r": role},
+        {"r": role, "rights": list(_TABLE_RIGHTS)},
     ).all()
-    for table, owned in protected:
+    for table, owned, ledger, rights in relations:
         if owned:
-            problems.append(f"runtime role {role} owns {table}")
-        rights = [
-            right
-            for right in _TABLE_RIGHTS
-            if conn.execute(
-                text("SELECT has_table_privilege(:r, :t, :p)"), {"r": role, "t": table, "p": right}
-            ).scalar()
-        ]
-        if rights:
-            problems.append(f"runtime role {role} has {', '.join(rights)} on {table}")
+            problems.append(f"runtime role {role} owns {table} (it could drop it or its triggers)")
+        # The ledger: nothing but SELECT. Elsewhere DML is its job, but never TRUNCATE or TRIGGER.
+        refused = rights if ledger else [p for p in rights if p in ("TRUNCATE", "TRIGGER")]
+        if refused:
+            problems.append(f"runtime role {role} has {', '.join(refused)} on {table}")
     for table, allowed in CREDIT_UPDATABLE.items():
         balances = conn.execute(
             text(

@@ -314,9 +314,11 @@ def test_grant_runtime_is_idempotent_and_verify_reports_a_role_that_can_alter_th
             conn.rollback()
             conn.execute(text(f"GRANT INSERT ON ledger_entries TO {runtime_role}"))
             conn.execute(text(f"GRANT UPDATE ON credit_accounts TO {runtime_role}"))
+            conn.execute(text(f"GRANT TRIGGER ON orders TO {runtime_role}"))
             conn.execute(text("ALTER FUNCTION ledger_post SECURITY INVOKER"))
             report = verify(conn, runtime_role=runtime_role)
             assert f"runtime role {runtime_role} has INSERT on ledger_entries" in report.missing
+            assert f"runtime role {runtime_role} has TRIGGER on orders" in report.missing
             balance = f"runtime role {runtime_role} may UPDATE credit_accounts.outstanding "
             assert any(m.startswith(balance) for m in report.missing)
             assert any("ledger_post" in m and "SECURITY DEFINER" in m for m in report.missing)
@@ -325,7 +327,9 @@ def test_grant_runtime_is_idempotent_and_verify_reports_a_role_that_can_alter_th
             conn.rollback()
 
             conn.execute(text(f"ALTER TABLE ledger_checkpoints OWNER TO {runtime_role}"))
-            assert f"runtime role {runtime_role} owns ledger_checkpoints" in runtime_role_problems(conn, runtime_role)
+            assert f"runtime role {runtime_role} owns ledger_checkpoints (it could drop it or its triggers)" in (
+                runtime_role_problems(conn, runtime_role)
+            )
             conn.rollback()
             with pytest.raises(RoleError, match="is a superuser"):
                 grant_runtime(conn, "postgres")
