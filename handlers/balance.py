@@ -1,17 +1,27 @@
-"""`balance` / `hisab`: the khata in the retailer's language."""
+"""`balance` / `hisab`: the khata in the retailer's language, dates in Bikram Sambat.
+
+"hisab mangsir" / "हिसाब कात्तिक" names a BS month: that month's statement in short (opening,
+entries, closing). The month word is read from the message itself: the parser's job is the intent.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from bot.parser import Intent
-from domain.ledger import balance, last_entries
+from domain.calendar import BsMonth, bs_date, month_in_text
+from domain.ledger import balance, last_entries, statement_rows
 from handlers import Reply
 from handlers.context import Context
+
+MONTH_LINES = 12  # a WhatsApp message holds 1,600 characters; the PDF statement holds the rest
 
 
 def handle(ctx: Context, intent: Intent) -> list[Reply]:
     assert ctx.retailer_id is not None
+    month = month_in_text(ctx.message)
+    if month is not None:
+        return [month_reply(ctx, month)]
     bal = balance(ctx.session, ctx.retailer_id)
     entries = last_entries(ctx.session, ctx.retailer_id, 5)
     listed = ""
@@ -19,7 +29,7 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
         lines = "\n".join(
             ctx.text(
                 "balance_entry",
-                date=f"{e.created_at:%Y-%m-%d}",
+                date=bs_date(e.created_at, ctx.lang),
                 kind=ctx.text(f"entry_{e.entry_type.value}"),
                 amount=ctx.money(e.amount),
                 description=e.description,
@@ -40,3 +50,32 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
             entries=listed,
         )
     ]
+
+
+def month_reply(ctx: Context, month: BsMonth) -> Reply:
+    assert ctx.retailer_id is not None
+    rows = statement_rows(ctx.session, ctx.retailer_id, month.first_day, month.last_day)
+    opening, entries = rows[0], rows[1:]
+    shown = entries[-MONTH_LINES:]
+    lines = "\n".join(
+        ctx.text(
+            "balance_entry",
+            date=bs_date(r.when, ctx.lang) if r.when else "",
+            kind=ctx.text(f"entry_{r.entry_type}"),
+            amount=ctx.money(r.debit if r.debit is not None else r.credit or Decimal(0)),
+            description=r.description,
+            balance=ctx.money(r.balance),
+        )
+        for r in shown
+    )
+    closing = entries[-1].balance if entries else opening.balance
+    hidden = len(entries) - len(shown)
+    return ctx.reply(
+        "balance_month",
+        month=month.label(ctx.lang),
+        opening=ctx.money(opening.balance),
+        count=ctx.qty(len(entries)),
+        lines=lines or ctx.text("balance_month_empty"),
+        more=ctx.text("balance_month_more", hidden=ctx.qty(hidden)) if hidden else "",
+        closing=ctx.money(closing),
+    )

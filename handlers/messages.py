@@ -7,9 +7,8 @@ is a bug and raises. Later issues add keys here, never literal reply strings els
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
-from domain.money import npr
+from domain.money import digits_for, npr_for
 
 CATALOG: dict[str, dict[str, str]] = {
     "help": {
@@ -614,22 +613,11 @@ def reply_language(chosen: str | None, latest_text: str | None, default: str | N
     return default if default in LANGUAGES else "en"  # type: ignore[return-value]
 
 
-_DEVANAGARI_DIGITS = str.maketrans("0123456789", "०१२३४५६७८९")
-
-
 def numerals(text: str, lang: str | None) -> str:
-    """Digits as the reader writes them: Devanagari for Nepali."""
-    return text.translate(_DEVANAGARI_DIGITS) if lang == "ne" else text
+    """Digits as the reader writes them: Devanagari for Nepali (domain.money, the one formatter)."""
+    return digits_for(text, lang)
 
 
 def money_for(amount: object, lang: str | None) -> str:
-    """NPR for one reader: 12,500 in English; १२,५०० in Nepali, grouped in lakhs (१,२५,०००)."""
-    value = Decimal(str(amount))
-    if lang != "ne":
-        return npr(value)
-    whole, _, paisa = f"{abs(value):.2f}".partition(".")
-    head, tail = whole[:-3], whole[-3:]
-    groups = [head[max(0, i - 2) : i] for i in range(len(head), 0, -2)][::-1]
-    grouped = ",".join([*groups, tail]) if head else tail
-    text = ("-" if value < 0 else "") + grouped + ("" if paisa == "00" else f".{paisa}")
-    return numerals(text, lang)
+    """NPR for one reader, grouped in lakhs: 1,25,000 in English; १,२५,००० in Nepali."""
+    return npr_for(amount, lang)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -377,25 +378,59 @@ def check_cmd() -> None:
 
 @main.command("statement")
 @click.argument("phone")
-@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (Nepal).")
-@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day, inclusive.")
+@click.option("--month", default=None, help="A Bikram Sambat month, e.g. 2083-08 (Mangsir 2083).")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day (Gregorian, Nepal).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day, inclusive.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "pdf"]), default="csv", show_default=True)
+@click.option("--lang", type=click.Choice(["en", "ne"]), default=None, help="PDF language (default: the shop's).")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Default: stdout.")
-def statement_cmd(phone: str, start, end, out: Path | None) -> None:  # type: ignore[no-untyped-def]
-    """A retailer's khata for a date range, as UTF-8 CSV."""
+def statement_cmd(  # type: ignore[no-untyped-def]
+    phone: str, month: str | None, start, end, fmt: str, lang: str | None, out: Path | None
+) -> None:
+    """A retailer's khata: a BS month (--month 2083-08) as CSV or a PDF, or a Gregorian date
+    range (--from/--to) as CSV."""
+    from domain.calendar import BsMonth
     from domain.credit import retailer_by_phone
     from domain.ledger import statement_rows, write_statement_csv
+    from domain.statements import month_statement, write_month_csv
 
+    if (month is None and (start is None or end is None)) or (month is not None and (start or end)):
+        raise click.UsageError("give either --month YYYY-MM (Bikram Sambat) or both --from and --to")
+    if fmt == "pdf" and month is None:
+        raise click.UsageError("a PDF statement is by month: --month YYYY-MM (Bikram Sambat)")
+    if fmt == "pdf" and out is None and sys.stdout.isatty():
+        raise click.UsageError("a PDF is not for a terminal: --out FILE.pdf")
     try:
         with _database().read_session() as session:  # the replica, when DATABASE_REPLICA_URL is set
-            rows = statement_rows(session, retailer_by_phone(session, phone).id, start.date(), end.date())
+            retailer = retailer_by_phone(session, phone)
+            if month is not None:
+                statement = month_statement(session, retailer.id, BsMonth.parse(month))
+                lang = lang or (retailer.language.value if retailer.language else "en")
+            else:
+                rows = statement_rows(session, retailer.id, start.date(), end.date())
     except DomainError as exc:
         raise click.ClickException(str(exc)) from None
-    if out is None:
-        write_statement_csv(rows, sys.stdout)
+    if fmt == "pdf":
+        from domain.statement_pdf import render_statements
+        from handlers.messages import t
+
+        pdf = render_statements([statement], lang or "en", lambda key: t(key, lang))
+        if out is None:
+            sys.stdout.buffer.write(pdf)
+            return
+        out.write_bytes(pdf)
+        click.echo(f"{out}: {statement.month.label('en')}, {len(statement.entries)} entries", err=True)
         return
-    with out.open("w", encoding="utf-8", newline="") as fh:
-        write_statement_csv(rows, fh)
-    click.echo(f"{out}: {len(rows) - 1} entries", err=True)
+    with contextlib.ExitStack() as stack:
+        fh = sys.stdout if out is None else stack.enter_context(out.open("w", encoding="utf-8", newline=""))
+        if month is not None:
+            write_month_csv(statement, fh)
+            count = len(statement.entries)
+        else:
+            write_statement_csv(rows, fh)
+            count = len(rows) - 1
+    if out is not None:
+        click.echo(f"{out}: {count} entries", err=True)
 
 
 @main.command("record-payment")
