@@ -32,12 +32,18 @@ from dashboard.web import (
 )
 from db.models import OrderStatus, PaymentMethod
 from domain import ledger, reports
+from domain.calendar import BsMonth, admin_when
 from domain.catalog import CsvImportError
 from domain.credit import account_balance
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.money import npr
 from domain.orders import TRANSITIONS
+from domain.statement_pdf import render_statements
+from domain.statements import month_statement, write_month_csv
+from handlers.messages import LANGUAGES, t
 from workers.queueing import enqueue_send
+
+STATEMENT_MONTHS = 13  # the khata page's month picker
 
 KINDS = {"retailers": "retailer", "wholesalers": "wholesaler"}
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
@@ -370,6 +376,10 @@ def khata(party_id: int) -> ResponseReturnValue:
         }
 
     today = reports.nepal_today()
+    this_month = BsMonth.containing(today)
+    months = [this_month]
+    while len(months) < STATEMENT_MONTHS:  # the picker: this BS month and the year before it
+        months.append(months[-1].previous())
     return render_template(
         "dashboard/khata.html",
         kind="retailer",
@@ -377,6 +387,7 @@ def khata(party_id: int) -> ResponseReturnValue:
         methods=list(PaymentMethod),
         start=today - timedelta(days=30),
         end=today,
+        months=months,
         form=request.args,
         **read(load),
     )
@@ -400,8 +411,35 @@ def record_payment(party_id: int) -> ResponseReturnValue:
     return _back(url_for("dashboard.khata", party_id=party_id))
 
 
+@bp.get("/retailers/<int:party_id>/statement.pdf")
+def statement_pdf(party_id: int) -> ResponseReturnValue:
+    """The month picker's PDF: one BS month (?month=2083-08), in English or Nepali (?lang=ne)."""
+    lang = request.args.get("lang", "en")
+    if lang not in LANGUAGES:
+        abort(400, "lang is en or ne")
+
+    def load(session: Any) -> Any:
+        return month_statement(session, party_id, BsMonth.parse(request.args.get("month", "")))
+
+    month = read(load)
+    pdf = render_statements([month], lang, lambda key: t(key, lang))
+    name = f"khata-{month.phone.lstrip('+')}-{month.month.key()}.pdf"
+    return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 @bp.get("/retailers/<int:party_id>/statement.csv")
 def statement(party_id: int) -> ResponseReturnValue:
+    if request.args.get("month"):  # the month picker: one BS month, BS dates first
+        month = read(lambda session: month_statement(session, party_id, BsMonth.parse(request.args["month"])))
+        buffer = io.StringIO()
+        write_month_csv(month, buffer)
+        name = f"khata-{month.phone.lstrip('+')}-{month.month.key()}.csv"
+        return Response(
+            "\ufeff" + buffer.getvalue(),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
     def load(session: Any) -> tuple[Any, list[ledger.StatementRow]]:
         start = reports.parse_day(request.args.get("from"), "from") or reports.nepal_today() - timedelta(days=30)
         end = reports.parse_day(request.args.get("to"), "to") or reports.nepal_today()
@@ -487,6 +525,12 @@ def retry_job(queue: str, job_id: str) -> ResponseReturnValue:
 @bp.app_template_filter("npr")
 def _npr_filter(value: Any) -> str:
     return "—" if value is None else npr(value)
+
+
+@bp.app_template_filter("bs_when")
+def _bs_when_filter(value: Any) -> str:
+    # The khata in Bikram Sambat, the Gregorian date beside it: '2083-08-14 (2026-11-30) 16:05'.
+    return admin_when(value) if value else "—"
 
 
 @bp.app_template_filter("qty")

@@ -277,3 +277,44 @@ def test_cli_statement_by_bs_month_as_csv_and_pdf(
         assert "Bikram Sambat month is 1 to 12" in res.output
     finally:
         runtime.settings.cache_clear()
+
+
+# --- the dashboard's khata page ------------------------------------------------------------------
+
+
+def test_dashboard_khata_month_picker_gives_pdf_and_csv(
+    fresh_database: Database, settings: Settings, redis_url: str
+) -> None:
+    from redis import Redis
+
+    from tests.browser import support
+    from tests.test_dashboard import login
+
+    support.seed(fresh_database)
+    with fresh_database.unit_of_work() as uow:
+        shop = _shop(uow.session, Language.NE)
+        _book(uow.session, shop.id)  # type: ignore[arg-type]
+        uow.commit()
+    redis = Redis.from_url(redis_url)
+    client = support.build_app(settings, fresh_database, redis, TESTING=True).test_client()
+    assert login(client).status_code == 302
+    month = BsMonth.current()
+
+    page = client.get(f"/dashboard/retailers/{shop.id}/khata").get_data(as_text=True)
+    assert f'<option value="{month.key()}">{month.label("en")} · {month.label("ne")}' in page
+    assert f'<option value="{month.previous().key()}">' in page
+    assert bs_iso(datetime.now(UTC)) in page and "1,23,456.50" in page  # BS dates, lakh grouping
+
+    pdf = client.get(f"/dashboard/retailers/{shop.id}/statement.pdf?month={month.key()}&lang=ne")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert f"khata-{shop.phone.lstrip('+')}-{month.key()}.pdf" in pdf.headers["Content-Disposition"]
+    assert "१,२३,४५६.५०" in _pdf_text(pdf.data) and "कृष्णकिराना" in _pdf_text(pdf.data)
+    csv_month = client.get(f"/dashboard/retailers/{shop.id}/statement.csv?month={month.key()}")
+    rows = list(csv.DictReader(io.StringIO(csv_month.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [r["type"] for r in rows] == ["OPENING", "DEBIT"] and rows[1]["bs date"] == bs_iso(datetime.now(UTC))
+
+    for bad in ("month=2083-13", "month=mangsir", "month=2083-08&lang=fr", ""):
+        resp = client.get(f"/dashboard/retailers/{shop.id}/statement.pdf?{bad}")
+        assert resp.status_code == 400, bad
+    assert client.get(f"/dashboard/retailers/999999/statement.pdf?month={month.key()}").status_code == 404
+    redis.close()
