@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from db.models import InboundMessage, Order, OrderStatus, VendorOffer, Wholesaler
+from db.models import InboundMessage, Order, OrderDraft, OrderStatus, VendorOffer, Wholesaler
 from handlers.messages import CATALOG, t
 from tests.fake_twilio import fake_twilio, thok_settings  # noqa: F401
 from tests.test_conversation_flows import SURESH, chat  # noqa: F401
@@ -137,8 +137,10 @@ def test_every_example_shown_to_people_works(chat: Any, role: str, example: str)
         assert reply not in _fallbacks(), f"{example!r} got a fallback: {reply}"
     refusals = ("Sorry", "माफ गर्नुहोस्", "Please include", "कृपया अर्डर नम्बर", "There is no order", "भेटिएन")
     assert not reply.startswith(refusals), f"{example!r} was refused: {reply}"
-    if intent == "order":
+    if intent == "order":  # summarised, or asked about, and kept: nothing written is lost
         assert re.search(r"Your order|तपाईंको अर्डर|Which one|भन्नाले कुन", reply), reply
+        with chat.db.session() as s:
+            assert s.scalars(select(OrderDraft)).one().items, reply
     if intent == "confirm":
         with chat.db.session() as s:
             assert s.scalars(select(Order.status)).one() is OrderStatus.PENDING_OFFERS

@@ -164,12 +164,20 @@ class Catalog:
         by_len: dict[int, list[int]] = {}
         for i, c in enumerate(choices):
             by_len.setdefault(len(c), []).append(i)
-        self._fuzzy: dict[int, tuple[list[str], list[str]]] = {}
+        # Bucketed by length and by first and by last letter: a typo'd word keeps at least one of
+        # its ends ("jeera masinno", "sugr"), so only those aliases need comparing (5,000 products
+        # would otherwise mean tens of thousands of distances per unknown word).
+        self._fuzzy: dict[tuple[int, str, str], tuple[list[str], list[str]]] = {}
         longest = max(by_len, default=0)
         for length in range(3, longest + 4):
             spread = max(2, length // 3)
             idx = [i for n in range(length - spread, length + spread + 1) for i in by_len.get(n, ())]
-            self._fuzzy[length] = ([choices[i] for i in idx], [skus[i] for i in idx])
+            ends: dict[tuple[int, str, str], list[int]] = {}
+            for i in idx:
+                ends.setdefault((length, "^", choices[i][0]), []).append(i)
+                ends.setdefault((length, "$", choices[i][-1]), []).append(i)
+            for key, members in ends.items():
+                self._fuzzy[key] = ([choices[i] for i in members], [skus[i] for i in members])
 
     # --- construction helpers -----------------------------------------------------------------
     @classmethod
@@ -309,19 +317,20 @@ class Catalog:
         n = len(q)
         if n < 4 or n > 60:
             return []
-        bucket = self._fuzzy.get(n)
-        if not bucket or not bucket[0]:
-            return []
-        choices, skus = bucket
         max_edits = 1 if n <= 5 else 2 if n <= 9 else 3
-        hits = process.extract(
-            q, choices, scorer=Levenshtein.distance, processor=None, score_cutoff=max_edits, limit=limit
-        )
         best: dict[str, float] = {}
-        for choice, dist, i in hits:
-            sim = 100.0 * (1.0 - dist / max(n, len(choice)))
-            sku = skus[i]
-            if sim > best.get(sku, -1.0):
-                best[sku] = sim
+        for key in ((n, "^", q[0]), (n, "$", q[-1])):
+            bucket = self._fuzzy.get(key)
+            if not bucket:
+                continue
+            choices, skus = bucket
+            hits = process.extract(
+                q, choices, scorer=Levenshtein.distance, processor=None, score_cutoff=max_edits, limit=limit
+            )
+            for choice, dist, i in hits:
+                sim = 100.0 * (1.0 - dist / max(n, len(choice)))
+                sku = skus[i]
+                if sim > best.get(sku, -1.0):
+                    best[sku] = sim
         ranked = sorted(best.items(), key=lambda kv: (-kv[1], self._order[kv[0]]))
         return ranked

@@ -357,7 +357,7 @@ HELP_SENTENCES: tuple[frozenset[str], ...] = tuple(
 # Talk about the past or about selling, not a request: "pahile 6 pack bechthe", "hijo 2 kam aayo".
 TALK_WORDS: frozenset[str] = _keys(
     """thiyo thyo thye bhayo bhaeko bhako bhaecha aayo aaeko aako aayena bechthe bechyo bikchha bikcha
-    bikyo raichha raicha raixa piye khaye khayera sakiyo sakyo kholeko bhijeko bhijyo bhaneko bhanera
+    bikyo raichha raicha raixa piye khaye khayera sakiyo sakyo kholeko bhijeko bhijyo
     galat poster tansana tasna scheme
     थियो भयो आयो आएको बेच्थे बिक्छ रैछ सकियो खोलेको भिजेको भनेको"""
 )

@@ -150,21 +150,38 @@ def _blank(low: str, a: int, b: int, keep: str = "") -> str:
     return low[:a] + keep + " " * (b - a - len(keep)) + low[b:]
 
 
+def _spaces(m: re.Match[str]) -> str:
+    return " " * len(m.group(0))
+
+
 def prepare(low: str) -> Prepared:
     """Mark what the tokenizer would misread, keeping every offset: list markers become blanks,
     "2-2 kg" becomes "2 kg" with a distributive mark, and a quantity that is negative, in
-    scientific notation, dotted twice or absurdly long becomes a "0" remembered as refused."""
+    scientific notation, dotted twice or absurdly long becomes a "0" remembered as refused.
+    Each pattern runs only when the characters it needs are there (most messages have none)."""
     out = Prepared(low)
-    for rx in (_KEYCAP, _MARK_EMOJI, _LETTER_MARKER, _MID_MARKER):
-        low = rx.sub(lambda m: " " * len(m.group(0)), low)
-    low = _DASH_MARKER.sub(lambda m: " " * len(m.group(0)), low)
-    for m in _DISTRIBUTIVE.finditer(low):
-        a = m.start() + len(m.group(1))
-        low = _blank(low, a, m.end())
-        out.each_at.append(m.start())
-    lines = [ln for ln in low.split("\n") if ln.strip()]
-    bullets = sum(1 for ln in lines if ln.lstrip().startswith(("-", "\u2013")))
-    marks = ((_SCIENTIFIC, "not_plain"), (_DOTTED, "not_plain"), (_OVER_ZERO, "not_plain"), (_NEGATIVE, "negative"))
+    if not low.isascii():
+        low = _MARK_EMOJI.sub(_spaces, _KEYCAP.sub(_spaces, low))
+    if ")" in low:
+        low = _MID_MARKER.sub(_spaces, _LETTER_MARKER.sub(_spaces, low))
+    dash = "-" in low or "\u2212" in low or "\u2013" in low
+    if dash:
+        low = _DASH_MARKER.sub(_spaces, low)
+    if dash or "/" in low:
+        for m in _DISTRIBUTIVE.finditer(low):
+            a = m.start() + len(m.group(1))
+            low = _blank(low, a, m.end())
+            out.each_at.append(m.start())
+    marks: list[tuple[re.Pattern[str], str]] = []
+    if "e" in low:
+        marks.append((_SCIENTIFIC, "not_plain"))
+    if "." in low:
+        marks.append((_DOTTED, "not_plain"))
+    if "/" in low:
+        marks.append((_OVER_ZERO, "not_plain"))
+    if dash:
+        marks.append((_NEGATIVE, "negative"))
+    bullets = sum(1 for ln in low.split("\n") if ln.lstrip().startswith(("-", "\u2013"))) if dash else 0
     for rx, reason in marks:
         for m in list(rx.finditer(low)):
             if reason == "negative" and bullets >= 2 and low[: m.start()].split("\n")[-1].strip() == "":
