@@ -22,6 +22,7 @@ from db.models import OutboundStatus
 from thok.config import WORKER_NEEDS, Settings
 
 WHATSAPP_PREFIX = "whatsapp:"
+LOOKUP_CAP = 5000  # messages to one number within one crash window: beyond it, fail loudly, never guess
 
 # Twilio's message statuses -> ours. "sending"/"accepted"/"scheduled" are all "the provider has it".
 TWILIO_STATUS: dict[str, OutboundStatus] = {
@@ -54,6 +55,16 @@ class SendResult:
     status: OutboundStatus
 
 
+@dataclass(frozen=True)
+class ProviderMessage:
+    """One message as the provider lists it (for the crash-window lookup)."""
+
+    provider_sid: str
+    body: str
+    created_at: datetime
+    status: OutboundStatus
+
+
 class TransientSendError(Exception):
     """Try again later (429, 5xx, network). `maybe_sent`: the provider may have accepted it anyway
     (a timeout, a 5xx after the fact), so the next attempt must look before resending."""
@@ -78,8 +89,9 @@ class Channel(Protocol):
 
     def send(self, message: OutgoingMessage) -> SendResult: ...
 
-    def find_sent(self, message: OutgoingMessage, since: datetime) -> SendResult | None:
-        """The provider's record of this message if an earlier attempt got it accepted."""
+    def sent_since(self, to: str, since: datetime) -> list[ProviderMessage]:
+        """Every message the provider accepted from our sender to `to` since `since`, newest first:
+        all of them, however many (the send job decides which, if any, is an earlier attempt's)."""
         ...
 
 
@@ -118,20 +130,29 @@ class TwilioChannel:
             raise TransientSendError(f"network: {type(exc).__name__}", maybe_sent=True) from exc
         return SendResult(str(created.sid), TWILIO_STATUS.get(str(created.status), OutboundStatus.QUEUED))
 
-    def find_sent(self, message: OutgoingMessage, since: datetime) -> SendResult | None:
+    def sent_since(self, to: str, since: datetime) -> list[ProviderMessage]:
+        found: list[ProviderMessage] = []
         try:
-            recent = self.client.messages.list(to=WHATSAPP_PREFIX + message.to, from_=self.from_, limit=20)
+            # Newest first, page by page, until one older than `since`: a fixed "last 20" missed an
+            # earlier attempt when 20 more had gone to the number since (issue 19).
+            for sent in self.client.messages.stream(to=WHATSAPP_PREFIX + to, from_=self.from_, page_size=100):
+                if sent.date_created is not None and sent.date_created < since:
+                    break
+                found.append(
+                    ProviderMessage(
+                        str(sent.sid),
+                        str(sent.body or ""),
+                        sent.date_created or since,
+                        TWILIO_STATUS.get(str(sent.status), OutboundStatus.QUEUED),
+                    )
+                )
+                if len(found) >= LOOKUP_CAP:
+                    raise TransientSendError(f"lookup: over {LOOKUP_CAP} messages since the claim", maybe_sent=True)
         except TwilioRestException as exc:
             raise TransientSendError(f"lookup failed: HTTP {exc.status}", maybe_sent=True) from exc
         except requests.RequestException as exc:
             raise TransientSendError(f"lookup failed: {type(exc).__name__}", maybe_sent=True) from exc
-        for sent in recent:
-            if sent.date_created is None or sent.date_created < since:
-                continue
-            # A template's rendered body is not ours to compare; to/from/time must do there.
-            if message.content_sid or sent.body == message.body:
-                return SendResult(str(sent.sid), TWILIO_STATUS.get(str(sent.status), OutboundStatus.QUEUED))
-        return None
+        return found
 
 
 def _classify(exc: TwilioRestException) -> Exception:
@@ -152,8 +173,8 @@ class SimulatorChannel:
     def send(self, message: OutgoingMessage) -> SendResult:
         return SendResult(f"SIM{message.outbound_id:012d}", OutboundStatus.SENT)
 
-    def find_sent(self, message: OutgoingMessage, since: datetime) -> SendResult | None:
-        return None
+    def sent_since(self, to: str, since: datetime) -> list[ProviderMessage]:
+        return []
 
 
 def channel_for(settings: Settings) -> Channel:

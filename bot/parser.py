@@ -206,9 +206,11 @@ def _keyword_intent(keys: list[str], labels: list[str | None], has_ref: bool) ->
         if en != ne:
             return "language", ("en" if en else "ne")
     meaningful = [lb for lb in labels if lb != "filler"]
-    if meaningful and meaningful[0] in ("confirm", "decline"):
+    unknown_words = sum(1 for lb in labels if lb is None)
+    # "ok dai pachi kura garaula", "sahuji lai mero namaste bhannu hai": talk that starts politely
+    if meaningful and meaningful[0] in ("confirm", "decline") and unknown_words <= 1:
         return meaningful[0], None
-    if meaningful and meaningful[0] == "greeting" and not any(k.isdigit() for k in keys):
+    if meaningful and meaningful[0] == "greeting" and not any(k.isdigit() for k in keys) and unknown_words == 0:
         return "greeting", None
     return None
 
@@ -477,6 +479,7 @@ def _retailer(
     when they name a product, and anything unsure is asked back (unknown), never guessed."""
     prep = prepare(low)
     lines: OrderLines = parse_order(prep.low, cleaned, catalog, prep)
+    talk = lines.talk[0] if lines.talk else None
     kset = set(keys)
     why: list[str] = []
     negation = _first(keys, lx.NEGATION_WORDS, lx.NEGATION_PREFIXES)
@@ -485,7 +488,6 @@ def _retailer(
         k for n, k in enumerate(keys) if k != negation and not (n + 1 < len(keys) and keys[n + 1] in lx.TALK_WORDS)
     ]
     verb = _first(requests, lx.ORDER_VERBS, lx.ORDER_VERB_PREFIXES)
-    talk = _first(keys, lx.TALK_WORDS)
     question_word = _first(keys, lx.QUESTION_WORDS)
     question = "?" in cleaned or "？" in cleaned or question_word is not None
     price_word = _first(keys, lx.PRICE_WORDS)
@@ -517,7 +519,11 @@ def _retailer(
         return result("cancel", "cancel word", products=described)
     only_baki = keyword is not None and keyword[0] == "balance" and not (kset & lx.BALANCE_WORDS) - lx.BAKI_WORDS
     if only_baki and (verb or lines.found or kset & lx.ORDER_WORDS):
-        keyword = None  # "baki saman bholi pathaunu": the rest of the goods, not the khata
+        # "baki saman bholi pathaunu", "baki saman kahile aaucha?": the rest of the goods, not the khata
+        rest = [k for k in keys if k not in lx.BAKI_WORDS]
+        keyword = _keyword_intent(rest, [lb if lb != "balance" else "filler" for lb in labels], ref is not None)
+    if negation and not lines.found and kset & lx.ORDER_WORDS and not question:
+        return result("decline", "do not send the order")  # "yo order napathaunu"
     if keyword is not None and keyword[0] in ("confirm", "decline", "greeting") and price_word:
         keyword = None  # "rate kati ho?": the "ho" is in a price question, not a yes
     asks = verb is not None
@@ -539,9 +545,17 @@ def _retailer(
     if complaint and not (asks and quantity and not question):
         return result("unknown", f"complaint ({complaint!r})")
     pack_question = any(
-        k in ("kati", "कति") and any(a in lx.UNIT_WORDS or a in lx.PACK_QUESTION_WORDS for a in keys[n + 1 : n + 4])
+        k in ("kati", "कति")
+        and any(
+            a in lx.UNIT_WORDS or a in lx.PACK_QUESTION_WORDS
+            for a in keys[n + 1 : n + (3 if keys[n + 1 : n + 2] == ["ko"] else 2)]
+        )
         for n, k in enumerate(keys)
     )
+    price_word = price_word or next(
+        (k + " ma" for n, k in enumerate(keys[:-1]) if k in ("kati", "कति") and keys[n + 1] in ("ma", "मा")), None
+    )
+    products = tuple(dict.fromkeys((*products, *(r.sku for r in lines.refused if r.sku))))
     how_much = {"how", "much"} <= kset or bool(kset & {"kati", "कति"})
     priced = price_word or (question and products and (how_much or _price_number(low) is not None))
     if priced and not (asks and quantity) and not pack_question:

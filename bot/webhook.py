@@ -27,7 +27,7 @@ from domain.errors import InvalidInput
 from domain.phones import mask_phone, whatsapp_sender
 from thok import metrics
 from thok.logging import bind
-from workers.queueing import enqueue_new_inbound
+from workers.queueing import enqueue_new_inbound, requeue_redelivery
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -58,9 +58,13 @@ def inbound() -> Response:
     bind(message_sid=message.message_sid)
     with svc.database.autocommit() as conn:
         inbound_id = messaging.store_inbound(conn, message)
+        unfinished = messaging.unfinished_inbound_id(conn, message.message_sid) if inbound_id is None else None
     if inbound_id is None:
         g.webhook_outcome = "duplicate"
-        log.info("duplicate delivery of %s ignored", message.message_sid)
+        # Still unprocessed: the first delivery's webhook may have died before enqueueing. Queue it
+        # now rather than at the next sweep; the job id keeps it single.
+        requeued = unfinished is not None and requeue_redelivery(svc.redis, unfinished)
+        log.info("duplicate delivery of %s %s", message.message_sid, "re-enqueued" if requeued else "ignored")
     else:
         _enqueue(inbound_id)
     metrics.message_in("received" if inbound_id else "duplicate")

@@ -83,6 +83,7 @@ HALF_WORDS: frozenset[str] = _keys("half aadha adha aadhaa adhaa आधा")
 AMBIGUOUS_NUMBER_WORDS: frozenset[str] = _keys("tin chha sat ath nau das dash bis pau छ पाउ one")
 HUNDRED_WORDS: frozenset[str] = _keys("hundred saya say sae सय")
 THOUSAND_WORDS: frozenset[str] = _keys("thousand hajar hazar hajaar हजार")
+LAKH_WORDS: frozenset[str] = _keys("lakh lakhs lac laakh लाख")
 # sawa 2 = 2.25, sadhe 2 = 2.5, paune 2 = 1.75
 MODIFIER_WORDS: dict[str, Decimal] = {
     **{k: Decimal("0.25") for k in _keys("sawa sava सवा")},
@@ -229,12 +230,12 @@ WHOLESALER_COMMANDS: dict[str, str] = {}
 for _cmd, _words in {
     "offer": "offer offers ofer offr ofr quote quotation bid अफर",
     "accept": "accept accepted accpet acept swikar swikaar स्वीकार एक्सेप्ट",
-    "pass": "pass skip reject rejected chaina chhaina chhaina xaina पास छैन",
+    "pass": "pass skip reject rejected chaina chhaina chhaina xaina sakdina sakdaina पास छैन सक्दिन",
     "stock": "stock stk stok स्टक मौज्दात",
     "paid": "paid payment received recieved rcvd bhuktani bhuktaani tiryo tiryo bhuktani भुक्तानी तिर्यो पेड",
     "dispatched": "dispatched dispatch dispached sent shipped pathaye pathaiyo pathaeko pathayo niskyo "
     "nikaleko पठाइयो पठाएँ पठाए पठायो निस्कियो",
-    "delivered": "delivered deliverd delivred pugyo pugaye pugayo puryaye puryaiyo puryayo "
+    "delivered": "delivered deliverd delivred pugyo pugaye pugayo puryaye puryaiyo puryayo pugaiyo pugayeko "
     "पुग्यो पुर्याइयो पुर्‍याइयो पुर्यायो डेलिभर",
 }.items():
     for _w in _words.split():
@@ -272,7 +273,7 @@ ORDER_VERBS: frozenset[str] = _keys(
     pathaidiu pathai pathaye pathaunuhola pathaunuhos pathaunu pathaidina chahiyo chaiyo chahiye chaiye chaincha
     chahincha chaheko chahiyeko chainxa chaiyeko dinus dinu dinuhos dinuhola deu diu dinos need needed want
     wanted require required lyaunu lyaidinu lyaidinus lyau lyaideu bhejnu bhejdinu
-    bhejdinus bhejo rakhnu rakhdinu rakhidinu rakhidinus deliver supply
+    bhejdinus bhejo bhejiye bhejna rakhnu rakhdinu rakhidinu rakhidinus deliver supply
     पठाउनु पठाउनुस् पठाउनुहोस् पठाइदिनु पठाइदिनुस् पठाइदिनुहोस् पठाइदिनुहोला पठाउनुहोला पठाइदेऊ चाहियो चाहिन्छ चाहिएको
     दिनुस् दिनुहोस् दिनु ल्याइदिनु ल्याउनु राखिदिनु"""
 )
@@ -283,7 +284,7 @@ ORDER_VERB_PREFIXES: tuple[str, ...] = tuple(
 NEGATION_WORDS: frozenset[str] = _keys(
     """chaidaina chahidaina chaindaina chahindaina chaidain nachahine nachaine nachahiene pardaina
     pardain napathaunu napathaunus napathau napathaunuhos napathaune nalyaunu dont don't not without
-    except bahek nachaiyeko chahidain chaidaena hoina haina होइन
+    except bahek nachaiyeko chahidain chaidaena hoina haina होइन no
     चाहिँदैन चाहिदैन चाहिंदैन नचाहिने पर्दैन नपठाउनु नपठाउनुस् नपठाउनुहोस् बाहेक"""
 )
 # Distributive quantities: "chini ra dal dubai 2-2 kg", "each 2 kg".
@@ -311,7 +312,7 @@ COMPLAINT_WORDS: frozenset[str] = _keys(
 # Reorder: "same as last time", "aghi ko order feri pathaunu", "usual order".
 REPEAT_WORDS: frozenset[str] = _keys(
     """same repeat usual again feri pheri pheri feri uhi uhee purano aghi aghiko agi agiko pahile
-    pahila pahilako pahileko pachillo pachhillo gayeko previous last jastai jastei
+    pahila pahilako pahileko pachillo pachhillo gayeko previous last jastai jastei pichhle pichle pichla jaisa
     उही फेरि अघि अघिको पहिले पहिलेको पहिलाको पछिल्लो अस्ति जस्तै"""
 )
 # Cancel said in other words ("the oil order, remove it", "tel ko order hatau").
@@ -358,7 +359,7 @@ HELP_SENTENCES: tuple[frozenset[str], ...] = tuple(
 TALK_WORDS: frozenset[str] = _keys(
     """thiyo thyo thye bhayo bhaeko bhako bhaecha aayo aaeko aako aayena bechthe bechyo bikchha bikcha
     bikyo raichha raicha raixa piye khaye khayera sakiyo sakyo kholeko bhijeko bhijyo
-    galat poster tansana tasna scheme
+    galat poster tansana tasna scheme tourist garaula garaumla karte baat
     थियो भयो आयो आएको बेच्थे बिक्छ रैछ सकियो खोलेको भिजेको भनेको"""
 )
 # A pack's content asked: "X ko packet ma kati wota aucha?", "kati ko size cha?"
@@ -378,5 +379,5 @@ NOT_PRODUCT_WORDS: frozenset[str] = (
 )
 # "ahile pugcha" (enough for now) and "chaina chahiyeko" (not needed) say an item is not wanted.
 ENOUGH_WORDS: frozenset[str] = _keys("pugcha pugchha pugxa पुग्छ")
-NOT_THERE_WORDS: frozenset[str] = _keys("chaina chhaina xaina छैन")
-PRE_NEGATION_WORDS: frozenset[str] = _keys("dont don't not without except")
+NOT_THERE_WORDS: frozenset[str] = _keys("chaina chhaina xaina छैन nahi nahin नहीं")
+PRE_NEGATION_WORDS: frozenset[str] = _keys("dont don't not without except no")

@@ -26,9 +26,9 @@ MAX_QUANTITY = Decimal(100_000)
 MAX_PER_UNIT: dict[str, Decimal] = {
     unit: Decimal(limit)
     for unit, limit in {
-        "bora": 1000, "quintal": 100, "kg": 10_000, "g": 1_000_000, "litre": 10_000, "ml": 1_000_000,
-        "carton": 1000, "packet": 10_000, "piece": 100_000, "dozen": 5000, "tray": 1000, "crate": 1000,
-        "case": 1000, "box": 1000, "bottle": 10_000, "pathi": 1000, "mana": 8000, "dharni": 1000,
+        "bora": 500, "quintal": 50, "kg": 2000, "g": 1_000_000, "litre": 2000, "ml": 1_000_000,
+        "carton": 1000, "packet": 3000, "piece": 2000, "dozen": 1000, "tray": 500, "crate": 500,
+        "case": 500, "box": 1000, "bottle": 2000, "pathi": 500, "mana": 2000, "dharni": 500,
     }.items()
 }  # fmt: skip
 
@@ -101,6 +101,7 @@ class OrderLines:
     negated: list[str] = field(default_factory=list)  # products the message says it does NOT want
     negated_skus: list[str] = field(default_factory=list)
     loose_words: int = 0  # words that are neither product, quantity, unit nor filler (chat)
+    talk: list[str] = field(default_factory=list)  # words of talk outside product names ("bechthe")
     list_lines: int = 0  # lines that carry a product (a written list is an ordering signal)
 
     @property
@@ -119,6 +120,7 @@ class _Seg:
     refused: list[Refused] = field(default_factory=list)
     negated: list[tuple[str, str | None]] = field(default_factory=list)
     each: bool = False
+    talk: list[str] = field(default_factory=list)
     loose_words: int = 0
 
 
@@ -294,6 +296,8 @@ def _classify(t: Token, n: int) -> list[El]:
         return [El("H", n, n + 1, value=Decimal(100))]
     if k in lx.THOUSAND_WORDS:
         return [El("H", n, n + 1, value=Decimal(1000))]
+    if k in lx.LAKH_WORDS:
+        return [El("H", n, n + 1, value=Decimal(100_000))]
     m = lx.MODIFIER_WORDS.get(k)
     if m is not None:
         return [El("M", n, n + 1, value=m)]
@@ -634,6 +638,8 @@ def _segment(toks: list[Token], text: str, cat: Catalog, prep: Prepared | None =
             els.append(El("F", i, i + 1))
             i += 1
             continue
+        if t.kind == "w" and t.key in lx.TALK_WORDS:
+            seg.talk.append(t.key)  # only where the word is not part of a product ("aayo nun")
         els.extend(_classify(t, i))
         i += 1
     if prep is not None and toks and any(toks[0].start <= a <= toks[-1].end for a in prep.each_at):
@@ -681,6 +687,19 @@ def _segment(toks: list[Token], text: str, cat: Catalog, prep: Prepared | None =
             seg.lone_quantity = qs[0]
         return seg
 
+    specific = {e.skus[0] for e in products if not e.generic}
+    if specific and sum(1 for e in els if e.kind == "Q" and e.explicit) <= 1:
+        # "chamal matra 2 bora mota": the generic word names the product already there
+        els = [e for e in els if not (e.kind == "P" and e.generic and any(s in specific for s in e.skus))]
+    if words and not any(e.kind == "Q" for e in els):
+        # "chhurpi 2 kg, tourist aauna thale": a guessed product among unknown words, with no
+        # quantity, is one more unknown word
+        els = [El("W", e.i, e.j) if e.kind == "P" and e.how == "fuzzy" else e for e in els]
+        seg.loose_words = sum(1 for e in els if e.kind == "W")
+        products = [e for e in els if e.kind == "P"]
+        if not products:
+            seg.words = span(words[0].i, words[-1].j)
+            return seg
     pairs = _pair(els)
     if seg.each:
         # "chini ra dal dubai 2-2 kg", "chini dal 2 kg each": one quantity for every product
@@ -799,6 +818,7 @@ def parse_order(low: str, original: str, cat: Catalog, prep: Prepared | None = N
     product_lines: set[int] = set()
     for seg, toks in zip(segs, cut, strict=True):
         result.loose_words += seg.loose_words
+        result.talk.extend(seg.talk)
         result.refused.extend(seg.refused)
         result.negated.extend(text for text, _sku in seg.negated)
         result.negated_skus.extend(sku for _text, sku in seg.negated if sku)
