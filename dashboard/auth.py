@@ -37,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import services
 from dashboard import actions
-from dashboard.web import ActionFailed, bp, perform
+from dashboard.web import ActionFailed, bp, perform, perform_and_flash, read
 from db.models import Admin, AdminRole
 from domain import admins
 from domain.audit import AdminActor
@@ -279,3 +279,15 @@ def password() -> ResponseReturnValue:
     _sign_in(me.id, me.email, me.role)
     flash("Password changed; every other session of yours is signed out.", "info")
     return redirect(url_for("dashboard.overview"))
+
+
+@bp.get("/admins")
+def admin_accounts() -> ResponseReturnValue:
+    return render_template("dashboard/admins.html", admins=read(admins.admin_list))
+
+
+@bp.post("/admins/<int:admin_id>/deactivate")
+def deactivate(admin_id: int) -> ResponseReturnValue:
+    """Admins only (the guard refuses viewers): the account stops signing in, its sessions end."""
+    perform_and_flash("Deactivated; their sessions are signed out.", admins.deactivate_admin, admin_id)
+    return redirect(url_for("dashboard.admin_accounts"))

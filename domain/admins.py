@@ -96,11 +96,43 @@ def admin_by_email(session: Session, email: str) -> Admin:
     return admin
 
 
-def deactivate_admin(session: Session, actor: AdminActor, admin_id: int) -> int:
-    """The admin can no longer sign in, and every session of theirs ends now. Returns how many."""
+@dataclass(frozen=True)
+class AdminRow:
+    id: int
+    email: str
+    role: AdminRole
+    is_active: bool
+    last_login_at: datetime | None
+    live_sessions: int
+
+
+def admin_list(session: Session) -> list[AdminRow]:
+    """Every live admin, with how many sessions of theirs are open now."""
+    live = (
+        select(func.count())
+        .where(
+            AdminSession.admin_id == Admin.id,
+            AdminSession.revoked_at.is_(None),
+            AdminSession.expires_at > func.now(),
+        )
+        .correlate(Admin)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Admin.id, Admin.email, Admin.role, Admin.is_active, Admin.last_login_at, live).order_by(Admin.email)
+    )
+    return [AdminRow(*row) for row in rows]
+
+
+def deactivate_admin(session: Session, actor: AdminActor, admin_id: int, *, may_be_self: bool = False) -> int:
+    """The admin can no longer sign in, and every session of theirs ends now. Returns how many.
+    Not oneself from the dashboard (the last admin would lock everyone out); the CLI, run by
+    whoever holds the servers, may."""
     admin = session.get(Admin, admin_id)
     if admin is None:
         raise NotFound(f"no admin #{admin_id}")
+    if admin.id == actor.admin_id and not may_be_self:
+        raise InvalidInput("you cannot deactivate yourself; ask another admin")
     was_active = admin.is_active
     admin.is_active = False
     ended = revoke_all_sessions(session, admin.id)

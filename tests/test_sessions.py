@@ -146,6 +146,29 @@ def test_deactivating_an_admin_ends_their_sessions_at_once(
         assert any(a.after == {"is_active": False, "sessions_revoked": 2} for a in audit)
 
 
+def test_an_admin_deactivates_another_from_the_dashboard_and_not_themselves(
+    app: Flask, someone: tuple[str, str], sessions_db: Database
+) -> None:
+    victim = app.test_client()
+    assert login(victim, someone).status_code == 302
+    boss = app.test_client()
+    assert login(boss, support.ADMIN).status_code == 302
+    page = boss.get("/dashboard/admins")
+    assert page.status_code == 200 and someone[0].encode() in page.data
+    with sessions_db.session() as s:
+        ids = {email: i for email, i in s.execute(text("SELECT email, id FROM admins"))}
+    refused = post(boss, f"/dashboard/admins/{ids[support.ADMIN[0]]}/deactivate")
+    assert refused.status_code == 302
+    assert b"cannot deactivate yourself" in boss.get("/dashboard/admins").data
+    assert signed_in(boss)
+    assert post(boss, f"/dashboard/admins/{ids[someone[0]]}/deactivate").status_code == 302
+    assert not signed_in(victim)
+    viewer = app.test_client()
+    assert login(viewer, support.VIEWER).status_code == 302
+    assert post(viewer, f"/dashboard/admins/{ids[support.ADMIN[0]]}/deactivate").status_code == 403
+    assert signed_in(boss)
+
+
 def test_changing_a_password_signs_out_every_other_session(
     app: Flask, someone: tuple[str, str], sessions_db: Database
 ) -> None:

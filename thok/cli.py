@@ -339,9 +339,11 @@ def _admin_change(email: str, change) -> str:  # type: ignore[no-untyped-def]
 @click.argument("email")
 def deactivate_admin_cmd(email: str) -> None:
     """Stop a dashboard admin signing in; their open sessions end at once."""
+    from functools import partial
+
     from domain.admins import deactivate_admin
 
-    click.echo(_admin_change(email, deactivate_admin) + ", deactivated")
+    click.echo(_admin_change(email, partial(deactivate_admin, may_be_self=True)) + ", deactivated")
 
 
 @main.command("set-admin-password")
