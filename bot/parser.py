@@ -538,6 +538,8 @@ def _retailer(
         bad = tuple(BadQuantity(r.text, r.reason, r.sku, r.matched_text) for r in lines.refused)
         refused = ", ".join(f"{b.text} ({b.reason})" for b in bad)
         return result("order", "quantity refused: " + refused, bad_quantities=bad)
+    if complaint and lines.found and not (asks and quantity and not question):
+        return result("unknown", f"complaint ({complaint!r})")  # before "pathaunu bhayo" reads as status
     if keyword is not None and not (lines.found and ordering):
         return Intent(keyword[0], order_ref=ref, language=keyword[1], script=script, why=(*why, "keyword"))
     if any(sentence <= kset for sentence in lx.HELP_SENTENCES):
@@ -557,11 +559,15 @@ def _retailer(
     )
     products = tuple(dict.fromkeys((*products, *(r.sku for r in lines.refused if r.sku))))
     how_much = {"how", "much"} <= kset or bool(kset & {"kati", "कति"})
-    priced = price_word or (question and products and (how_much or _price_number(low) is not None))
+    priced = price_word or (
+        question and (products or lines.ambiguities) and (how_much or _price_number(low) is not None)
+    )
     if priced and not (asks and quantity) and not pack_question:
         return result("price", f"price asked ({price_word or 'how much'})", products=products)
     if pack_question and lines.found:
         return result("unknown", "asks what a pack holds")
+    if question and kset & lx.ORDER_WORDS and not lines.found and not repeat:
+        return result("status", "asks about their goods")  # "saman bato ma atkiyo ki?"
     if repeat and not lines.found and (asks or kset & lx.ORDER_WORDS or len(repeat) >= 2):
         return result("reorder", "repeat the last order (" + ", ".join(repeat) + ")")
     if lines.found:

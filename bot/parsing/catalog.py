@@ -158,6 +158,13 @@ class Catalog:
         self._loose = {k: tuple(v) for k, v in loose.items()}
         self._tokens = {k: tuple(v) for k, v in tokens.items()}
         self._prefixes = _all_prefixes(self._exact)
+        # "glow and lovely", "dal & bhat": a separator word inside a name does not cut the message there
+        self.joined: frozenset[tuple[str, str, str]] = frozenset(
+            (keys[n - 1], keys[n], keys[n + 1])
+            for _entry, keys in forms
+            for n in range(1, len(keys) - 1)
+            if keys[n] in lx.SEPARATOR_WORDS
+        )
 
         choices = [c for c, _ in fuzzy_pairs]
         skus = [s for _, s in fuzzy_pairs]

@@ -119,7 +119,7 @@ FILLER: frozenset[str] = _keys(
     rakhnu rakhdinu rakhidinu lagi lai urgent urgently jaldi chito chhito asap today tomorrow aaja aaj
     bholi voli ahile now soon immediately please. ok okay okk yes also too ramro fresh quality
     rate price wholesale total sabai sab all only matra just item items saman samaan maal list following
-    next week din mahina dokan pasal shop store retail my. nai na
+    next week din mahina dokan pasal shop store retail my. nai na there bhaiya hunuhuncha hunuhunchha hunuhunxa
     नमस्ते नमस्कार दाइ दाई दाजु दिदी भाइ बहिनी साहुजी सर जी हजुर कृपया धन्यवाद मलाई हामीलाई मेरो हाम्रो
     को का की ले लाई मा बाट सम्म सँग वाला वाली हो नि है ल त के कति छ छन् होला होस् हुन्छ पर्छ चाहियो चाहिन्छ
     आज भोलि अहिले छिटो अर्डर सामान माल पनि यो त्यो सबै मात्र थप फेरि उही
@@ -234,7 +234,7 @@ for _cmd, _words in {
     "stock": "stock stk stok स्टक मौज्दात",
     "paid": "paid payment received recieved rcvd bhuktani bhuktaani tiryo tiryo bhuktani भुक्तानी तिर्यो पेड",
     "dispatched": "dispatched dispatch dispached sent shipped pathaye pathaiyo pathaeko pathayo niskyo "
-    "nikaleko पठाइयो पठाएँ पठाए पठायो निस्कियो",
+    "nikaleko haliyo halyo loaded पठाइयो पठाएँ पठाए पठायो निस्कियो",
     "delivered": "delivered deliverd delivred pugyo pugaye pugayo puryaye puryaiyo puryayo pugaiyo pugayeko "
     "पुग्यो पुर्याइयो पुर्‍याइयो पुर्यायो डेलिभर",
 }.items():
@@ -272,7 +272,7 @@ ORDER_VERBS: frozenset[str] = _keys(
     """send pathau pathaunu pathaunus pathaidinu pathaidinus pathaidinuhos pathaidinuhola pathaideu
     pathaidiu pathai pathaye pathaunuhola pathaunuhos pathaunu pathaidina chahiyo chaiyo chahiye chaiye chaincha
     chahincha chaheko chahiyeko chainxa chaiyeko dinus dinu dinuhos dinuhola deu diu dinos need needed want
-    wanted require required lyaunu lyaidinu lyaidinus lyau lyaideu bhejnu bhejdinu
+    wanted require required bhej lyaunu lyaidinu lyaidinus lyau lyaideu bhejnu bhejdinu
     bhejdinus bhejo bhejiye bhejna rakhnu rakhdinu rakhidinu rakhidinus deliver supply
     पठाउनु पठाउनुस् पठाउनुहोस् पठाइदिनु पठाइदिनुस् पठाइदिनुहोस् पठाइदिनुहोला पठाउनुहोला पठाइदेऊ चाहियो चाहिन्छ चाहिएको
     दिनुस् दिनुहोस् दिनु ल्याइदिनु ल्याउनु राखिदिनु"""
@@ -306,13 +306,13 @@ PRICE_WORDS: frozenset[str] = _keys(
 COMPLAINT_WORDS: frozenset[str] = _keys(
     """futeko phuteko futyo phutyo bigreko bigryo kharab kharaab sadeko sadyo kuhiyeko missing broken
     damaged damage leaking leak chuheko chuhiyo expired expire expiry complain complaint complained
-    faltu naramro ghati short torn fateko phateko
+    faltu naramro ghati short torn fateko phateko chaldaina chalena bhanera
     फुटेको बिग्रेको खराब सडेको कुहिएको चुहिएको फाटेको म्याद गुनासो"""
 )
 # Reorder: "same as last time", "aghi ko order feri pathaunu", "usual order".
 REPEAT_WORDS: frozenset[str] = _keys(
     """same repeat usual again feri pheri pheri feri uhi uhee purano aghi aghiko agi agiko pahile
-    pahila pahilako pahileko pachillo pachhillo gayeko previous last jastai jastei pichhle pichle pichla jaisa
+    pahila pahilako pahileko pachillo pachhillo gayeko gaya previous last jastai jastei pichhle pichle pichla jaisa
     उही फेरि अघि अघिको पहिले पहिलेको पहिलाको पछिल्लो अस्ति जस्तै"""
 )
 # Cancel said in other words ("the oil order, remove it", "tel ko order hatau").
@@ -352,14 +352,15 @@ HELP_SENTENCES: tuple[frozenset[str], ...] = tuple(
         "what can do", "what you do", "how work", "how works", "how use", "how does", "how do order",
         "what is this", "what this", "kasari chalaune", "kasari garne", "kasari order", "k garna", "ke garna",
         "ke ho yo", "k ho yo", "yo ke ho", "yo k ho", "कसरी चलाउने", "कसरी अर्डर", "के गर्न", "यो के हो",
-        "kaise order", "what can ask", "what ask here",
+        "kaise order", "what can ask", "what ask here", "system k garcha", "system ke garcha", "app k garcha",
+        "system k garchha", "k garcha yo",
     )
 )  # fmt: skip
 # Talk about the past or about selling, not a request: "pahile 6 pack bechthe", "hijo 2 kam aayo".
 TALK_WORDS: frozenset[str] = _keys(
     """thiyo thyo thye bhayo bhaeko bhako bhaecha aayo aaeko aako aayena bechthe bechyo bikchha bikcha
     bikyo raichha raicha raixa piye khaye khayera sakiyo sakyo kholeko bhijeko bhijyo
-    galat poster tansana tasna scheme tourist garaula garaumla karte baat
+    galat poster tansana tasna scheme tourist garaula garaumla karte baat khanu piunu aaunus aaunu
     थियो भयो आयो आएको बेच्थे बिक्छ रैछ सकियो खोलेको भिजेको भनेको"""
 )
 # A pack's content asked: "X ko packet ma kati wota aucha?", "kati ko size cha?"

@@ -224,7 +224,7 @@ def _line_marker_end(low: str, start: int, end: int, multi_line: bool) -> int:
     return start
 
 
-def segments(low: str) -> list[list[Token]]:
+def segments(low: str, cat: Catalog | None = None) -> list[list[Token]]:
     lines: list[tuple[int, int]] = []
     pos = 0
     for part in low.split("\n"):
@@ -237,7 +237,12 @@ def segments(low: str) -> list[list[Token]]:
         toks = tokenize(low, a, b)
         cur: list[Token] = []
         for n, t in enumerate(toks):
-            if t.kind == "s" or (t.kind == "w" and t.key in lx.SEPARATOR_WORDS and not _half_follows(toks, n)):
+            joined = (
+                cat is not None and 0 < n < len(toks) - 1 and (toks[n - 1].key, t.key, toks[n + 1].key) in cat.joined
+            )
+            if not joined and (
+                t.kind == "s" or (t.kind == "w" and t.key in lx.SEPARATOR_WORDS and not _half_follows(toks, n))
+            ):
                 if cur:
                     out.append(cur)
                 cur = []
@@ -532,10 +537,16 @@ def _pack_sizes(qs: list[El], els: list[El]) -> list[El]:
 
 
 # --- pairing ------------------------------------------------------------------------------------
-def _merge_products(els: list[El]) -> list[El]:
+def _merge_products(els: list[El], keys: list[str] | None = None, cat: Catalog | None = None) -> list[El]:
     out: list[El] = []
     for e in els:
         prev = out[-1] if out else None
+        if (
+            e.kind == "P" and prev is not None and prev.kind == "P" and keys is not None and cat is not None
+            and len(prev.skus) == 1 and e.j - e.i == 1 and prev.skus[0] in cat.token_skus(keys[e.i])
+        ):  # fmt: skip
+            out[-1] = El("P", prev.i, e.j, skus=prev.skus, how=prev.how)  # "shakti bhog atta": atta is its word
+            continue
         if e.kind == "P" and prev is not None and prev.kind == "P":
             if prev.skus == e.skus:
                 out[-1] = El("P", prev.i, e.j, skus=prev.skus, how=prev.how)
@@ -650,7 +661,7 @@ def _segment(toks: list[Token], text: str, cat: Catalog, prep: Prepared | None =
         els = _resolve_unknown(els, keys, cat)
     if fillers:
         els = _promote_chat_word(els, fillers, keys, cat)
-    els = _merge_products(_quantities(_drop_times(els, keys)))
+    els = _merge_products(_quantities(_drop_times(els, keys)), keys, cat)
 
     def span(a: int, b: int) -> str:
         return text[toks[a].start : toks[b - 1].end]
@@ -810,7 +821,7 @@ def parse_order(low: str, original: str, cat: Catalog, prep: Prepared | None = N
     """Order lines of a message; `low` is the lower-cased `original` (same offsets), `prep` what
     `prepare` marked in it (when given, `low` is expected to be `prep.low`)."""
     result = OrderLines()
-    cut = [toks for toks in segments(low) if toks]
+    cut = [toks for toks in segments(low, cat) if toks]
     segs = [_segment(toks, original, cat, prep) for toks in cut]
     loose_words: list[str] = []
     last_item: Item | None = None
@@ -848,6 +859,9 @@ def parse_order(low: str, original: str, cat: Catalog, prep: Prepared | None = N
         elif seg.ambiguities:
             last_item = None
     result.list_lines = len(product_lines)
+    # "rato chamal 5 kg, jumla ko": a product named again without a quantity is the same line
+    written = {it.sku for it in result.items if it.explicit}
+    result.items = [it for it in result.items if it.explicit or it.sku not in written]
     if result.found and loose_words:
         result.unmatched.extend(loose_words)
     return result

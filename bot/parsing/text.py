@@ -110,6 +110,12 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
             key = word_key(raw)
             if not key:
                 continue
+            cut = _postposition(key)
+            if cut:  # "चिनीको" = "चिनी" + "को": the word and its postposition, each with its offsets
+                stem = len(raw) - len(cut)
+                out.append(Token("w", key[: len(key) - len(cut)], m.start(), m.start() + stem))
+                out.append(Token("w", cut, m.start() + stem, m.end()))
+                continue
         elif kind == "n":
             key = raw.replace(",", "")
         else:
@@ -118,6 +124,18 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
         if len(out) >= MAX_TOKENS:
             break
     return out
+
+
+_POSTPOSITIONS = ("को", "मा", "लाई")
+
+
+def _postposition(key: str) -> str:
+    """The Nepali postposition glued to a Devanagari word ("चिनीको", "कतिमा"), or ""."""
+    if key and "\u0900" <= key[0] <= "\u097f":
+        for p in _POSTPOSITIONS:
+            if key.endswith(p) and len(key) > len(p) + 1:
+                return p
+    return ""
 
 
 def phrase_keys(phrase: str) -> list[str]:
