@@ -80,6 +80,17 @@ def store_inbound(session: Session | Connection, message: IncomingMessage) -> in
     return session.execute(_STORE_INBOUND, {**params, "num_media": len(message.media_urls)}).scalar_one_or_none()
 
 
+def unfinished_inbound_id(session: Session | Connection, message_sid: str) -> int | None:
+    """The stored message with this provider id, if it is still to be processed (PENDING or
+    QUEUED): a redelivery of it may be the only sign that its webhook died before enqueueing."""
+    return session.execute(
+        select(_INBOUND.c.id).where(
+            _INBOUND.c.message_sid == message_sid,
+            _INBOUND.c.status.in_([InboundStatus.PENDING, InboundStatus.QUEUED]),
+        )
+    ).scalar_one_or_none()
+
+
 def mark_inbound_pending(session: Session, inbound_id: int) -> None:
     """Redis refused the job: PENDING tells the sweep to enqueue it once Redis is back."""
     session.execute(
@@ -324,6 +335,13 @@ def record_accepted(session: Session, outbound_id: int, provider_sid: str, statu
         .where(OutboundMessage.id == outbound_id, OutboundMessage.sent_at.is_(None))
         .values(sent_at=func.now(), provider_sid=provider_sid, error_message=None)
     )
+
+
+def recorded_provider_sids(session: Session, sids: list[str]) -> set[str]:
+    """Which of these provider ids are already on an outbox row (sent by another row, or adopted)."""
+    if not sids:
+        return set()
+    return set(session.scalars(select(OutboundMessage.provider_sid).where(OutboundMessage.provider_sid.in_(sids))))
 
 
 def _rank_sql(column: Any) -> Any:

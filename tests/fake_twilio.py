@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 
@@ -132,17 +132,21 @@ class FakeTwilio:
                 for m in reversed(self.accepted)  # newest first, as Twilio lists them
                 if m["to"] == query.get("To", m["to"]) and m["from"] == query.get("From", m["from"])
             ]
-        size = int(query.get("PageSize", 50))
+        size, page = int(query.get("PageSize", 50)), int(query.get("Page", 0))
+        start = page * size
+        # Paged like Twilio's list: the next page's URI carries the same filters.
+        filters = "&".join(f"{k}={quote(query[k])}" for k in ("To", "From") if k in query)
+        more = len(found) > start + size
         return {
-            "messages": found[:size],
-            "page": 0,
+            "messages": found[start : start + size],
+            "page": page,
             "page_size": size,
             "first_page_uri": path,
-            "next_page_uri": None,
+            "next_page_uri": f"{path}?{filters}&PageSize={size}&Page={page + 1}" if more else None,
             "previous_page_uri": None,
             "uri": path,
-            "start": 0,
-            "end": len(found[:size]),
+            "start": start,
+            "end": start + len(found[start : start + size]),
         }
 
     @staticmethod

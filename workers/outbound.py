@@ -7,13 +7,16 @@ The crash window, and how it is closed:
    status webhook attach the provider SID to the row even if this job never records it.
 3. Record the provider SID and its status (QUEUED, or SENT for the simulator).
 
-If the job dies between 2 and 3 (or the call times out), the row stays SENDING. The next attempt —
-RQ's retry, or the sweep for rows SENDING too long — does not resend blindly: it asks the provider
-for messages to that number since the previous claim and, if one has our body, adopts its SID.
-Residual risk, accepted: a message accepted by Twilio but not yet visible in its list API (or a
-template message, matched by number and time only) within that window could be sent twice, or a
-different template message to the same number could be mistaken for ours. A 429 is a clear "not
-accepted", so the row goes back to PENDING; a 5xx or a timeout leaves it SENDING for the lookup.
+If the job dies between 2 and 3 (or the call times out, or PostgreSQL is down when the SID is
+recorded), the row stays SENDING. The next attempt — RQ's retry, or the sweep for rows SENDING too
+long — does not resend blindly: it asks the provider for *every* message to that number since the
+previous claim (page by page, not the last N), drops those whose SID is already on one of our rows
+(another reply with the same text, sent and recorded), and adopts the oldest left that has our body.
+The unique index on `provider_sid` keeps two rows from adopting one message. Residual risk,
+accepted: a message accepted by the provider but not yet visible in its list API within that window
+could be sent twice, and a template message (its rendered body is not ours to compare) is matched by
+number and time only. A 429 is a clear "not accepted", so the row goes back to PENDING; a 5xx or a
+timeout leaves it SENDING for the lookup.
 
 Twilio allows a sender about `TWILIO_MAX_MPS` messages per second: every worker takes a slot from
 one Redis clock per sender number before calling, instead of collecting 429s.
@@ -23,9 +26,10 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from redis import Redis
+from sqlalchemy.exc import IntegrityError
 
 from bot.channel import OutgoingMessage, PermanentSendError, SendResult, TransientSendError
 from db.models import OutboundStatus
@@ -60,6 +64,21 @@ def take_send_slot(redis: Redis, sender: str, max_per_second: int) -> float:
     if wait_ms > 0:
         time.sleep(wait_ms / 1000)
     return wait_ms / 1000
+
+
+def find_earlier_attempt(message: OutgoingMessage, since: datetime) -> SendResult | None:
+    """The provider's record of this message, if an earlier attempt got it accepted: the oldest
+    message to the number since the claim with our body that no row of ours has recorded."""
+    services = get_services()
+    listed = services.channel.sent_since(message.to, since)
+    with services.database.session() as session:
+        taken = messaging.recorded_provider_sids(session, [m.provider_sid for m in listed])
+    for sent in reversed(listed):  # oldest first: the earliest unclaimed copy is the earliest attempt
+        if sent.provider_sid in taken:
+            continue
+        if message.content_sid or sent.body == message.body:
+            return SendResult(sent.provider_sid, sent.status)
+    return None
 
 
 def send_outbound(outbound_id: int) -> str:
@@ -101,7 +120,7 @@ def send_outbound(outbound_id: int) -> str:
     try:
         result: SendResult | None = None
         if resumed:
-            result = channel.find_sent(message, previous_claim - CLOCK_SKEW)
+            result = find_earlier_attempt(message, previous_claim - CLOCK_SKEW)
             if result is not None:
                 log.info("outbound %s was accepted by an earlier attempt (%s)", outbound_id, result.provider_sid)
         if result is None:
@@ -121,9 +140,12 @@ def send_outbound(outbound_id: int) -> str:
         metrics.message_out("retried")
         log.info("outbound %s: %s; RQ retries with backoff", outbound_id, exc)
         raise
-    with services.database.unit_of_work() as uow:
-        messaging.record_accepted(uow.session, outbound_id, result.provider_sid, result.status)
-        uow.commit()
+    try:
+        with services.database.unit_of_work() as uow:
+            messaging.record_accepted(uow.session, outbound_id, result.provider_sid, result.status)
+            uow.commit()
+    except IntegrityError:  # another row adopted that message first: look again on the retry
+        raise TransientSendError(f"{result.provider_sid} is another row's", maybe_sent=True) from None
     bind(message_sid=result.provider_sid)
     metrics.message_out(result.status.value)
     return f"sent: {result.provider_sid}"

@@ -7,6 +7,7 @@ RQ job ids allow only letters, digits, `_` and `-`.
 from __future__ import annotations
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -67,6 +68,15 @@ def enqueue_inbound(redis: Redis, inbound_id: int) -> bool:
         inbound_job_id(inbound_id),
         INBOUND_RETRY,
     )
+
+
+def requeue_redelivery(redis: Redis, inbound_id: int) -> bool:
+    """A provider's redelivery of a message stored but not processed: queue it unless its job is
+    waiting or running. Redis away: False, and the row waits for the sweep as before."""
+    try:
+        return enqueue_inbound(redis, inbound_id)
+    except RedisError:
+        return False
 
 
 def enqueue_new_inbound(redis: Redis, inbound_id: int) -> None:

@@ -18,14 +18,26 @@ from rq.job import JobStatus
 
 from domain import messaging
 from thok import metrics
+from thok.config import Settings
 from workers.context import get_services
 from workers.queueing import enqueue_inbound, enqueue_send, inbound_job_id, job_status
 
 log = logging.getLogger(__name__)
 
 PENDING_GRACE = timedelta(seconds=10)  # the webhook enqueues right after its commit; leave it room
-QUEUED_STALE = timedelta(minutes=2)  # born QUEUED: a webhook that died before enqueueing leaves one
-SENDING_STALE = timedelta(minutes=5)
+
+
+def staleness(settings: Settings) -> tuple[timedelta, timedelta]:
+    """How old a QUEUED inbound row and a SENDING outbound row must be before the sweep looks at
+    their jobs. They follow the sweep's own interval (a fixed 2 and 5 minutes made recovery wait
+    on them, not on the sweep): a QUEUED row without a job (its webhook died before enqueueing,
+    Redis lost it) is found at the next sweep. A SENDING row also waits out three provider
+    timeouts, so the call a lost job may still be making has ended before the next attempt looks
+    the message up at the provider. Rows whose job is waiting, scheduled or running are left alone."""
+    interval = timedelta(seconds=settings.sweep_interval_seconds)
+    queued = max(PENDING_GRACE, interval)
+    sending = max(queued, timedelta(seconds=3 * settings.twilio_timeout_seconds))
+    return queued, sending
 
 
 @dataclass(frozen=True)
@@ -39,9 +51,10 @@ def sweep_messages(grace: float | None = None) -> SweepResult:
     """`grace` (seconds) overrides every age threshold; tests and `thok` admins pass 0."""
     services = get_services()
     now = datetime.now(UTC)
+    queued_stale, sending_stale = staleness(services.settings)
     pending_grace = timedelta(seconds=grace) if grace is not None else PENDING_GRACE
-    queued_stale = timedelta(seconds=grace) if grace is not None else QUEUED_STALE
-    sending_stale = timedelta(seconds=grace) if grace is not None else SENDING_STALE
+    queued_stale = timedelta(seconds=grace) if grace is not None else queued_stale
+    sending_stale = timedelta(seconds=grace) if grace is not None else sending_stale
     with services.database.session() as session:
         pending = messaging.inbound_ids_to_enqueue(session, now - pending_grace)
         stale = messaging.stale_queued_inbound_ids(session, now - queued_stale)
