@@ -2,10 +2,12 @@
 
 `pick_winner` is one transaction: lock the order row, check it has no winner, score the offers,
 reserve the best offer's stock with conditional updates (falling to the next when stock is gone),
-set `orders.final_wholesaler_id`, mark that offer WON and the rest LOST. A second attempt on a
-decided order — a duplicate job, two workers, an admin override racing the worker — changes
-nothing and is written to `decision_conflict_logs`. Behind the row lock, PostgreSQL's unique
-index on WON offers and the winner trigger refuse whatever might still slip through.
+set `orders.final_wholesaler_id`, mark that offer WON and the rest LOST. Closing a window that is
+already decided (the timer after an early close, a re-run job, two workers) changes nothing and is
+no conflict. Deciding a decided order otherwise (an admin override racing the worker), or a second
+winner the database refuses, changes nothing and is written to `decision_conflict_logs`. Behind the
+row lock, PostgreSQL's unique index on WON offers and the winner trigger refuse whatever might
+still slip through.
 """
 
 from __future__ import annotations
@@ -265,14 +267,14 @@ def _tell_outcome(
 def close_offer_window(
     session: Session, order_id: int, settings: Settings, *, source: str, now: datetime | None = None
 ) -> Decision:
-    """The offer window's timer (or its early close) fired: decide, unless it is too early."""
+    """The offer window's timer (or its early close, or the sweep) fired: decide, unless it is too
+    early or already done. Each order has up to three of these (early close, timer, sweep), so
+    finding the order decided is the expected end of all but one, not a conflict."""
     now = now or datetime.now(UTC)
     order = lock_order(session, order_id)
-    if (
-        order.status is OrderStatus.PENDING_OFFERS
-        and order.offer_window_closes_at
-        and now < order.offer_window_closes_at
-    ):
+    if order.status is not OrderStatus.PENDING_OFFERS:
+        return Decision(order.id, "not_open", wholesaler_id=order.final_wholesaler_id)
+    if order.offer_window_closes_at and now < order.offer_window_closes_at:
         waiting = session.scalar(
             select(VendorOffer.id)
             .where(VendorOffer.order_id == order.id, VendorOffer.status == OfferStatus.PENDING)

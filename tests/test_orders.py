@@ -250,15 +250,21 @@ def test_no_usable_offer_expires_the_order_and_releases_credit(
     assert "order_expired" in {n.key for n in take_notices(session)}
 
 
-def test_a_second_decision_changes_nothing_and_is_logged(
+def test_a_second_decision_changes_nothing_and_only_a_real_one_is_logged(
     session: Session, market: dict, order: Order, settings: Settings
 ) -> None:
     first = decide(session, order, settings, source="worker:a")
+    # Closing the decided window again (the timer after an early close, a re-run job): expected.
     second = decide(session, order, settings, source="worker:b")
-    assert (first.outcome, second.outcome) == ("won", "conflict")
+    assert (first.outcome, second.outcome) == ("won", "not_open")
+    assert second.wholesaler_id == first.wholesaler_id
+    assert session.scalar(select(func.count()).select_from(DecisionConflictLog)) == 0
+    # Deciding the decided order itself is a conflict, and is logged.
+    third = decision.pick_winner(session, order.id, settings, source="worker:c")
+    assert third.outcome == "conflict"
     conflicts = session.scalars(select(DecisionConflictLog).where(DecisionConflictLog.order_id == order.id)).all()
     assert len(conflicts) == 1
-    assert conflicts[0].source == "worker:b" and conflicts[0].existing_wholesaler_id == first.wholesaler_id
+    assert conflicts[0].source == "worker:c" and conflicts[0].existing_wholesaler_id == first.wholesaler_id
     assert session.scalar(select(func.count()).select_from(StockReservation)) == 2
 
 
