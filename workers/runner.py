@@ -8,12 +8,13 @@ import time
 
 from redis.exceptions import RedisError
 from rq import Queue
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, StopRequested
 
 from thok import runtime
 from thok.config import Settings
 from workers import context
-from workers.metrics import MeteredSimpleWorker, serve_worker_metrics
+from workers.metrics import serve_worker_metrics
+from workers.supervision import ThokWorker, WorkerDuties, quiet_rq_redis_errors
 
 # Drained in this order: finish work already decided (timers, then sends) before taking new
 # messages in, so replies and notices are not starved by a stream of inbound traffic.
@@ -56,23 +57,46 @@ def _sweep_clock(settings: Settings, stop: threading.Event) -> None:
         try:
             enqueue_sweep(settings)
         except RedisError as exc:  # Redis away: the next tick tries again, PostgreSQL keeps the work
-            log.warning("could not queue the sweep: %s", exc)
+            ThokWorker.redis_watch.lost(exc)  # one line per outage, not one per tick
 
 
 def run_worker(settings: Settings, burst: bool = False) -> bool:
     logging.getLogger("rq.worker").setLevel(logging.INFO)
+    quiet_rq_redis_errors()
     context.configure(settings)
     stop = threading.Event()
-    if not burst:
-        threading.Thread(target=_sweep_clock, args=(settings, stop), name="sweep-clock", daemon=True).start()
     redis = runtime.redis_for(settings)
     serve_worker_metrics(settings, redis)
     # Jobs run in this process, not in a fork per job: each job is one short transaction, and a
     # fork would open new PostgreSQL and Redis connections every time (measured in
     # bench/orders_e2e.py). RQ still enforces job timeouts (signals, main thread); the database
     # rolls back whatever a crashed job left open, and every job is safe to run again.
-    worker = MeteredSimpleWorker(list(QUEUES), connection=redis)  # counts and logs every job
+    if burst:  # one pass over what is queued and due (RQ's scheduler runs once, in this process)
+        return ThokWorker(list(QUEUES), connection=redis).work(burst=True, with_scheduler=True)
+    threading.Thread(target=_sweep_clock, args=(settings, stop), name="sweep-clock", daemon=True).start()
+    # Scheduler, liveness and reclaiming dead workers' jobs: a thread of this process (see
+    # workers.supervision), so nothing outlives the worker and a Redis restart costs seconds.
+    duties = WorkerDuties(redis, QUEUES).start()
+    worked = False
     try:
-        return worker.work(burst=burst, with_scheduler=True)
+        while True:
+            ThokWorker.redis_watch.wait_for(redis)
+            worker: ThokWorker | None = None
+            try:
+                worker = ThokWorker(list(QUEUES), connection=redis)  # counts and logs every job
+                duties.worker_name = worker.name
+                worked |= worker.work(burst=False, with_scheduler=False)
+            except RedisError as exc:  # lost at start or on the way out: wait, then a fresh worker
+                ThokWorker.redis_watch.lost(exc)
+            except StopRequested:  # a stop signal between two workers
+                return worked
+            if worker is not None and worker.stop_asked:
+                return worked
+            # RQ's loop gave up (Redis lost mid-job): its job is reclaimed from the started registry
+            # once this worker's name stops beating; carry on with a new worker.
+            if worker is not None:
+                worker.unsubscribe_quietly()
+            time.sleep(1)
     finally:
+        duties.close()
         stop.set()

@@ -1,0 +1,243 @@
+"""What keeps `thok worker` useful through faults, without waiting for RQ's 10-minute maintenance pass.
+
+- **Liveness**: each worker refreshes `thok:alive:{name}` every second with a 10 s expiry, and marks
+  its RQ worker hash `thok_liveness`. RQ's own heartbeats are minutes long (a SimpleWorker's job
+  keeps its started-registry entry for job timeout + 60 s, and only the maintenance pass frees it).
+- **Reclaiming**: a job in a started registry whose worker is gone (its liveness key expired, or no
+  worker hash at all) is handed to RQ's own abandoned-job handling at once: retried if it has
+  retries left (every job of Thok's that matters has), else failed. The jobs are idempotent, and
+  PostgreSQL, not Redis, says what is still to do.
+- **Scheduler**: RQ's scheduler runs in a thread of the worker, not in a forked process. A fork
+  outlives a SIGKILLed worker (an orphan holding the scheduler lock) and dies for good on the
+  first Redis error until the next maintenance pass. Here the lock is taken or refreshed every
+  second with a 10 s lease, so a restarted Redis or a dead holder costs seconds, not minutes.
+- **Redis away**: the worker waits with backoff, logging one line when Redis goes and one when it
+  is back, and never exits for it (`run_worker` starts a fresh RQ worker after a lost connection).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.executions import Execution
+from rq.registry import StartedJobRegistry
+from rq.scheduler import RQScheduler
+from rq.scripts import acquire_or_refresh_lock, release_lock
+from rq.utils import as_text, current_timestamp, parse_composite_key
+
+from workers.metrics import MeteredSimpleWorker
+
+log = logging.getLogger(__name__)
+
+LIVENESS_TTL = 10  # seconds without a beat before a worker counts as dead
+BEAT_SECONDS = 1.0  # liveness beat and scheduler tick
+RECLAIM_EVERY = 2  # beats between looks at the started registries
+SCHEDULER_LOCK_TTL = 10  # a dead lock holder is replaced within this
+REDIS_BACKOFF_MAX = 5.0  # longest wait between reconnection attempts: Redis back -> working in <= 5 s
+_MARK = "thok_liveness"
+
+
+def alive_key(worker_name: str) -> str:
+    return f"thok:alive:{worker_name}"
+
+
+def worker_gone(redis: Redis, worker_name: str) -> bool:
+    """Is the worker that started an execution dead? A worker of ours says it is alive every second;
+    a worker without our mark (a plain RQ worker, e.g. in tests) counts as alive while RQ keeps its
+    hash."""
+    if redis.exists(alive_key(worker_name)):
+        return False
+    if not redis.exists(f"rq:worker:{worker_name}"):
+        return True
+    mark, death = redis.hmget(f"rq:worker:{worker_name}", [_MARK, "death"])
+    return mark is not None or death is not None
+
+
+def reclaim_abandoned(redis: Redis, queues: Iterable[str]) -> list[str]:
+    """Started jobs of dead workers: expire their started-registry entries now and let RQ's own
+    cleanup retry (or fail) them, as its maintenance pass would ten minutes later. Returns the job ids."""
+    reclaimed: list[str] = []
+    for name in queues:
+        registry = StartedJobRegistry(name, connection=redis)
+        abandoned = []
+        for raw in redis.zrange(registry.key, 0, -1):
+            composite = raw.decode() if isinstance(raw, bytes) else str(raw)
+            job_id, _ = parse_composite_key(composite)
+            worker_name = redis.hget(Execution.from_composite_key(composite, redis).key, "worker_name")
+            if worker_name is not None and worker_gone(redis, as_text(worker_name)):
+                abandoned.append(composite)
+                reclaimed.append(job_id)
+        if abandoned:
+            redis.zadd(registry.key, dict.fromkeys(abandoned, 0), xx=True)
+            registry.cleanup(timestamp=current_timestamp())
+    if reclaimed:
+        log.warning("worker gone: %d started job(s) handed back to their queues: %s", len(reclaimed), reclaimed)
+    return reclaimed
+
+
+class ThreadScheduler:
+    """RQ's scheduler work (move due timers and retries to their queues) done by a thread of the
+    worker: it dies with the worker, and a Redis error only skips a tick."""
+
+    def __init__(self, queues: Iterable[str], redis: Redis):
+        self.rq = RQScheduler(list(queues), connection=redis)
+
+    def tick(self) -> None:
+        owned = {
+            name
+            for name in self.rq._queue_names
+            if acquire_or_refresh_lock(
+                self.rq.connection, self.rq.get_locking_key(name), self.rq.name, SCHEDULER_LOCK_TTL
+            )
+            != "taken"
+        }
+        if owned != self.rq._acquired_locks:
+            self.rq._acquired_locks = owned
+            self.rq.prepare_registries()
+            if owned:
+                log.info("scheduler: this worker schedules %s", ", ".join(sorted(owned)))
+        if owned:
+            self.rq.enqueue_scheduled_jobs()
+
+    def release(self) -> None:
+        """On a clean stop: another worker takes over at its next tick instead of after the lease."""
+        for name in self.rq._acquired_locks:
+            release_lock(self.rq.connection, self.rq.get_locking_key(name), self.rq.name)
+        self.rq._acquired_locks = set()
+
+
+class RedisWatch:
+    """One line when Redis goes away, one when it is back; backoff in between."""
+
+    def __init__(self) -> None:
+        self.lost_at: float | None = None
+
+    def lost(self, exc: BaseException) -> None:
+        if self.lost_at is None:
+            self.lost_at = time.monotonic()
+            log.error("Redis unavailable (%s): waiting for it, retrying with backoff", type(exc).__name__)
+
+    def back(self) -> None:
+        if self.lost_at is not None:
+            log.warning("Redis is back after %.1f s", time.monotonic() - self.lost_at)
+            self.lost_at = None
+
+    def wait_for(self, redis: Redis, sleep: Callable[[float], Any] = time.sleep) -> None:
+        delay = 0.25
+        while True:
+            try:
+                redis.ping()
+                self.back()
+                return
+            except RedisError as exc:
+                self.lost(exc)
+                sleep(delay)
+                delay = min(delay * 2, REDIS_BACKOFF_MAX)
+
+
+class _RedisOutageFilter(logging.Filter):
+    """RQ logs every failed reconnection, and a traceback when Redis goes mid-job; `RedisWatch`
+    says it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], RedisConnectionError | RedisTimeoutError):
+            return False
+        return "could not connect to Redis" not in str(record.msg)
+
+
+_FILTER = _RedisOutageFilter()
+
+
+def quiet_rq_redis_errors() -> None:
+    for name in ("rq.worker", "rq.scheduler"):
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+class ThokWorker(MeteredSimpleWorker):
+    """`thok worker`'s RQ worker: marked for liveness, waits for Redis instead of spinning on it,
+    and remembers whether it was asked to stop (RQ's `work()` returns alike after an error)."""
+
+    max_connection_wait_time = REDIS_BACKOFF_MAX
+    redis_watch = RedisWatch()
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.stop_asked = False
+
+    def register_birth(self) -> None:
+        super().register_birth()
+        self.connection.hset(self.key, _MARK, LIVENESS_TTL)
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.stop_asked = True
+        super().request_stop(signum, frame)
+
+    def unsubscribe_quietly(self) -> None:
+        """Stop the pubsub thread of a worker that lost Redis (its teardown could not)."""
+        try:
+            self.unsubscribe()
+        except RedisError:
+            if self.pubsub_thread:
+                self.pubsub_thread.stop()
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        # Called at the top of every dequeue attempt: while Redis is away, wait here (one log line)
+        # rather than in RQ's loop, which logs every retry and backs off up to a minute.
+        if pipeline is None:
+            self.redis_watch.wait_for(self.connection)
+        super().heartbeat(timeout, pipeline)
+
+
+class WorkerDuties:
+    """The worker's background thread: liveness beat, scheduler tick, reclaiming dead workers' jobs."""
+
+    def __init__(self, redis: Redis, queues: Iterable[str]):
+        self.redis = redis
+        self.queues = list(queues)
+        self.scheduler = ThreadScheduler(self.queues, redis)
+        self.worker_name: str | None = None
+        self.stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="worker-duties", daemon=True)
+
+    def start(self) -> WorkerDuties:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        self._thread.join(timeout=5)
+        try:
+            self.scheduler.release()
+            if self.worker_name:
+                self.redis.delete(alive_key(self.worker_name))
+        except RedisError:
+            pass
+
+    def beat(self, n: int) -> None:
+        if self.worker_name:
+            self.redis.set(alive_key(self.worker_name), 1, ex=LIVENESS_TTL)
+        self.scheduler.tick()
+        if n % RECLAIM_EVERY == 0:
+            reclaim_abandoned(self.redis, self.queues)
+
+    def _run(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            try:
+                self.beat(n)
+            except RedisError:
+                pass  # the worker's own loop reports and waits; the next beat tries again
+            except Exception:
+                log.exception("worker duties: unexpected error; trying again next beat")
+            n += 1
+            self.stop.wait(BEAT_SECONDS)
