@@ -76,6 +76,10 @@ def create_app(
     from bot import health
 
     app.register_blueprint(health.bp)  # /readyz and /metrics
+
+    from bot import pay
+
+    app.register_blueprint(pay.bp)  # /pay/...: the khata's payment links and the gateways' returns
     health.install_request_log(app)
 
     @app.get("/healthz")

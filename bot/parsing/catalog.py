@@ -158,6 +158,7 @@ class Catalog:
         self._loose = {k: tuple(v) for k, v in loose.items()}
         self._tokens = {k: tuple(v) for k, v in tokens.items()}
         self._prefixes = _all_prefixes(self._exact)
+        self.words: frozenset[str] = frozenset(k for _entry, keys in forms for k in keys)  # as written
         # "glow and lovely", "dal & bhat": a separator word inside a name does not cut the message there
         self.joined: frozenset[tuple[str, str, str]] = frozenset(
             (keys[n - 1], keys[n], keys[n + 1])

@@ -117,7 +117,7 @@ FILLER: frozenset[str] = _keys(
     bata samma sanga wala wali vala wale ho ni hai la ta ke k kati kun cha chha xa chaa chan chhan hola
     holaa hos hunxa hunchha huncha parcha parchha chaiyo chahiyo chahiye chaiye chaincha chahincha need
     rakhnu rakhdinu rakhidinu lagi lai urgent urgently jaldi chito chhito asap today tomorrow aaja aaj
-    bholi voli ahile now soon immediately please. ok okay okk yes also too ramro fresh quality
+    bholi voli ahile aile ahilelai now soon immediately please. ok okay okk yes also too ramro fresh quality
     rate price wholesale total sabai sab all only matra just item items saman samaan maal list following
     next week din mahina dokan pasal shop store retail my. nai na there bhaiya hunuhuncha hunuhunchha hunuhunxa
     नमस्ते नमस्कार दाइ दाई दाजु दिदी भाइ बहिनी साहुजी सर जी हजुर कृपया धन्यवाद मलाई हामीलाई मेरो हाम्रो
@@ -360,7 +360,7 @@ HELP_SENTENCES: tuple[frozenset[str], ...] = tuple(
 TALK_WORDS: frozenset[str] = _keys(
     """thiyo thyo thye bhayo bhaeko bhako bhaecha aayo aaeko aako aayena bechthe bechyo bikchha bikcha
     bikyo raichha raicha raixa piye khaye khayera sakiyo sakyo kholeko bhijeko bhijyo
-    galat poster tansana tasna scheme tourist garaula garaumla karte baat khanu piunu aaunus aaunu
+    galat poster tansana tasna scheme garaula garaumla karte baat khanu piunu aaunus aaunu
     थियो भयो आयो आएको बेच्थे बिक्छ रैछ सकियो खोलेको भिजेको भनेको"""
 )
 # A pack's content asked: "X ko packet ma kati wota aucha?", "kati ko size cha?"

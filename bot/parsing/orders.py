@@ -357,6 +357,8 @@ def _resolve_unknown(els: list[El], keys: list[str], cat: Catalog) -> list[El]:
         p = 0
         while p < len(run):
             end, skus = cat.longest(run_keys, p, len(run), loose=True)
+            if skus and end == p + 1 and run_keys[p] in cat.words and cat.token_skus(run_keys[p]):
+                skus = ()  # "pani" is a word of "pani bottle": not "panni" (a carry bag) spelt loosely
             if skus:
                 out.append(El("P", run[p].i, run[end - 1].j, skus=skus, how="loose"))
                 p = end
@@ -789,7 +791,7 @@ def _negated(els: list[El], pairs: dict[int, int], negations: list[int], keys: l
     products = [m for m, e in enumerate(els) if e.kind == "P"]
     for t in negations:
         after = [m for m in products if els[m].i > t]
-        back = [m for m in reversed(products) if els[m].j <= t]
+        back = [m for m in reversed(products) if els[m].i < t]
         scope = (after or back) if keys[t] in lx.PRE_NEGATION_WORDS else (back or after)
         for n, m in enumerate(scope):
             has_quantity = m in pairs and els[pairs[m]].explicit
