@@ -383,13 +383,23 @@ def _resolve_unknown(els: list[El], keys: list[str], cat: Catalog) -> list[El]:
             r += 1
         run = out[k:r]
         compact = "".join(keys[e.i] for e in run)
+        prev = res[-1] if res else None
+        nxt = out[r] if r < len(out) else None
+        # "will powder", "rum pump noodles", "talk la tea": words heard and typed as English, beside
+        # a word of the product's name, together spell that product (one of the word's products)
+        if nxt is not None and nxt.kind == "P" and nxt.how == "token" and len(run) <= 3:
+            merged = _fuzzy_el(cat, compact + "".join(keys[nxt.i : nxt.j]), run[0].i, nxt.j)
+            if merged is None:
+                merged = _fuzzy_el(cat, compact, run[0].i, nxt.j)
+            if merged is not None and len(merged.skus) == 1 and merged.skus[0] in nxt.skus:
+                res.append(merged)
+                k = r + 1
+                continue
         if all(keys[e.i] in lx.NOT_PRODUCT_WORDS for e in run):
             res.extend(run)  # "weather", "tap", "home": everyday words are never a typo'd product
             k = r
             continue
         done = False
-        prev = res[-1] if res else None
-        nxt = out[r] if r < len(out) else None
         # merged with a neighbouring exact product: "jeera masinoo", "dhara oill"
         if prev is not None and prev.kind == "P" and prev.how in ("exact", "loose") and prev.j <= run[0].i:
             merged = _fuzzy_el(cat, "".join(keys[prev.i : prev.j]) + compact, prev.i, run[-1].j)
