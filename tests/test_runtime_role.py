@@ -390,10 +390,11 @@ def test_thok_db_grant_runtime_and_verify_commands(fresh_database_url: str, runt
 
 
 def test_the_whole_trade_runs_as_the_runtime_role(
-    thok_settings: Any, fresh_database: Database, runtime_url: str, fake_twilio: Any, redis: Any
+    thok_settings: Any, runtime_url: str, fake_twilio: Any, redis: Any
 ) -> None:
     """Order -> winner -> DEBIT -> payment over WhatsApp, web and worker both on the runtime role."""
-    with fresh_database.unit_of_work() as uow:  # the owner seeds, as `thok seed` would
+    runtime = Database(runtime_url)
+    with runtime.unit_of_work() as uow:  # `thok seed --demo` runs on DATABASE_URL: the role too
         seed_demo(uow.session)
         uow.commit()
     settings = thok_settings.with_overrides(
@@ -401,7 +402,6 @@ def test_the_whole_trade_runs_as_the_runtime_role(
         offer_window_seconds=0,
         twilio_templates=(("offer_request", "HXinvite"), ("order_update", "HXupdate"), ("payment_update", "HXpay")),
     )
-    runtime = Database(runtime_url)
     context.configure(settings)
     shop = "+9779841000103"  # KC Mart
     try:
