@@ -53,6 +53,9 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
+    # A failed statement's error (a traceback, a failed job, a log line) names the SQL, never the
+    # values: they are phone numbers, messages, or a whole price list's 65,535 parameters.
+    kwargs.setdefault("hide_parameters", True)
     return create_engine(to_psycopg_url(database_url), **kwargs)
 
 

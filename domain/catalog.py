@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, String, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from bot.parsing.units import convert, pack_for, unit_code
@@ -27,6 +27,9 @@ PRODUCT_COLUMNS = ("sku", "name", "name_ne", "aliases", "unit", "category")
 PRICE_COLUMNS = ("sku", "price", "stock")
 MAX_MONEY = Decimal("999999999999.99")
 MAX_QUANTITY = Decimal("99999999999.999")
+# Rows per round trip (and per progress step). No statement carries a parameter per row value
+# beyond this (PostgreSQL stops at 65,535 a statement): a file of any length is written in as many
+# statements, all in the caller's one transaction.
 BATCH = 1000
 MAX_REPORTED_ERRORS = 50
 
@@ -172,11 +175,11 @@ def import_products(
     if errors:
         raise CsvImportError(source, errors[:MAX_REPORTED_ERRORS])
     existing = set(
-        session.scalars(select(Product.sku).where(Product.sku.in_(list(seen))).execution_options(include_deleted=True))
+        session.scalars(select(Product.sku).where(Product.sku == any_sku(seen)).execution_options(include_deleted=True))
     )
     for start in range(0, len(parsed), BATCH):
         chunk = parsed[start : start + BATCH]
-        stmt = insert(Product).values(chunk)
+        stmt = insert(Product)  # the rows go as executemany parameters: compiled once, not per batch
         stmt = stmt.on_conflict_do_update(
             index_elements=[Product.sku],
             set_={
@@ -191,10 +194,30 @@ def import_products(
                 "updated_at": func.now(),
             },
         )
-        session.execute(stmt)
+        session.execute(stmt, chunk)
         if progress:
             progress(len(chunk))
     return ImportResult(rows=len(parsed), inserted=len(seen.keys() - existing), updated=len(existing))
+
+
+# One statement per batch with three array parameters, however many rows: unnest() turns them back
+# into rows, so neither the 65,535-parameter limit nor a statement per row applies.
+_UPSERT_PRICES = text(
+    """
+    INSERT INTO wholesaler_products (wholesaler_id, product_id, price, stock)
+    SELECT :wholesaler_id, line.product_id, line.price, line.stock
+    FROM unnest(CAST(:product_ids AS bigint[]), CAST(:prices AS numeric[]), CAST(:stocks AS numeric[]))
+        AS line (product_id, price, stock)
+    ON CONFLICT (wholesaler_id, product_id) WHERE deleted_at IS NULL
+    DO UPDATE SET price = excluded.price, stock = excluded.stock, updated_at = now()
+    """
+)
+
+
+def any_sku(skus: Iterable[str]) -> ColumnElement[Any]:
+    """`= ANY(:skus)`: one array parameter however long the file. `in_()` would send one parameter
+    per sku, and PostgreSQL's protocol stops at 65,535 parameters a statement."""
+    return any_(bindparam("skus", list(skus), type_=ARRAY(String)))
 
 
 def find_wholesaler(session: Session, phone: str) -> Wholesaler:
@@ -217,7 +240,7 @@ def import_prices(
     wholesaler = find_wholesaler(session, wholesaler_phone)
     rows = read_csv(data, source, PRICE_COLUMNS)
     skus = {row["sku"].upper() for _, row in rows}
-    products = dict(session.execute(select(Product.sku, Product.id).where(Product.sku.in_(skus))).all())
+    products = dict(session.execute(select(Product.sku, Product.id).where(Product.sku == any_sku(skus))).all())
     reserved = dict(
         session.execute(
             select(WholesalerProduct.product_id, WholesalerProduct.reserved_stock).where(
@@ -252,13 +275,15 @@ def import_prices(
     existing = set(reserved)
     for start in range(0, len(parsed), BATCH):
         chunk = parsed[start : start + BATCH]
-        stmt = insert(WholesalerProduct).values(chunk)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[WholesalerProduct.wholesaler_id, WholesalerProduct.product_id],
-            index_where=text("deleted_at IS NULL"),
-            set_={"price": stmt.excluded.price, "stock": stmt.excluded.stock, "updated_at": func.now()},
+        session.execute(
+            _UPSERT_PRICES,
+            {
+                "wholesaler_id": wholesaler.id,
+                "product_ids": [r["product_id"] for r in chunk],
+                "prices": [r["price"] for r in chunk],
+                "stocks": [r["stock"] for r in chunk],
+            },
         )
-        session.execute(stmt)
         if progress:
             progress(len(chunk))
     inserted = sum(1 for r in parsed if r["product_id"] not in existing)
