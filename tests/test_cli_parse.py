@@ -53,3 +53,28 @@ def test_parse_json_and_jsonl(fresh_database_url: str) -> None:
 
     bad = thok("parse", "--jsonl", url=fresh_database_url, stdin="not json\n")
     assert bad.returncode == 1 and "stdin line 1 is not a JSON string" in bad.stderr
+
+
+def test_parse_reports_the_new_intents_units_as_written_and_why(fresh_database_url: str) -> None:
+    db = Database(fresh_database_url)
+    with db.unit_of_work() as uow:
+        seed_demo(uow.session)
+        uow.commit()
+    db.dispose()
+    messages = [
+        "chini ko rate kati?",
+        "aghi ko order feri pathaunu",
+        "chini 2 quintal",
+        "-5 kg chini",
+        "hijo 2 anda futeko thiyo",
+    ]
+    lines = "\n".join(json.dumps(m) for m in messages) + "\n"
+    run = thok("parse", "--jsonl", url=fresh_database_url, stdin=lines)
+    assert run.returncode == 0, run.stderr
+    out = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [o["intent"] for o in out] == ["price", "reorder", "order", "order", "unknown"]
+    assert out[0]["products"] == ["SUGAR"]
+    assert [(i["sku"], i["quantity"], i["unit"]) for i in out[2]["items"]] == [("SUGAR", "2", "quintal")]
+    assert out[3]["items"] == [] and out[3]["bad_quantities"][0]["text"] == "-5 kg"
+    assert out[3]["bad_quantities"][0]["reason"] == "negative"
+    assert all(o["why"] for o in out) and any("complaint" in w for w in out[4]["why"])
