@@ -362,24 +362,46 @@ def order_detail(session: Session, order_id: int) -> OrderDetail:
     )
 
 
+# The retailer's messages that make a draft (handlers.dispatch records the intent on each).
+DRAFT_BUILDING_INTENTS = ("order", "choose", "reorder")
+DRAFT_LOOKBACK = timedelta(hours=2)
+
+
 def order_conversation(session: Session, order: Order, numbers: list[str]) -> list[dict[str, Any]]:
-    """The WhatsApp messages around an order: the retailer's (and winner's) messages from an hour
-    before it was placed to a day after its last change, plus every outbound tagged with it."""
-    lo = order.created_at - timedelta(hours=1)
-    hi = order.updated_at + timedelta(days=1)
-    inbound = session.execute(
-        select(
-            InboundMessage.id,
-            InboundMessage.from_number,
-            InboundMessage.body,
-            InboundMessage.received_at,
-            InboundMessage.status,
-            InboundMessage.intent,
-        )
-        .where(InboundMessage.from_number.in_(numbers), InboundMessage.received_at.between(lo, hi))
-        .order_by(InboundMessage.received_at)
-        .limit(CONVERSATION_LIMIT)
+    """This order's WhatsApp thread, not the parties' whole chat: every message sent about it
+    (outbound rows carry the order), the messages those answered (a reply points at its inbound),
+    and the retailer's messages that built the draft it was placed from (its order lines and
+    numbered choices since their previous order, within the draft's lifetime)."""
+    about = select(OutboundMessage.in_reply_to_id).where(
+        OutboundMessage.order_id == order.id, OutboundMessage.in_reply_to_id.is_not(None)
     )
+    previous = (
+        select(func.max(Order.created_at))
+        .where(Order.retailer_id == order.retailer_id, Order.created_at < order.created_at)
+        .scalar_subquery()
+    )
+    drafting = and_(
+        InboundMessage.from_number == numbers[0],
+        InboundMessage.intent.in_(DRAFT_BUILDING_INTENTS),
+        InboundMessage.received_at.between(order.created_at - DRAFT_LOOKBACK, order.created_at),
+        InboundMessage.received_at > func.coalesce(previous, order.created_at - DRAFT_LOOKBACK),
+    )
+    inbound = list(
+        session.execute(
+            select(
+                InboundMessage.id,
+                InboundMessage.from_number,
+                InboundMessage.body,
+                InboundMessage.received_at,
+                InboundMessage.status,
+                InboundMessage.intent,
+            )
+            .where(or_(InboundMessage.id.in_(about), drafting))
+            .order_by(InboundMessage.received_at)
+            .limit(CONVERSATION_LIMIT)
+        )
+    )
+    inbound_ids = [r.id for r in inbound]
     outbound = session.execute(
         select(
             OutboundMessage.id,
@@ -390,12 +412,7 @@ def order_conversation(session: Session, order: Order, numbers: list[str]) -> li
             OutboundMessage.kind,
             OutboundMessage.error_message,
         )
-        .where(
-            or_(
-                OutboundMessage.order_id == order.id,
-                and_(OutboundMessage.to_number.in_(numbers), OutboundMessage.created_at.between(lo, hi)),
-            )
-        )
+        .where(or_(OutboundMessage.order_id == order.id, OutboundMessage.in_reply_to_id.in_(inbound_ids)))
         .order_by(OutboundMessage.created_at)
         .limit(CONVERSATION_LIMIT)
     )

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from bot.parser import Catalog, Intent, parse
+from db.models import Order
 from domain.catalog import catalog_entries, catalog_version
 from domain.drafts import forget_question, load_draft
 from domain.errors import DomainError
@@ -136,6 +139,10 @@ def respond(session: Session, sender: Sender, text: str, settings: Settings) -> 
         replies = [ctx.reply("input_too_large")]
     else:
         savepoint.commit()
+    if intent.order_ref and any(r.order_id is None for r in replies):
+        # A reply about a named order belongs to its thread (the dashboard's order page).
+        order_id = session.scalar(select(Order.id).where(Order.ref == intent.order_ref))
+        replies = [r if r.order_id or order_id is None else replace(r, order_id=order_id) for r in replies]
     if sender.kind == "retailer" and sender.id is not None and name not in DRAFT_INTENTS:
         # Another exchange came between the draft's question and the next answer: a later 👍 is
         # not a YES to it.

@@ -209,3 +209,38 @@ def test_refusals_come_whole_in_the_readers_language(chat: Any) -> None:
     chat.send(invited, f"PASS {ref}")
     again = chat.send(invited, f"OFFER {ref} 4900 हजुर")
     assert again == f"तपाईंले {ref} को जवाफ दिइसक्नुभयो: तपाईंले छोड्नुभयो। एउटा अर्डरमा एउटै जवाफ।"
+
+
+def test_an_order_page_shows_only_that_orders_thread(chat: Any) -> None:
+    # Before: the order page listed every message of the retailer and winner within a day (other
+    # orders, HELP texts, the khata) — 50 messages for one order.
+    from domain.reports import order_detail
+
+    chat.send(SURESH, "help")
+    chat.send(SURESH, "2 bora chamal")
+    chat.send(SURESH, "1")
+    first = re.search(r"TK-[A-Z0-9]+", chat.send(SURESH, "YES")).group(0)  # type: ignore[union-attr]
+    chat.send(SURESH, "hisab")
+    chat.send(SURESH, "3 tray anda")
+    second = re.search(r"TK-[A-Z0-9]+", chat.send(SURESH, "YES")).group(0)  # type: ignore[union-attr]
+    with chat.db.session() as s:
+        wholesaler = s.scalars(
+            select(Wholesaler.whatsapp_number)
+            .join(VendorOffer, VendorOffer.wholesaler_id == Wholesaler.id)
+            .join(Order, Order.id == VendorOffer.order_id)
+            .where(Order.ref == first)
+            .order_by(Wholesaler.id)
+        ).first()
+    chat.send(wholesaler, f"OFFER {first} 5000 tomorrow")
+    chat.send(wholesaler, "STATUS")
+    with chat.db.session() as s:
+        order_id = s.scalars(select(Order.id).where(Order.ref == first)).one()
+        thread = order_detail(s, order_id).messages
+    said = [m["body"] for m in thread if m["direction"] == "in"]
+    assert said == ["2 bora chamal", "1", "YES", f"OFFER {first} 5000 tomorrow"]
+    answers = [m["body"] for m in thread if m["direction"] == "out"]
+    assert any(b.startswith("Which one do you mean") for b in answers)
+    assert any(b.startswith(f"Order {first} is placed") for b in answers)
+    assert any(b.startswith(f"Your offer for {first}") for b in answers)
+    assert any(f"New order {first}" in b or f"नयाँ अर्डर {first}" in b for b in answers)  # the invitations
+    assert not any(second in b or "khata" in b or "Namaste" in b for b in answers)
