@@ -269,6 +269,55 @@ def test_the_worker_makes_partitions_that_the_owner_owns(
         assert owner.fetchone() == ("postgres",) != (runtime_role,)
 
 
+def test_an_owner_that_is_not_a_superuser_migrates_grants_and_keeps_the_ledger(pg_admin_url: str) -> None:
+    """Production's shape: the owner is an ordinary role that owns the database (the tests' other
+    databases are owned by a superuser, who passes every privilege check)."""
+    from db.migrate import upgrade
+    from domain.parties import register_retailer
+
+    n = next(_roles)
+    owner, role, name = f"thok_own_{os.getpid()}_{n}", f"thok_rt_{os.getpid()}_{n}", f"thok_b_owned_{os.getpid()}_{n}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as c:
+        c.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(owner)))
+        c.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        c.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
+    owner_url = as_role(make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False), owner)
+    runtime_url = as_role(owner_url, role)
+    db = None
+    try:
+        upgrade(owner_url)
+        grant(owner_url, role)
+        db = Database(runtime_url)
+        with db.unit_of_work() as uow:
+            shop = register_retailer(uow.session, name="S", phone="+9779841777002", district=None, credit_limit=D(900))
+            post_debit(uow.session, retailer_id=shop.id, amount=D(300), idempotency_key="own:1", description="TK-OWN")
+            created = ensure_partitions(uow.session.connection(), months_ahead=7)
+            uow.commit()
+        assert partition_name(add_months(month_start(nepal_today()), 7)) in created
+        with psycopg.connect(owner_url) as c:
+            parts = c.execute(
+                "SELECT DISTINCT relowner::regrole::text FROM pg_class WHERE relname LIKE 'ledger_entries%'"
+            ).fetchall()
+            assert parts == [(owner,)]  # the partitions the role's job made are the owner's
+            assert c.execute("SELECT has_schema_privilege(%s, 'public', 'CREATE')", (role,)).fetchone() == (False,)
+        with psycopg.connect(runtime_url) as c:
+            for stmt in (
+                "ALTER TABLE ledger_entries DISABLE TRIGGER ALL",
+                "SET session_replication_role = replica",
+                "UPDATE credit_accounts SET outstanding = 0",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    c.execute(stmt)
+                c.rollback()
+    finally:
+        if db is not None:
+            db.dispose()
+        with psycopg.connect(pg_admin_url, autocommit=True) as c:
+            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            for r in (role, owner):
+                c.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
+
+
 def test_stats_and_gauges_read_as_the_runtime_role(runtime_url: str, books: dict[str, int]) -> None:
     """`thok stats` and the refresh_gauges job read catalogs and pg_stats; the role sees enough."""
     engine = create_engine(to_psycopg_url(runtime_url), poolclass=pool.NullPool)

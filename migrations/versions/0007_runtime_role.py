@@ -94,7 +94,18 @@ def upgrade() -> None:
         _alter_all(name, f"SECURITY DEFINER SET search_path = {SEARCH_PATH}")
         _revoke_all(name, "REVOKE")
     _alter_all("ledger_newest", f"SET search_path = {SEARCH_PATH}")
-    op.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    # Only the schema's owner may (on PostgreSQL 15+ the database owner, and PUBLIC has no CREATE
+    # there anyway); elsewhere `thok db verify` reports a runtime role that may still CREATE.
+    op.execute(
+        """
+        DO $$
+        BEGIN
+            IF pg_has_role(current_user, (SELECT nspowner FROM pg_namespace WHERE nspname = 'public'), 'MEMBER') THEN
+                REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+            END IF;
+        END $$;
+        """
+    )
 
 
 def downgrade() -> None:
