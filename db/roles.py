@@ -12,7 +12,8 @@ ROLE` gives it exactly what web and worker use:
   always agrees with the entries) nor DELETE; UPDATE of the limit and the holds (admins set
   limits from the dashboard; orders hold credit in domain/credit.py);
 - EXECUTE on the khata's functions, found by querying, so a function a later migration adds is
-  covered when the command is rerun (the release step does after every upgrade).
+  covered when the command is rerun (the release step does after every upgrade);
+- no rights on sequences: identity columns need none, and nothing else calls nextval().
 
 Rerunning is idempotent: every right of the role on our schemas is revoked first and granted
 again, in one transaction, so a right removed from this list is removed from the role too.

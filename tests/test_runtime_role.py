@@ -365,12 +365,14 @@ def test_grant_runtime_is_idempotent_and_verify_reports_a_role_that_can_alter_th
             conn.execute(text(f"GRANT UPDATE ON credit_accounts TO {runtime_role}"))
             conn.execute(text(f"GRANT TRIGGER ON orders TO {runtime_role}"))
             conn.execute(text("ALTER FUNCTION ledger_post SECURITY INVOKER"))
+            conn.execute(text("GRANT EXECUTE ON FUNCTION ledger_ensure_partition(date) TO PUBLIC"))
             report = verify(conn, runtime_role=runtime_role)
             assert f"runtime role {runtime_role} has INSERT on ledger_entries" in report.missing
             assert f"runtime role {runtime_role} has TRIGGER on orders" in report.missing
             balance = f"runtime role {runtime_role} may UPDATE credit_accounts.outstanding "
             assert any(m.startswith(balance) for m in report.missing)
             assert any("ledger_post" in m and "SECURITY DEFINER" in m for m in report.missing)
+            assert "function ledger_ensure_partition(date) is executable by PUBLIC" in report.missing
             grant_runtime(conn, runtime_role)  # a rerun takes the stray rights back
             assert runtime_role_problems(conn, runtime_role) == []
             conn.rollback()
