@@ -99,6 +99,14 @@ def test_each_quantity_goes_to_every_product(catalog: Catalog) -> None:
     assert sorted(items(result)) == [("DAL-MASOOR", "3", "kg"), ("SUGAR", "3", "kg")]
     result = parse("wai wai, rara 2/2 carton", catalog)
     assert sorted(items(result)) == [("NOODLE-RARA", "2", "carton"), ("NOODLE-WAIWAI", "2", "carton")]
+    both = [("DAL-MASOOR", "2", "kg"), ("SUGAR", "2", "kg")]
+    for text in (
+        "chini masoor dal 2 2 kg",
+        "chini ra masoor dal dui dui kg",
+        "2 kg each of chini and masoor dal",
+        "chini ra masoor dal, each 2 kg",
+    ):
+        assert sorted(items(parse(text, catalog))) == both, text
 
 
 # --- 5. list markers -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 
 from bot.parsing import lexicon as lx
 from bot.parsing.catalog import Catalog
-from bot.parsing.text import Token, tokenize
+from bot.parsing.text import Token, tokenize, word_key
 
 MAX_QUANTITY = Decimal(100_000)
 # Above these a quantity is absurd for one shop's order: refused and asked, never trimmed.
@@ -132,7 +132,8 @@ _MARK_EMOJI = re.compile(
 _LETTER_MARKER = re.compile(r"(?m)^[ \t]*\(?[a-h]\)[ \t]")
 _MID_MARKER = re.compile(r"(?:(?<=\s)|^)\(?[0-9]{1,2}\)(?=[ \t]*[^\s0-9])")
 _DASH_MARKER = re.compile(r"(?m)^([ \t]*[0-9]{1,2})[ \t]?-(?=[ \t]*[^\s0-9])")
-_DISTRIBUTIVE = re.compile(r"(?<![0-9.])([0-9]+(?:\.[0-9]+)?)[ \t]?[-/][ \t]?\1(?![0-9.])")
+_DISTRIBUTIVE = re.compile(r"(?<![0-9.])([0-9]+(?:\.[0-9]+)?)(?:[ \t]?[-/][ \t]?|[ \t])\1(?![0-9.])")
+_WORD_TWICE = re.compile(r"(?<![\w\u0900-\u097f])([a-z]+|[\u0900-\u097f]+)[ \t]?-?[ \t]?\1(?![\w\u0900-\u097f])")
 _SCIENTIFIC = re.compile(r"(?<![a-z0-9.])[-+]?[0-9]+(?:\.[0-9]+)?e[-+]?[0-9]+(?![a-z0-9.])")
 _DOTTED = re.compile(r"(?<![0-9.])[0-9]+(?:\.\.+[0-9]+|\.[0-9]+\.[0-9.]*[0-9])(?![0-9])")
 _NEGATIVE = re.compile(r"(?:(?<=\s)|^)[-\u2212\u2013](?=[0-9])([0-9][0-9,]*(?:\.[0-9]+)?)")
@@ -169,8 +170,12 @@ def prepare(low: str) -> Prepared:
     dash = "-" in low or "\u2212" in low or "\u2013" in low
     if dash:
         low = _DASH_MARKER.sub(_spaces, low)
-    if dash or "/" in low:
-        for m in _DISTRIBUTIVE.finditer(low):
+    for m in _DISTRIBUTIVE.finditer(low):  # "2-2 kg", "3/3 carton", "5 5 kg": that much of each
+        a = m.start() + len(m.group(1))
+        low = _blank(low, a, m.end())
+        out.each_at.append(m.start())
+    for m in _WORD_TWICE.finditer(low):  # "dui dui kg", "दुई दुई केजी"
+        if word_key(m.group(1)) in lx.NUMBER_WORDS and word_key(m.group(1)) not in lx.HALF_WORDS:
             a = m.start() + len(m.group(1))
             low = _blank(low, a, m.end())
             out.each_at.append(m.start())
@@ -276,7 +281,7 @@ def _number(key: str) -> Decimal | None:
 def _is_filler(key: str) -> bool:
     if key in lx.FILLER or key in lx.SEPARATOR_WORDS or key in lx.WHOLESALER_COMMANDS:
         return True
-    if key in lx.INTENT_PHRASES:
+    if key in lx.INTENT_PHRASES or key in lx.EACH_WORDS:
         return True
     return len(key) >= 4 and key.startswith(lx.FILLER_PREFIXES)
 
@@ -838,6 +843,7 @@ def parse_order(low: str, original: str, cat: Catalog, prep: Prepared | None = N
     loose_words: list[str] = []
     last_item: Item | None = None
     pending: list[Item] = []  # items still without a written quantity, for a following "dubai 2-2 kg"
+    each_item: Item | None = None  # an item whose quantity was said to be for each
     product_lines: set[int] = set()
     for seg, toks in zip(segs, cut, strict=True):
         result.loose_words += seg.loose_words
@@ -848,6 +854,12 @@ def parse_order(low: str, original: str, cat: Catalog, prep: Prepared | None = N
         result.quantity_seen = result.quantity_seen or seg.has_quantity
         if seg.items or seg.ambiguities:
             product_lines.add(low.count("\n", 0, toks[0].start))
+        if seg.lone_quantity is not None and seg.each and pending:
+            q = seg.lone_quantity  # "chini ra dal, each 2 kg"
+            for it in pending:
+                it.quantity, it.unit, it.explicit, it.strong = q.value or _ONE, q.unit or it.unit, True, True
+            pending = []
+            continue
         if seg.lone_quantity is not None and last_item is not None and not last_item.explicit:
             q = seg.lone_quantity
             last_item.quantity = q.value or _ONE
@@ -855,11 +867,16 @@ def parse_order(low: str, original: str, cat: Catalog, prep: Prepared | None = N
             last_item.explicit = True
             last_item.strong = True
             continue
+        if each_item is not None:  # "2 kg each of chini and dal": the products after it too
+            for it in seg.items:
+                if not it.explicit:
+                    it.quantity, it.unit, it.explicit, it.strong = each_item.quantity, each_item.unit, True, True
         if seg.each and seg.items and all(it.explicit for it in seg.items):
             q_item = seg.items[-1]
             for it in pending:
                 it.quantity, it.unit, it.explicit, it.strong = q_item.quantity, q_item.unit, True, True
             pending = []
+            each_item = q_item
         result.items.extend(seg.items)
         result.ambiguities.extend(seg.ambiguities)
         result.unmatched.extend(seg.unmatched)
