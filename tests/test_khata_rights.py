@@ -52,6 +52,7 @@ from domain.ledger import (
     statement_rows,
     write_statement_csv,
 )
+from domain.money import npr
 from domain.parties import create_admin, register_retailer, register_wholesaler
 from handlers import Sender
 from handlers.dispatch import handle_message
@@ -488,6 +489,40 @@ def test_a_confirmed_order_is_cancelled_after_a_part_payment_and_the_rest_is_an_
     assert (bal.outstanding, bal.advance) == (D("9"), 0)
     assert owed_to_wholesaler(session, w["r"], w["w1"]) == D("9")
     check_invariants(session)
+
+
+def test_the_dashboard_cancels_after_a_part_payment_and_shows_the_advance(
+    admin: FlaskClient, dash_db: Database, settings: Settings
+) -> None:
+    order_id, _ = support.place_demo_order(dash_db, settings, "confirmed")
+    with dash_db.unit_of_work() as uow:
+        order = uow.session.get(Order, order_id)
+        assert order is not None and order.final_wholesaler_id is not None and order.final_total
+        rid = order.retailer_id
+        before = account_balance(uow.session, rid)
+        # Pay all the shop owes this wholesaler but NPR 1: cancelling returns NPR 1 more than is owed.
+        owed = owed_to_wholesaler(uow.session, rid, order.final_wholesaler_id)
+        record_payment(
+            uow.session,
+            retailer_id=rid,
+            amount=owed - 1,
+            method="cash",
+            reference=None,
+            recorded_by_wholesaler_id=order.final_wholesaler_id,
+        )
+        take_notices(uow.session)
+        uow.commit()
+        total = order.final_total
+    done = post(admin, f"/dashboard/orders/{order_id}/cancel", {"reason": "shop closed"}, follow_redirects=True)
+    assert b"Order cancelled" in done.data
+    with dash_db.session() as s:
+        after = account_balance(s, rid)
+        # Everything paid towards this order beyond what is still owed comes back as an advance.
+        assert after.net == before.net - (owed - 1) - total
+        assert after.advance > 0 and after.outstanding == 0
+        assert run_checks(s) == []
+    page = admin.get(f"/dashboard/retailers/{rid}/khata").get_data(as_text=True)
+    assert "Advance (the shop's, used by its next order)" in page and f"advance {npr(after.advance)}<" in page
 
 
 def test_the_database_keeps_advances_meaningful(session: Session) -> None:
