@@ -489,7 +489,11 @@ def _retailer(
     ]
     verb = _first(requests, lx.ORDER_VERBS, lx.ORDER_VERB_PREFIXES)
     question_word = _first(keys, lx.QUESTION_WORDS)
-    question = "?" in cleaned or "？" in cleaned or question_word is not None
+    tag_question = any(
+        k in ("ki", "कि") and keys[n + 1 : n + 2] in (["nai"], ["hoina"], ["haina"], ["नाइँ"], ["होइन"])
+        for n, k in enumerate(keys)
+    )  # "aaja aaucha ki nai": ... or not?
+    question = "?" in cleaned or "？" in cleaned or question_word is not None or tag_question
     price_word = _first(keys, lx.PRICE_WORDS)
     complaint = _first(keys, lx.COMPLAINT_WORDS)
     repeat = [k for k in keys if k in lx.REPEAT_WORDS]
@@ -566,7 +570,8 @@ def _retailer(
         return result("price", f"price asked ({price_word or 'how much'})", products=products)
     if pack_question and lines.found:
         return result("unknown", "asks what a pack holds")
-    if question and kset & lx.ORDER_WORDS and not lines.found and not repeat:
+    asked = "?" in cleaned or "？" in cleaned or tag_question
+    if (question and kset & lx.ORDER_WORDS or asked and kset & lx.STATUS_WEAK) and not lines.found and not repeat:
         return result("status", "asks about their goods")  # "saman bato ma atkiyo ki?"
     if repeat and not lines.found and (asks or kset & lx.ORDER_WORDS or len(repeat) >= 2):
         return result("reorder", "repeat the last order (" + ", ".join(repeat) + ")")

@@ -143,6 +143,15 @@ def test_a_devanagari_greeting_is_not_a_confirmation(catalog: Catalog) -> None:
         ("mero saman kahile aaunchha?", "status"),
         ("how much credit do I have left", "balance"),
         ("मेरो उधारो कति बाँकी छ?", "balance"),
+        ("what is thok", "help"),
+        ("जय नेपाल", "greeting"),
+        ("hello how are you", "greeting"),
+        ("aaja aaucha ki nai", "status"),
+        ("when will it arrive?", "status"),
+        ("haan", "confirm"),
+        ("bhayo pardaina", "decline"),
+        ("pichhle baar jaisa bhej do", "reorder"),
+        ("aaja kati garmi, 35 degree pugyo hola", "unknown"),
     ],
 )
 def test_natural_sentences(catalog: Catalog, text: str, intent: str) -> None:
@@ -193,3 +202,11 @@ def test_sane_quantities_still_pass(catalog: Catalog) -> None:
 def test_why_is_reported(catalog: Catalog) -> None:
     why = parse("2 bora jeera masino pathaunu", catalog).to_dict()["why"]
     assert any("pathaunu" in w for w in why) and any("2 bora" in w for w in why)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("TK-AB12 pathaidiye", "dispatched"), ("TK-AB12 पठाइसकें", "dispatched"), ("TK-AB12 pugaidiye", "delivered")],
+)
+def test_wholesaler_words_for_sent_and_delivered(catalog: Catalog, text: str, intent: str) -> None:
+    assert parse(text, catalog, "wholesaler").intent == intent

@@ -145,14 +145,15 @@ _INTENT_SPEC: dict[str, list[str]] = {
         "confirm garnus", "confirm gara", "sure", "done", "pakka", "la", "la huncha", "la thik cha", "sahi",
         "correct", "right", "go ahead", "proceed", "yes please", "yes confirm", "ok confirm", "agreed",
         "हो", "हुन्छ", "ठिक छ", "ठीक छ", "ठिक", "ठीक", "पक्का", "ल", "ल हुन्छ", "कन्फर्म", "सहि",
-        "ho ho", "hajur ho", "ok done",
+        "ho ho", "hajur ho", "ok done", "haan", "han", "haa", "ha", "हाँ", "हजुर हुन्छ",
     ],
     "decline": [
         "no", "n", "nope", "nah", "noo", "nooo", "hoina", "hoena", "hoeina", "haina", "hoinaa", "nai",
         "naai", "nahi", "nahin", "pardaina", "chahidaina", "chaidaina", "chaindaina", "chahindaina",
         "hudaina", "hunna", "cancel draft", "discard", "wrong", "galat", "not now", "no thanks",
         "dont send", "don't send", "napathaunus", "napathau", "होइन", "हैन", "नाई", "नाइँ", "नाइ", "चाहिँदैन",
-        "चाहिदैन", "पर्दैन", "हुँदैन", "हुन्न", "गलत", "नपठाउनुस्", "no no",
+        "चाहिदैन", "पर्दैन", "हुँदैन", "हुन्न", "गलत", "नपठाउनुस्", "no no", "bhayo pardaina", "bas bhayo",
+        "pardaina bhayo", "no need", "बस भयो",
     ],
     "status": [
         "status", "stat", "staus", "statas", "order status", "track", "tracking", "track order", "where",
@@ -177,6 +178,8 @@ _INTENT_SPEC: dict[str, list[str]] = {
         "good evening", "good afternoon", "morning", "jai nepal", "k cha", "ke cha", "kasto cha",
         "sanchai", "thanks", "thank you", "thankyou", "thx", "dhanyabad", "dhanyawad", "नमस्ते", "नमस्कार",
         "pranam", "subha prabhat", "shubha prabhat", "suprabhat", "प्रणाम", "शुभ प्रभात", "सुप्रभात",
+        "जय नेपाल", "kasto chha", "kasto xa", "k xa", "k chha", "ke chha", "ke xa", "ke cha khabar", "k cha khabar",
+        "ram ram", "राम राम", "how are you", "how r u", "कस्तो छ",
         "धन्यवाद", "के छ", "सन्चै",
     ],
     "lang_en": [
@@ -210,12 +213,13 @@ BAKI_WORDS: frozenset[str] = _keys("baki baaki bakii बाँकी बाक�
 STATUS_STRONG: frozenset[str] = _keys("status staus track tracking स्थिति स्टाटस")
 STATUS_WEAK: frozenset[str] = _keys(
     """kaha kahaa kahile kaile where when pugyo pugena aayena aaena aaucha aauchha aaunchha aunchha
-    aaula bela late dhilo nikalyo niskyo kab aayega कहाँ कहिले पुग्यो आएन आउँछ आइपुग्छ ढिलो निस्कियो"""
+    aaula bela late dhilo nikalyo niskyo kab aayega arrive arriving arrived dispatched shipped aaucha
+    कहाँ कहिले पुग्यो आएन आउँछ आइपुग्छ ढिलो निस्कियो"""
 )
 CANCEL_WORDS: frozenset[str] = _keys("cancel cancell cancle radda रद्द क्यान्सिल")
 DRAFT_WORDS: frozenset[str] = _keys("draft drafts ड्राफ्ट")
 HELP_WORDS: frozenset[str] = _keys(
-    "help halp madat maddat sahayog sahayata menu sikaidinu sikaunu sikaidinus मद्दत सहयोग सहायता सिकाइदिनु"
+    "help halp madat maddat sahayog sahayata menu sikaidinu sikaunu sikaidinus commands मद्दत सहयोग सहायता सिकाइदिनु"
 )
 HOWTO_WORDS: frozenset[str] = _keys("how kasari कसरी")
 ORDER_WORDS: frozenset[str] = _keys(
@@ -234,8 +238,10 @@ for _cmd, _words in {
     "stock": "stock stk stok स्टक मौज्दात",
     "paid": "paid payment received recieved rcvd bhuktani bhuktaani tiryo tiryo bhuktani भुक्तानी तिर्यो पेड",
     "dispatched": "dispatched dispatch dispached sent shipped pathaye pathaiyo pathaeko pathayo niskyo "
-    "nikaleko haliyo halyo loaded पठाइयो पठाएँ पठाए पठायो निस्कियो",
+    "nikaleko haliyo halyo loaded pathaidiye pathaidiyeko pathaisake pathaisakeko niklyo पठाइयो पठाएँ पठाए पठायो "
+    "निस्कियो पठाइसकें पठाइदिएँ",
     "delivered": "delivered deliverd delivred pugyo pugaye pugayo puryaye puryaiyo puryayo pugaiyo pugayeko "
+    "pugaidiye pugaisake pugaisakeko handed पुर्याइसकें पुर्याइदिएँ "
     "पुग्यो पुर्याइयो पुर्‍याइयो पुर्यायो डेलिभर",
 }.items():
     for _w in _words.split():
@@ -312,7 +318,7 @@ COMPLAINT_WORDS: frozenset[str] = _keys(
 # Reorder: "same as last time", "aghi ko order feri pathaunu", "usual order".
 REPEAT_WORDS: frozenset[str] = _keys(
     """same repeat usual again feri pheri pheri feri uhi uhee purano aghi aghiko agi agiko pahile
-    pahila pahilako pahileko pachillo pachhillo gayeko gaya previous last jastai jastei pichhle pichle pichla jaisa
+    pahila pahilako pahileko pachillo pachhillo gayeko gaya previous last jastai jastei pichhle pichle pichla jaisa baar
     उही फेरि अघि अघिको पहिले पहिलेको पहिलाको पछिल्लो अस्ति जस्तै"""
 )
 # Cancel said in other words ("the oil order, remove it", "tel ko order hatau").
@@ -353,7 +359,7 @@ HELP_SENTENCES: tuple[frozenset[str], ...] = tuple(
         "what is this", "what this", "kasari chalaune", "kasari garne", "kasari order", "k garna", "ke garna",
         "ke ho yo", "k ho yo", "yo ke ho", "yo k ho", "कसरी चलाउने", "कसरी अर्डर", "के गर्न", "यो के हो",
         "kaise order", "what can ask", "what ask here", "system k garcha", "system ke garcha", "app k garcha",
-        "system k garchha", "k garcha yo",
+        "system k garchha", "k garcha yo", "what is thok", "what thok", "thok ke ho", "thok k ho",
     )
 )  # fmt: skip
 # Talk about the past or about selling, not a request: "pahile 6 pack bechthe", "hijo 2 kam aayo".
@@ -382,3 +388,5 @@ NOT_PRODUCT_WORDS: frozenset[str] = (
 ENOUGH_WORDS: frozenset[str] = _keys("pugcha pugchha pugxa पुग्छ")
 NOT_THERE_WORDS: frozenset[str] = _keys("chaina chhaina xaina छैन nahi nahin नहीं")
 PRE_NEGATION_WORDS: frozenset[str] = _keys("dont don't not without except no")
+# Words of talk never read as a generic product word either ("pichhle baar" is not a soap bar).
+NEVER_TOKEN_WORDS: frozenset[str] = REPEAT_WORDS | TALK_WORDS | TIME_WORDS

@@ -368,7 +368,7 @@ def _resolve_unknown(els: list[El], keys: list[str], cat: Catalog) -> list[El]:
                 out.append(El("P", run[p].i, run[end - 1].j, skus=skus, how="loose"))
                 p = end
                 continue
-            skus = cat.token_skus(run_keys[p])
+            skus = cat.token_skus(run_keys[p]) if run_keys[p] not in lx.NEVER_TOKEN_WORDS else ()
             if skus:
                 out.append(El("P", run[p].i, run[p].j, skus=cat.rank(skus), how="token"))
             else:
