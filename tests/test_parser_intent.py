@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.parser import Catalog, Intent, decimal_str, parse
+from bot.parser import Catalog, CatalogEntry, Intent, decimal_str, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,6 +72,16 @@ def test_pani_after_a_product_is_also_not_water(catalog: Catalog) -> None:
     ]
     # at the head of a line "pani" is still the water
     assert "WATER-1L" in {i.sku for i in parse("chini 5 kg\npani bottle 2 case", catalog).items}
+    # a catalog where "pani" alone is the water: after a product it is still "also"
+    small = Catalog(
+        [
+            CatalogEntry("SUGAR", "Sugar", None, ("chini",), "kg"),
+            CatalogEntry("DAL", "Dal", None, ("dal",), "kg"),
+            CatalogEntry("WATER", "Water", None, ("pani",), "case"),
+        ]
+    )
+    assert items(parse("chini 2 kg, dal pani 2 kg", small)) == [("SUGAR", "2", "kg"), ("DAL", "2", "kg")]
+    assert items(parse("chini 2 kg, pani 3 case", small)) == [("SUGAR", "2", "kg"), ("WATER", "3", "case")]
 
 
 def test_baki_as_the_rest_is_not_the_balance(catalog: Catalog) -> None:
