@@ -579,13 +579,18 @@ class RetailerPayment(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     recorded_by_admin_id: Mapped[int | None] = _fk("admins.id", nullable=True)
     recorded_by_wholesaler_id: Mapped[int | None] = _fk("wholesalers.id", nullable=True)
+    # Paid through a gateway link (migration 0011): the request it settles, at most one payment each.
+    payment_request_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("payment_requests.id", ondelete="RESTRICT"), unique=True
+    )
     received_at: Mapped[datetime] = _now()
     created_at: Mapped[datetime] = _now()
 
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(
-            "recorded_by_admin_id IS NOT NULL OR recorded_by_wholesaler_id IS NOT NULL",
+            "recorded_by_admin_id IS NOT NULL OR recorded_by_wholesaler_id IS NOT NULL "
+            "OR payment_request_id IS NOT NULL",
             name="recorded_by_someone",
         ),
         # The same eSewa/Khalti/bank reference cannot be booked twice.
@@ -860,6 +865,52 @@ class OutboundMessage(Timestamped, Base):
             postgresql_where=text("status IN ('PENDING', 'SENDING', 'FAILED', 'UNDELIVERED')"),
         ),
         Index("ix_outbound_messages_to_number_created_at", "to_number", "created_at"),
+    )
+
+
+PAYMENT_REQUEST_STATUSES = ("OPEN", "COMPLETED", "FAILED", "EXPIRED", "CANCELLED", "REVIEW")
+
+
+class PaymentRequest(Timestamped, Base):
+    """A link a retailer pays their khata through (Khalti, eSewa; migration 0011): what was asked,
+    which gateway they chose, and what the gateway said. COMPLETED has exactly one payment
+    (`retailer_payments.payment_request_id`); REVIEW is money the gateway took that Thok could not
+    book by itself (a different amount, more than is owed now): a person looks at it."""
+
+    __tablename__ = "payment_requests"
+    id: Mapped[int] = _id()
+    token: Mapped[str] = mapped_column(String(40), unique=True)  # in the links; the gateways' order id
+    retailer_id: Mapped[int] = _fk("retailers.id")
+    wholesaler_id: Mapped[int | None] = _fk("wholesalers.id", nullable=True)  # None: Thok overall
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3), server_default="NPR")
+    gateway: Mapped[str | None] = mapped_column(String(20))  # chosen when the link is opened
+    status: Mapped[str] = mapped_column(String(20), server_default="OPEN")
+    gateway_ref: Mapped[str | None] = mapped_column(String(100))  # Khalti's pidx
+    gateway_url: Mapped[str | None] = mapped_column(Text)  # Khalti's payment_url, reused until it expires
+    gateway_status: Mapped[str | None] = mapped_column(String(40))  # the gateway's last word, verbatim
+    transaction_ref: Mapped[str | None] = mapped_column(String(100))  # Khalti transaction_id / eSewa ref_id
+    note: Mapped[str | None] = mapped_column(Text)  # why FAILED or REVIEW
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("currency = 'NPR'", name="currency_npr"),
+        CheckConstraint("gateway IN ('khalti', 'esewa')", name="gateway_known"),
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in PAYMENT_REQUEST_STATUSES) + ")", name="status_known"
+        ),
+        CheckConstraint("(status = 'OPEN') = (settled_at IS NULL)", name="settled_when_closed"),
+        Index(
+            "uq_payment_requests_gateway_gateway_ref",
+            "gateway",
+            "gateway_ref",
+            unique=True,
+            postgresql_where=text("gateway_ref IS NOT NULL"),
+        ),
+        # The lookup job reads the open requests, oldest expiry first.
+        Index("ix_payment_requests_expires_at_open", "expires_at", postgresql_where=text("status = 'OPEN'")),
     )
 
 

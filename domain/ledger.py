@@ -356,10 +356,12 @@ def record_payment(
     wholesaler_id: int | None = None,
     idempotency_key: str | None = None,
     notes: str | None = None,
+    payment_request_id: int | None = None,
 ) -> tuple[RetailerPayment, LedgerEntry]:
     """A payment and its one CREDIT entry. A wholesaler recording it is also the one paid, unless
-    told otherwise. The same eSewa/Khalti/bank reference is never booked twice."""
-    if recorded_by_admin_id is None and recorded_by_wholesaler_id is None:
+    told otherwise. The same eSewa/Khalti/bank reference is never booked twice. A payment request
+    (a gateway link, domain/payment_requests.py) that the gateway confirmed records itself."""
+    if recorded_by_admin_id is None and recorded_by_wholesaler_id is None and payment_request_id is None:
         raise InvalidInput("a payment must be recorded by an admin or a wholesaler")
     method = payment_method(method)
     value = to_amount(amount)
@@ -404,6 +406,7 @@ def record_payment(
             notes=notes,
             recorded_by_admin_id=recorded_by_admin_id,
             recorded_by_wholesaler_id=recorded_by_wholesaler_id,
+            payment_request_id=payment_request_id,
         )
         session.add(payment)
         session.flush()

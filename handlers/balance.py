@@ -13,6 +13,7 @@ from domain.calendar import BsMonth, bs_date, month_in_text
 from domain.ledger import balance, last_entries, statement_rows
 from handlers import Reply
 from handlers.context import Context
+from handlers.pay import GATEWAY_NAMES
 
 MONTH_LINES = 12  # a WhatsApp message holds 1,600 characters; the PDF statement holds the rest
 
@@ -40,6 +41,9 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
         listed = ctx.text("balance_entries", lines=lines)
     if bal.advance > 0:  # a cancellation returned more than was owed: theirs, used by the next order
         listed = ctx.text("balance_advance", advance=ctx.money(bal.advance)) + listed
+    gateways = ctx.settings.payment_gateways
+    if gateways and bal.outstanding > 0:  # how to pay, only where a gateway is set up to take it
+        listed += ctx.text("balance_pay_hint", gateways=" / ".join(GATEWAY_NAMES[g] for g in gateways))
     return [
         ctx.reply(
             "balance",

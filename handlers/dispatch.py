@@ -32,6 +32,7 @@ from handlers import (
     offer,
     order,
     paid,
+    pay,
     price,
     quantity,
     reorder,
@@ -65,6 +66,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
         "decline": confirm.decline,
         "cancel": cancel.handle,
         "balance": balance.handle,
+        "pay": pay.handle,
         "price": price.handle,
         "reorder": reorder.handle,
         "bad_quantity": quantity.refused,
@@ -114,6 +116,8 @@ def respond(session: Session, sender: Sender, text: str, settings: Settings) -> 
         draft = load_draft(session, sender.id) if sender.id is not None else None
         if draft is not None and draft.questions:
             name = "choose"
+    if sender.kind == "retailer" and pay.asks_to_pay(text):
+        name = "pay"  # "pay 5000" / "तिर्नु": paying the khata from the chat (issue 17)
     if name == "order" and intent.bad_quantities:
         name = "bad_quantity"  # a refused quantity is asked back, never ordered (issue 13)
     handler = ROUTES.get(sender.kind, SHARED).get(name, help.unknown)

@@ -291,6 +291,53 @@ CATALOG: dict[str, dict[str, str]] = {
         "ne": "{month} को तपाईंको खाता:\nसुरु बाँकी: रु {opening}\n{lines}{more}\nअन्तिम बाँकी: रु {closing} ({count} कारोबार)",
     },
     "balance_month_empty": {"en": "No entries this month.", "ne": "यो महिना कुनै कारोबार छैन।"},
+    "balance_pay_hint": {
+        "en": "\nTo pay now through {gateways}, send PAY (or PAY 5000 for part of it).",
+        "ne": "\n{gateways} बाट अहिले तिर्न तिर्नु लेख्नुहोस् (केही मात्र तिर्न: तिर्नु ५०००)।",
+    },
+    "pay_links": {
+        "en": "Pay NPR {amount} of your khata{to}:\n{links}\nThe link works until {until}. Your khata changes only when the payment is confirmed.",
+        "ne": "तपाईंको खाताको रु {amount}{to} तिर्नुहोस्:\n{links}\nयो लिङ्क {until} सम्म चल्छ। भुक्तानी पक्का भएपछि मात्र खाता बदलिन्छ।",
+    },
+    "pay_link_line": {"en": "• {gateway}: {url}", "ne": "• {gateway}: {url}"},
+    "pay_to": {"en": " to {name}", "ne": " ({name} लाई)"},
+    "pay_none_configured": {
+        "en": "Paying from the chat is not set up yet. You owe NPR {outstanding}; pay your wholesaler as usual.",
+        "ne": "च्याटबाट तिर्ने व्यवस्था अझै छैन। तपाईंको रु {outstanding} बाँकी छ; सधैँ जस्तै थोक विक्रेतालाई तिर्नुहोस्।",
+    },
+    "pay_nothing_due": {"en": "You owe nothing right now: there is nothing to pay.", "ne": "अहिले तपाईंको केही बाँकी छैन: तिर्नुपर्ने केही छैन।"},
+    "pay_more_than_due": {
+        "en": "NPR {asked} is more than you owe (NPR {due}). Send PAY for all of it, or a smaller amount.",
+        "ne": "रु {asked} तपाईंको बाँकी (रु {due}) भन्दा धेरै हो। सबै तिर्न तिर्नु, वा सानो रकम लेख्नुहोस्।",
+    },
+    "pay_bad_amount": {
+        "en": "I could not read the amount. Send PAY for all you owe, or PAY 5000 for part of it.",
+        "ne": "रकम बुझिएन। सबै तिर्न तिर्नु, वा केही मात्र तिर्न तिर्नु ५००० लेख्नुहोस्।",
+    },
+    "payment_link_paid": {
+        "en": "Payment received: NPR {amount} through {method}. Your khata now shows NPR {outstanding} owed. Thank you!",
+        "ne": "भुक्तानी प्राप्त भयो: {method} बाट रु {amount}। अब तपाईंको खातामा रु {outstanding} बाँकी छ। धन्यवाद!",
+    },
+    "payment_link_paid_wholesaler": {
+        "en": "{retailer} paid NPR {amount} through {method} (ref {reference}); it is booked in their khata.",
+        "ne": "{retailer} ले {method} बाट रु {amount} तिर्नुभयो (सन्दर्भ {reference}); उहाँको खातामा चढाइयो।",
+    },
+    "payment_not_done": {
+        "en": "Your {method} payment was not completed ({status}). Nothing was taken into your khata; send PAY to try again.",
+        "ne": "तपाईंको {method} भुक्तानी पूरा भएन ({status})। खातामा केही चढाइएन; फेरि प्रयास गर्न तिर्नु लेख्नुहोस्।",
+    },
+    "payment_review": {
+        "en": "{method} says a payment was made, but it does not match the NPR {amount} asked, so it was not booked by itself. Thok's team will check it and tell you.",
+        "ne": "{method} ले भुक्तानी भएको भन्छ, तर माग गरिएको रु {amount} सँग मिलेन, त्यसैले आफैँ खातामा चढाइएन। थोकको टोलीले जाँचेर खबर गर्नेछ।",
+    },
+    "pay_page_completed": {"en": "Paid: NPR {amount}. Your khata is updated; you can close this page.", "ne": "तिरियो: रु {amount}। खाता अद्यावधिक भयो; यो पेज बन्द गर्न सक्नुहुन्छ।"},
+    "pay_page_pending": {"en": "{method} has not confirmed the payment yet. You will get a WhatsApp message when it does.", "ne": "{method} ले भुक्तानी अझै पक्का गरेको छैन। पक्का भएपछि WhatsApp मा खबर आउँछ।"},
+    "pay_page_closed": {"en": "This payment link is closed: {why}. Send PAY on WhatsApp for a new one.", "ne": "यो भुक्तानी लिङ्क बन्द भयो: {why}। नयाँ लिङ्कका लागि WhatsApp मा तिर्नु लेख्नुहोस्।"},
+    "pay_page_not_done": {"en": "The payment was not completed; nothing was taken into your khata.", "ne": "भुक्तानी पूरा भएन; खातामा केही चढाइएन।"},
+    "pay_page_review": {"en": "The payment does not match what was asked; Thok's team will check it.", "ne": "भुक्तानी माग गरिएको रकमसँग मिलेन; थोकको टोलीले जाँच्नेछ।"},
+    "pay_page_unavailable": {"en": "{method} is not answering right now. Please try the link again in a few minutes.", "ne": "{method} ले अहिले जवाफ दिइरहेको छैन। केही मिनेटपछि फेरि लिङ्क खोल्नुहोस्।"},
+    "pay_page_bad": {"en": "This page was not opened from a real payment; nothing was booked.", "ne": "यो पेज साँचो भुक्तानीबाट खोलिएको होइन; केही चढाइएन।"},
+    "pay_page_redirect": {"en": "Taking you to eSewa…", "ne": "eSewa मा लैजाँदै…"},
     "pdf_title": {"en": "Khata statement", "ne": "खाता विवरण"},
     "pdf_shop": {"en": "Shop", "ne": "पसल"},
     "pdf_wholesalers": {"en": "Wholesalers", "ne": "थोक विक्रेता"},

@@ -121,6 +121,23 @@ class Settings:
     trusted_proxies: int = 0  # proxies in front of the web whose X-Forwarded-For is believed
     log_format: str = "json"  # "json" (one object per line, for grep and log shippers) or "text"
     log_level: str = "INFO"
+    # Paying from the chat (payments/): a gateway with no key configured offers no link.
+    khalti_secret_key: str | None = None
+    khalti_base_url: str = "https://dev.khalti.com/api/v2"  # the sandbox; live: https://khalti.com/api/v2
+    esewa_product_code: str | None = None
+    esewa_secret_key: str | None = None
+    esewa_form_url: str = "https://rc-epay.esewa.com.np/api/epay/main/v2/form"  # UAT; live: epay.esewa.com.np
+    esewa_status_url: str = "https://rc.esewa.com.np/api/epay/transaction/status/"
+    payment_link_ttl_seconds: int = 86400  # a "pay" link works for a day; each gateway session is shorter
+    gateway_timeout_seconds: float = 10.0
+
+    @property
+    def payment_gateways(self) -> tuple[str, ...]:
+        """The gateways a retailer can pay through: configured, and with a public URL to come back to."""
+        if not self.public_base_url:
+            return ()
+        found = ("khalti",) if self.khalti_secret_key else ()
+        return found + (("esewa",) if self.esewa_secret_key and self.esewa_product_code else ())
 
     @property
     def twilio_configured(self) -> bool:
@@ -233,6 +250,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
         log_format=_choice(env, "LOG_FORMAT", ("json", "text"), "json"),
         log_level=_choice(env, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+        khalti_secret_key=(env.get("KHALTI_SECRET_KEY") or "").strip() or None,
+        khalti_base_url=(env.get("KHALTI_BASE_URL") or "").rstrip("/") or "https://dev.khalti.com/api/v2",
+        esewa_product_code=(env.get("ESEWA_PRODUCT_CODE") or "").strip() or None,
+        esewa_secret_key=(env.get("ESEWA_SECRET_KEY") or "").strip() or None,
+        esewa_form_url=env.get("ESEWA_FORM_URL") or "https://rc-epay.esewa.com.np/api/epay/main/v2/form",
+        esewa_status_url=env.get("ESEWA_STATUS_URL") or "https://rc.esewa.com.np/api/epay/transaction/status/",
+        payment_link_ttl_seconds=_int(env, "PAYMENT_LINK_TTL_SECONDS", 86400),
+        gateway_timeout_seconds=_float(env, "GATEWAY_TIMEOUT_SECONDS", 10.0),
     )
 
 

@@ -35,6 +35,7 @@ def enqueue_sweep(settings: Settings, now: float | None = None) -> bool:
         ("workers.sweeps.sweep_messages", "sweep"),
         ("workers.orders.sweep_orders", "sweep-orders"),
         ("workers.metrics.refresh_gauges", "refresh-gauges"),
+        ("workers.payments.check_payment_requests", "payment-lookups"),  # open pay links
     ):
         try:
             queue.enqueue(func, job_id=f"{name}-{bucket}", unique=True, result_ttl=3600)
