@@ -394,7 +394,7 @@ def _resolve_unknown(els: list[El], keys: list[str], cat: Catalog) -> list[El]:
         # a word of the product's name, together spell that product (one of the word's products)
         if nxt is not None and nxt.kind == "P" and nxt.how == "token" and len(run) <= 3:
             merged = _fuzzy_el(cat, compact + "".join(keys[nxt.i : nxt.j]), run[0].i, nxt.j)
-            if merged is None:
+            if merged is None and len(compact) >= 5:
                 merged = _fuzzy_el(cat, compact, run[0].i, nxt.j)
             if merged is not None and len(merged.skus) == 1 and merged.skus[0] in nxt.skus:
                 res.append(merged)
