@@ -60,6 +60,7 @@ from tests.browser import support
 from tests.fake_twilio import PUBLIC, fake_twilio, run_worker, signed_headers, thok_settings, twilio_form  # noqa: F401
 from tests.invariants import check_invariants
 from tests.test_dashboard import admin, app, audit_rows, dash_db, login, post  # noqa: F401
+from tests.test_runtime_role import runtime_role, runtime_url  # noqa: F401
 from thok.config import Settings
 from thok.runtime import redis_for
 from workers import context
@@ -194,6 +195,66 @@ def test_an_admin_pays_a_named_wholesalers_debt_or_the_total(session: Session) -
     )  # to Thok overall: the total, never more
     assert account_balance(session, w["r"]).outstanding == 0
     assert run_checks(session) == []
+
+
+def test_the_runtime_role_cannot_invent_a_pairs_debt_to_book_a_payment(
+    fresh_database: Database, runtime_url: str
+) -> None:
+    """The web and worker role may INSERT a pair's row (to set a limit), but not with a balance:
+    otherwise it could make room for a stranger wholesaler's payment."""
+    with fresh_database.unit_of_work() as uow:
+        w = _world(uow.session)
+        post_debit(
+            uow.session,
+            retailer_id=w["r"],
+            amount=D("700"),
+            idempotency_key="o1",
+            description="o",
+            wholesaler_id=w["w1"],
+        )
+        uow.commit()
+    runtime = Database(runtime_url)
+    try:
+        with runtime.unit_of_work() as uow:
+            with pytest.raises(IntegrityError, match="balance_starts_at_zero"), uow.session.begin_nested():
+                uow.session.execute(
+                    text(
+                        "INSERT INTO retailer_wholesaler_credits (retailer_id, wholesaler_id, outstanding) "
+                        "VALUES (:r, :w, 700)"
+                    ),
+                    {"r": w["r"], "w": w["w2"]},
+                )
+            uow.session.execute(  # a limit, at zero balance, is the runtime role's to set
+                text(
+                    "INSERT INTO retailer_wholesaler_credits (retailer_id, wholesaler_id, credit_limit) "
+                    "VALUES (:r, :w, 900)"
+                ),
+                {"r": w["r"], "w": w["w2"]},
+            )
+            with pytest.raises(NoOpenBalance):
+                record_payment(
+                    uow.session,
+                    retailer_id=w["r"],
+                    amount=D("700"),
+                    method="cash",
+                    reference=None,
+                    recorded_by_wholesaler_id=w["w2"],
+                )
+            # ledger_post (the owner's) still opens a new pair's row with its balance.
+            post_debit(
+                uow.session,
+                retailer_id=w["r"],
+                amount=D("50"),
+                idempotency_key="o2",
+                description="o",
+                wholesaler_id=w["w1"],
+            )
+            uow.commit()
+        with fresh_database.session() as s:
+            assert owed_to_wholesaler(s, w["r"], w["w1"]) == D("750") and owed_to_wholesaler(s, w["r"], w["w2"]) == 0
+            assert account_balance(s, w["r"]).outstanding == D("750") and run_checks(s) == []
+    finally:
+        runtime.dispose()
 
 
 # --- 2. one neutral answer ------------------------------------------------------------------------

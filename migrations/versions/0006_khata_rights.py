@@ -36,6 +36,10 @@ correction is never itself a payment.
 - a DEBIT must fit the limit plus any advance (overall and per wholesaler, when a limit is set).
 The balances move by the net, which lands on `outstanding` or `advance` by its sign.
 
+A new row of either credit table starts at zero balance unless written by the tables' owner (a
+trigger): ledger_post() runs as the owner (0007), so a role that may only INSERT limits cannot
+invent a pair's debt to make room for a payment.
+
 Downgrade restores the old function and CHECKs; it fails while any advance exists (as it should:
 the old schema cannot hold one).
 
@@ -172,6 +176,27 @@ END;
 $$;
 """
 
+# A balance row is born at zero: only ledger_post() (the owner's, SECURITY DEFINER from 0007) may
+# write one with a balance. Otherwise a role that may INSERT a pair's row (the runtime role, for
+# limits) could invent what a shop owes a wholesaler and book that wholesaler's payment against it.
+BALANCES_START_AT_ZERO = """
+CREATE FUNCTION credit_balance_starts_at_zero() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (NEW.outstanding <> 0 OR NEW.advance <> 0) AND NOT pg_has_role(
+        current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = TG_RELID), 'MEMBER') THEN
+        RAISE EXCEPTION '%: a new balance starts at zero; only ledger_post() moves it', TG_TABLE_NAME
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'trg_' || TG_TABLE_NAME || '_balance_starts_at_zero',
+                  TABLE = TG_TABLE_NAME, SCHEMA = TG_TABLE_SCHEMA;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER trg_credit_accounts_balance_starts_at_zero BEFORE INSERT ON credit_accounts
+    FOR EACH ROW EXECUTE FUNCTION credit_balance_starts_at_zero();
+CREATE TRIGGER trg_retailer_wholesaler_credits_balance_starts_at_zero BEFORE INSERT ON retailer_wholesaler_credits
+    FOR EACH ROW EXECUTE FUNCTION credit_balance_starts_at_zero();
+"""
+
 # Every pair with entries gets its row: the hot ledger's sum plus the archive's latest checkpoint.
 BACKFILL = """
 INSERT INTO retailer_wholesaler_credits (retailer_id, wholesaler_id, credit_limit, outstanding, advance)
@@ -210,9 +235,13 @@ def upgrade() -> None:
         "CHECK (reverses_entry_id IS NULL OR payment_id IS NULL)"
     )
     op.execute(LEDGER_POST)
+    op.execute(BALANCES_START_AT_ZERO)
 
 
 def downgrade() -> None:
+    for table in CREDIT_TABLES:
+        op.execute(f"DROP TRIGGER trg_{table}_balance_starts_at_zero ON {table}")
+    op.execute("DROP FUNCTION credit_balance_starts_at_zero()")
     op.execute("ALTER TABLE ledger_entries DROP CONSTRAINT ck_ledger_entries_correction_not_payment")
     op.execute("ALTER TABLE ledger_entries DROP CONSTRAINT ck_ledger_entries_credit_balance_only_from_correction")
     op.execute(
