@@ -485,6 +485,8 @@ def test_cli_reverse_payment(
         assert f"payment #{payment.id} reversed" in res.output and "outstanding now NPR 900.00" in res.output
         res = runner.invoke(main, args)
         assert res.exit_code == 1 and "already reversed" in res.output
+        res = runner.invoke(main, ["check"])
+        assert res.exit_code == 0 and "all agree" in res.output, res.output
         with fresh_database.session() as s:
             assert s.scalar(select(func.count()).where(AdminAuditLog.action == "payment.reverse")) == 1
             assert s.scalar(select(func.count()).where(OutboundMessage.kind == "payment_update")) == 2
