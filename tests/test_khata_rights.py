@@ -656,6 +656,8 @@ def test_paid_with_over_long_values_is_answered_and_processed(
         ]
         status, replies = send("PAID 9841000601 99999999999999999 cash")
         assert status is InboundStatus.PROCESSED and len(replies) == 1 and "too large" in replies[0]
+        status, replies = send("PAID 9" + "8" * 38 + " 100 cash")  # 39 digits
+        assert status is InboundStatus.PROCESSED and len(replies) == 1, replies
         with fresh_database.session() as s:
             assert s.scalar(select(func.count()).select_from(RetailerPayment)) == 0
     finally:
