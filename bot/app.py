@@ -77,9 +77,10 @@ def create_app(
 
     app.register_blueprint(health.bp)  # /readyz and /metrics
 
-    from bot import pay
+    from bot import pay, statement
 
     app.register_blueprint(pay.bp)  # /pay/...: the khata's payment links and the gateways' returns
+    app.register_blueprint(statement.bp)  # /statement/<signed token>.pdf: the PDF sent on WhatsApp
     health.install_request_log(app)
 
     @app.get("/healthz")

@@ -47,6 +47,7 @@ class OutgoingMessage:
     content_sid: str | None = None
     content_variables: dict[str, Any] | None = None
     status_callback: str | None = None
+    media_url: str | None = None  # a document the provider fetches and sends with the text
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ class TwilioChannel:
             kwargs["content_variables"] = json.dumps(message.content_variables or {}, ensure_ascii=False)
         else:
             kwargs["body"] = message.body
+            if message.media_url:  # WhatsApp shows it as a document, the body as its caption
+                kwargs["media_url"] = [message.media_url]
         try:
             created = self.client.messages.create(**kwargs)
         except TwilioRestException as exc:

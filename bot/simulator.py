@@ -94,6 +94,7 @@ def _outbound(m: Any) -> dict[str, Any]:
     return {
         "id": m.id,
         "body": m.body,
+        "media_url": m.media_url,
         "status": m.status.value,
         "shown": m.status.value in SHOWN,
         "error": m.error_message,

@@ -840,6 +840,7 @@ class OutboundMessage(Timestamped, Base):
     provider_sid: Mapped[str | None] = mapped_column(String(64))
     content_sid: Mapped[str | None] = mapped_column(String(64))
     content_variables: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    media_url: Mapped[str | None] = mapped_column(Text)  # a document sent with the text (a PDF statement)
     in_reply_to_id: Mapped[int | None] = _fk("inbound_messages.id", nullable=True)
     order_id: Mapped[int | None] = _fk("orders.id", nullable=True)
     retailer_id: Mapped[int | None] = _fk("retailers.id", nullable=True)

@@ -208,9 +208,11 @@ def queue_message(
     retailer_id: int | None = None,
     wholesaler_id: int | None = None,
     content_variables: dict[str, str] | None = None,
+    media_url: str | None = None,
 ) -> list[int]:
     """Put a message in the outbox (split if long); return the ids of the rows this call created.
-    The same key again creates nothing, so a re-run job cannot send a message twice."""
+    The same key again creates nothing, so a re-run job cannot send a message twice. A document
+    (`media_url`) goes with the first part."""
     parts = split_body(body)
     ids: list[int] = []
     for index, part in enumerate(parts):
@@ -227,6 +229,7 @@ def queue_message(
                 retailer_id=retailer_id,
                 wholesaler_id=wholesaler_id,
                 content_variables=content_variables or None,
+                media_url=media_url if index == 0 else None,
             )
             .on_conflict_do_nothing(index_elements=[OutboundMessage.idempotency_key])
             .returning(OutboundMessage.id)

@@ -25,3 +25,4 @@ class Reply:
     retailer_id: int | None = None
     wholesaler_id: int | None = None
     content_variables: dict[str, str] = field(default_factory=dict)
+    media_url: str | None = None  # a document sent with the text (the month's PDF statement)

@@ -6,9 +6,11 @@ entries, closing). The month word is read from the message itself: the parser's 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from bot.parser import Intent
+from bot.statement import statement_url
 from domain.calendar import BsMonth, bs_date, month_in_text
 from domain.ledger import balance, last_entries, statement_rows
 from handlers import Reply
@@ -18,9 +20,19 @@ from handlers.pay import GATEWAY_NAMES
 MONTH_LINES = 12  # a WhatsApp message holds 1,600 characters; the PDF statement holds the rest
 
 
+# "statement", "bil pathaunu", "बिल पठाउनु": the month's PDF as a WhatsApp document.
+STATEMENT_WORDS = frozenset({"statement", "bil", "bill", "बिल", "विवरण", "stmt"})
+
+
+def asks_for_statement(text: str) -> bool:
+    return bool(STATEMENT_WORDS & set((text or "").lower().replace("?", " ").split()))
+
+
 def handle(ctx: Context, intent: Intent) -> list[Reply]:
     assert ctx.retailer_id is not None
     month = month_in_text(ctx.message)
+    if asks_for_statement(ctx.message):
+        return [statement_reply(ctx, month or BsMonth.current())]
     if month is not None:
         return [month_reply(ctx, month)]
     bal = balance(ctx.session, ctx.retailer_id)
@@ -83,3 +95,22 @@ def month_reply(ctx: Context, month: BsMonth) -> Reply:
         more=ctx.text("balance_month_more", hidden=ctx.qty(hidden)) if hidden else "",
         closing=ctx.money(closing),
     )
+
+
+def statement_reply(ctx: Context, month: BsMonth) -> Reply:
+    """The month's PDF (a signed link Twilio fetches) with its summary as the caption; where Thok
+    cannot give a link (no public URL or key), the summary with the entries, as text."""
+    assert ctx.retailer_id is not None
+    url = statement_url(ctx.settings, ctx.retailer_id, month, ctx.lang)
+    if url is None:
+        return month_reply(ctx, month)
+    rows = statement_rows(ctx.session, ctx.retailer_id, month.first_day, month.last_day)
+    closing = rows[-1].balance
+    caption = ctx.reply(
+        "statement_caption",
+        month=month.label(ctx.lang),
+        opening=ctx.money(rows[0].balance),
+        count=ctx.qty(len(rows) - 1),
+        closing=ctx.money(closing),
+    )
+    return replace(caption, media_url=url)

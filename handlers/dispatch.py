@@ -12,15 +12,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from bot.parser import Catalog, Intent, parse
-from db.models import Order
 from domain.catalog import catalog_entries, catalog_version
 from domain.drafts import forget_question, load_draft
 from domain.errors import DomainError
+from domain.order_facts import order_id_for_ref
 from handlers import (
     Reply,
     Sender,
@@ -118,6 +117,8 @@ def respond(session: Session, sender: Sender, text: str, settings: Settings) -> 
             name = "choose"
     if sender.kind == "retailer" and pay.asks_to_pay(text):
         name = "pay"  # "pay 5000" / "तिर्नु": paying the khata from the chat (issue 17)
+    elif sender.kind == "retailer" and balance.asks_for_statement(text):
+        name = "balance"  # "बिल पठाउनु": the month's PDF statement (issue 17)
     if name == "order" and intent.bad_quantities:
         name = "bad_quantity"  # a refused quantity is asked back, never ordered (issue 13)
     handler = ROUTES.get(sender.kind, SHARED).get(name, help.unknown)
@@ -145,7 +146,7 @@ def respond(session: Session, sender: Sender, text: str, settings: Settings) -> 
         savepoint.commit()
     if intent.order_ref and any(r.order_id is None for r in replies):
         # A reply about a named order belongs to its thread (the dashboard's order page).
-        order_id = session.scalar(select(Order.id).where(Order.ref == intent.order_ref))
+        order_id = order_id_for_ref(session, intent.order_ref)
         replies = [r if r.order_id or order_id is None else replace(r, order_id=order_id) for r in replies]
     if sender.kind == "retailer" and sender.id is not None and name not in DRAFT_INTENTS:
         # Another exchange came between the draft's question and the next answer: a later 👍 is

@@ -7,12 +7,10 @@ answered (the order reference in it, the wholesaler's own answer on record).
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from bot.parser import Intent
-from db.models import Order, VendorOffer
 from domain.errors import CreditLimitExceeded, DomainError, InvalidInput, NotFound
 from domain.offers import LateOffer, NotInvited, NoWholesalerAvailable
+from domain.order_facts import invitation
 from domain.orders import IllegalTransition
 from handlers import Reply
 from handlers.context import Context
@@ -37,13 +35,9 @@ def reply_for(ctx: Context, exc: DomainError, intent: Intent | None = None) -> R
             return ctx.reply("retailer_not_found", phone=intent.phone)
         return ctx.reply("not_found", detail=str(exc))
     if isinstance(exc, InvalidInput) and ref and ctx.wholesaler_id is not None:
-        order = ctx.session.scalars(select(Order).where(Order.ref == ref)).first()
-        if order is not None:
-            offer = ctx.session.scalars(
-                select(VendorOffer).where(
-                    VendorOffer.order_id == order.id, VendorOffer.wholesaler_id == ctx.wholesaler_id
-                )
-            ).first()
+        found = invitation(ctx.session, ref, ctx.wholesaler_id)
+        if found is not None:
+            order, offer = found
             if offer is not None and offer.responded_at is not None:
                 return ctx.reply("already_answered", ref=ref, state=ctx.text(f"offer_{offer.status.value}"))
             return ctx.reply("order_not_waiting", ref=ref, state=ctx.text(f"state_{order.status.value}"))

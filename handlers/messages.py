@@ -338,6 +338,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "pay_page_unavailable": {"en": "{method} is not answering right now. Please try the link again in a few minutes.", "ne": "{method} ले अहिले जवाफ दिइरहेको छैन। केही मिनेटपछि फेरि लिङ्क खोल्नुहोस्।"},
     "pay_page_bad": {"en": "This page was not opened from a real payment; nothing was booked.", "ne": "यो पेज साँचो भुक्तानीबाट खोलिएको होइन; केही चढाइएन।"},
     "pay_page_redirect": {"en": "Taking you to eSewa…", "ne": "eSewa मा लैजाँदै…"},
+    "statement_caption": {
+        "en": "Your khata statement for {month} (PDF): opening balance NPR {opening}, {count} entries, closing balance NPR {closing}.",
+        "ne": "{month} को तपाईंको खाता विवरण (PDF): सुरु बाँकी रु {opening}, {count} कारोबार, अन्तिम बाँकी रु {closing}।",
+    },
     "pdf_title": {"en": "Khata statement", "ne": "खाता विवरण"},
     "pdf_shop": {"en": "Shop", "ne": "पसल"},
     "pdf_wholesalers": {"en": "Wholesalers", "ne": "थोक विक्रेता"},
@@ -503,8 +507,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "ne": "तपाईंको बाँकी काम:\n{lines}",
     },
     "wholesaler_status_line": {
-        "en": "• {ref}: {state} — NPR {total}",
-        "ne": "• {ref}: {state} — रु {total}",
+        "en": "{ref}, {shop}: {state} — NPR {total}\n{lines}",
+        "ne": "{ref}, {shop}: {state} — रु {total}\n{lines}",
     },
     "not_found": {
         "en": "{detail}.",

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.parser import decimal_str
-from db.models import Order, VendorOffer, Wholesaler, WholesalerProduct
+from db.models import Order, VendorOffer
 from domain.events import Notice
+from domain.order_facts import ItemFact, items_of, wholesaler_name, wholesaler_prices, winning_offer
 from handlers.messages import money_for, numerals, t
 
 NEPAL = timezone(timedelta(hours=5, minutes=45), "NPT")  # no daylight saving: a fixed offset is exact
@@ -51,39 +51,16 @@ def _reader_amount(value: str | None, lang: str) -> str:
 
 def _order_facts(session: Session, order: Order, notice: Notice, to_id: int, lang: str) -> dict[str, str]:
     retailer = order.retailer
-    to_wholesaler = notice.to_kind == "wholesaler"
-    # A wholesaler reads the lines at their own prices; a retailer at the winner's (when known).
-    priced_by = to_id if to_wholesaler else order.final_wholesaler_id
-    prices: dict[int, Decimal] = {}
-    if priced_by is not None:
-        rows = session.execute(
-            select(WholesalerProduct.product_id, WholesalerProduct.price).where(
-                WholesalerProduct.wholesaler_id == priced_by,
-                WholesalerProduct.product_id.in_([item.product_id for item in order.items]),
-            )
-        )
-        prices = {product_id: price for product_id, price in rows}
-    lines = []
-    for item in order.items:
-        product = item.product
-        name = (product.name_ne or product.name) if lang == "ne" else product.name
-        price = prices.get(item.product_id) if to_wholesaler else None
-        priced = (
-            t("notice_line_price", lang, price=money_for(price, lang), unit=t(f"unit_{item.unit.value}", lang))
-            if price is not None
-            else ""
-        )
-        quantity = numerals(decimal_str(item.quantity), lang)
-        lines.append(
-            t("notice_line", lang, quantity=quantity, unit=t(f"unit_{item.unit.value}", lang), name=name, price=priced)
-        )
+    items = items_of(session, [order.id])[order.id]
+    # A wholesaler reads the lines at their own prices (what they quote against).
+    prices = wholesaler_prices(session, to_id, [i.product_id for i in items]) if notice.to_kind == "wholesaler" else {}
     facts = {
         "wholesaler": "-",
         "delivery": "",
         "deadline": "-",
         "example": "",
         "ref": order.ref,
-        "lines": "\n".join(lines),
+        "lines": items_text(items, lang, prices),
         "shop": retailer.shop_name or retailer.name,
         "retailer": retailer.name,
         "phone": retailer.whatsapp_number,
@@ -96,22 +73,24 @@ def _order_facts(session: Session, order: Order, notice: Notice, to_id: int, lan
         facts["example"] = str(max(int(total * Decimal("0.97")) // 10 * 10, 1))  # typed as-is: ASCII digits
     elif order.accept_deadline_at is not None:
         facts["deadline"] = nepal_time(order.accept_deadline_at, lang)
-    winner = _winning_offer(session, order)
+    winner = winning_offer(session, order)
     if winner is not None:
-        wholesaler = session.get(Wholesaler, winner.wholesaler_id)
-        facts["wholesaler"] = (wholesaler.business_name or wholesaler.name) if wholesaler else "-"
+        facts["wholesaler"] = wholesaler_name(session, winner.wholesaler_id)
         facts["delivery"] = _delivery(winner, lang)
     return facts
 
 
-def _winning_offer(session: Session, order: Order) -> VendorOffer | None:
-    if order.final_wholesaler_id is None:
-        return None
-    return session.scalars(
-        select(VendorOffer).where(
-            VendorOffer.order_id == order.id, VendorOffer.wholesaler_id == order.final_wholesaler_id
-        )
-    ).first()
+def items_text(items: list[ItemFact], lang: str, prices: dict[int, Decimal] | None = None) -> str:
+    """ "• 2 bora Jeera Masino Rice @ NPR 2,383/bora", one line per item, in the reader's language."""
+    lines = []
+    for item in items:
+        name = (item.name_ne or item.name) if lang == "ne" else item.name
+        unit = t(f"unit_{item.unit}", lang)
+        price = (prices or {}).get(item.product_id)
+        priced = t("notice_line_price", lang, price=money_for(price, lang), unit=unit) if price is not None else ""
+        quantity = numerals(decimal_str(item.quantity), lang)
+        lines.append(t("notice_line", lang, quantity=quantity, unit=unit, name=name, price=priced))
+    return "\n".join(lines)
 
 
 def _delivery(offer: VendorOffer, lang: str) -> str:

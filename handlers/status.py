@@ -8,9 +8,11 @@ from decimal import Decimal
 from bot.parser import Intent
 from domain.drafts import load_draft
 from domain.offers import wholesaler_open_work
+from domain.order_facts import items_of, shops_of
 from domain.orders import open_orders
 from handlers import Reply
 from handlers.context import Context
+from handlers.notices import items_text
 from handlers.order import lines_text
 
 
@@ -19,8 +21,18 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
         work = wholesaler_open_work(ctx.session, ctx.wholesaler_id)
         if not work:
             return [ctx.reply("wholesaler_status_none")]
+        # What each order is, not only its number: the wholesaler answers from this list.
+        shops = shops_of(ctx.session, [ref for ref, _, _ in work])
+        items = items_of(ctx.session, [order_id for order_id, _ in shops.values()])
         lines = "\n".join(
-            ctx.text("wholesaler_status_line", ref=ref, state=ctx.text(f"state_{state}"), total=ctx.money(total))
+            ctx.text(
+                "wholesaler_status_line",
+                ref=ref,
+                state=ctx.text(f"state_{state}"),
+                total=ctx.money(total),
+                shop=shops[ref][1] if ref in shops else "-",
+                lines=items_text(items.get(shops[ref][0], []) if ref in shops else [], ctx.lang),
+            )
             for ref, state, total in work
         )
         return [ctx.reply("wholesaler_status", lines=lines)]

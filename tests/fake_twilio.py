@@ -111,6 +111,7 @@ class FakeTwilio:
             "from": form.get("From"),
             "to": form.get("To"),
             "body": form.get("Body", ""),
+            "num_media": "1" if form.get("MediaUrl") else "0",
             "status": "queued",
             "date_created": format_datetime(now, usegmt=True),
             "date_updated": format_datetime(now, usegmt=True),

@@ -61,6 +61,11 @@ def test_every_party_is_told_what_they_need_in_their_language(chat: Any) -> None
             assert re.search(r"• 2 bora Jeera Masino Rice @ NPR [0-9,]+/bora", invite), invite
             assert re.search(r"Answer by \d\d:\d\d, \d+ [A-Z][a-z]{2} \(Nepal time\)", invite), invite
 
+    # STATUS names the shop and the items of each open request, not just its number.
+    status = chat.send(wholesalers[0][0], "STATUS")
+    assert status.startswith(f"Your open work:\n{ref}, KC Mart: waiting for offers — NPR ")
+    assert "• 2 bora Jeera Masino Rice" in status and "• 5 kg Masoor Dal" in status
+
     # An ACCEPT inside the offer window is told plainly what it did and what comes next.
     first, second, *rest = [phone for phone, _, _ in wholesalers]
     early = chat.send(first, f"ACCEPT {ref}")

@@ -67,6 +67,7 @@ def process_inbound(inbound_id: int) -> str:
                 retailer_id=reply.retailer_id,
                 wholesaler_id=reply.wholesaler_id,
                 content_variables=reply.content_variables,
+                media_url=reply.media_url,
             )
         messaging.finish_inbound(uow.session, message, party, intent)
         # What the handlers set in motion (notices to other parties, offer-window timers) is

@@ -113,6 +113,7 @@ def send_outbound(outbound_id: int) -> str:
             body=delivery.body,
             content_sid=delivery.content_sid,
             content_variables=delivery.content_variables,
+            media_url=row.media_url,
             status_callback=(
                 f"{settings.public_base_url}/webhooks/twilio/status?ob={row.id}" if settings.public_base_url else None
             ),

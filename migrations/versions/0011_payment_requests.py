@@ -8,6 +8,8 @@
 - `retailer_payments.payment_request_id`: the payment a COMPLETED request booked, UNIQUE, so one
   request books one payment whatever arrives twice (the redirect, the lookup job, a retry); the
   ledger's idempotency key (`payment-request:<id>`) says the same for the CREDIT.
+- `outbound_messages.media_url`: a document sent with a message (the month's PDF statement, at
+  a signed link that expires; Twilio fetches it when it sends).
 - The CHECK that a payment was recorded by someone (an admin or a wholesaler) now also accepts a
   payment request: the gateway's confirmation, checked by Thok, is the record.
 
@@ -89,6 +91,7 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'OPEN'"),
     )
 
+    op.add_column("outbound_messages", sa.Column("media_url", sa.Text(), nullable=True))
     op.add_column("retailer_payments", sa.Column("payment_request_id", sa.BigInteger(), nullable=True))
     op.create_foreign_key(
         op.f("fk_retailer_payments_payment_request_id_payment_requests"),
@@ -123,6 +126,7 @@ def downgrade() -> None:
         op.f("fk_retailer_payments_payment_request_id_payment_requests"), "retailer_payments", type_="foreignkey"
     )
     op.drop_column("retailer_payments", "payment_request_id")
+    op.drop_column("outbound_messages", "media_url")
     op.drop_index("ix_payment_requests_expires_at_open", table_name="payment_requests")
     op.drop_index("uq_payment_requests_gateway_gateway_ref", table_name="payment_requests")
     op.drop_index(op.f("ix_payment_requests_wholesaler_id"), table_name="payment_requests")

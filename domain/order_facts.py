@@ -1,0 +1,86 @@
+"""What the conversation tells people about an order, read from the rows: whose order it is, what is
+in it, at whose prices, who won it. Read-only; the notices and replies format it in the reader's
+language (handlers.notices, handlers.status)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Order, OrderItem, Product, Retailer, VendorOffer, Wholesaler, WholesalerProduct
+
+
+@dataclass(frozen=True)
+class ItemFact:
+    quantity: Decimal
+    unit: str
+    name: str
+    name_ne: str | None
+    product_id: int
+
+
+def order_id_for_ref(session: Session, ref: str) -> int | None:
+    return session.scalar(select(Order.id).where(Order.ref == ref.strip().upper()))
+
+
+def items_of(session: Session, order_ids: list[int]) -> dict[int, list[ItemFact]]:
+    """Each order's lines, in the order they were written."""
+    rows = session.execute(
+        select(OrderItem.order_id, OrderItem.quantity, OrderItem.unit, Product.name, Product.name_ne, Product.id)
+        .join(Product, Product.id == OrderItem.product_id)
+        .where(OrderItem.order_id.in_(order_ids))
+        .order_by(OrderItem.order_id, OrderItem.id)
+    )
+    found: dict[int, list[ItemFact]] = {order_id: [] for order_id in order_ids}
+    for order_id, quantity, unit, name, name_ne, product_id in rows:
+        found[order_id].append(ItemFact(quantity, unit.value, name, name_ne, product_id))
+    return found
+
+
+def wholesaler_prices(session: Session, wholesaler_id: int, product_ids: list[int]) -> dict[int, Decimal]:
+    """The wholesaler's own catalog price per product (what their offer request is priced at)."""
+    rows = session.execute(
+        select(WholesalerProduct.product_id, WholesalerProduct.price).where(
+            WholesalerProduct.wholesaler_id == wholesaler_id, WholesalerProduct.product_id.in_(product_ids)
+        )
+    )
+    return {product_id: price for product_id, price in rows}
+
+
+def winning_offer(session: Session, order: Order) -> VendorOffer | None:
+    if order.final_wholesaler_id is None:
+        return None
+    return session.scalars(
+        select(VendorOffer).where(
+            VendorOffer.order_id == order.id, VendorOffer.wholesaler_id == order.final_wholesaler_id
+        )
+    ).first()
+
+
+def wholesaler_name(session: Session, wholesaler_id: int) -> str:
+    wholesaler = session.get(Wholesaler, wholesaler_id)
+    return (wholesaler.business_name or wholesaler.name) if wholesaler else "-"
+
+
+def invitation(session: Session, ref: str, wholesaler_id: int) -> tuple[Order, VendorOffer | None] | None:
+    """The order named by `ref` and this wholesaler's invitation to it (None: not invited)."""
+    order = session.scalars(select(Order).where(Order.ref == ref.strip().upper())).first()
+    if order is None:
+        return None
+    offer = session.scalars(
+        select(VendorOffer).where(VendorOffer.order_id == order.id, VendorOffer.wholesaler_id == wholesaler_id)
+    ).first()
+    return order, offer
+
+
+def shops_of(session: Session, refs: list[str]) -> dict[str, tuple[int, str]]:
+    """ref → (order id, the shop's name) for a wholesaler's STATUS lines."""
+    rows = session.execute(
+        select(Order.ref, Order.id, Retailer.shop_name, Retailer.name)
+        .join(Retailer, Retailer.id == Order.retailer_id)
+        .where(Order.ref.in_(refs))
+    )
+    return {ref: (order_id, shop or name) for ref, order_id, shop, name in rows}
