@@ -103,7 +103,7 @@ class Settings:
     # Approved WhatsApp templates per outbound kind, for messages outside the 24-hour window:
     # TWILIO_TEMPLATE_<KIND>=HX... -> (("offer_request", "HX..."), ...); a tuple keeps Settings hashable.
     twilio_templates: tuple[tuple[str, str], ...] = ()
-    sweep_interval_seconds: int = 60
+    sweep_interval_seconds: int = 10  # the recovery clock: work lost in Redis is found again within ~2 ticks
     # The decision engine: weights of price, delivery time, the wholesaler's record and the
     # retailer's credit headroom (DECISION_WEIGHTS="price=0.5,delivery=0.2,record=0.2,credit=0.1").
     decision_weights: tuple[tuple[str, float], ...] = (
@@ -130,6 +130,12 @@ class Settings:
     esewa_status_url: str = "https://rc.esewa.com.np/api/epay/transaction/status/"
     payment_link_ttl_seconds: int = 86400  # a "pay" link works for a day; each gateway session is shorter
     gateway_timeout_seconds: float = 10.0
+    # Reminders of money due (workers/reminders.py): a shop that has owed more than
+    # REMINDER_MIN_AMOUNT for REMINDER_AFTER_DAYS days is reminded, at most once in
+    # REMINDER_EVERY_DAYS days, unless it replied STOP. REMINDER_AFTER_DAYS=0 (the default): off.
+    reminder_after_days: int = 0
+    reminder_min_amount: int = 1000
+    reminder_every_days: int = 7
 
     @property
     def payment_gateways(self) -> tuple[str, ...]:
@@ -243,7 +249,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                 if name.startswith("TWILIO_TEMPLATE_") and value
             )
         ),
-        sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", 60),
+        sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", 10),
         metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
         worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 9101),
         worker_metrics_addr=(env.get("WORKER_METRICS_ADDR") or "").strip() or "127.0.0.1",
@@ -258,6 +264,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         esewa_status_url=env.get("ESEWA_STATUS_URL") or "https://rc.esewa.com.np/api/epay/transaction/status/",
         payment_link_ttl_seconds=_int(env, "PAYMENT_LINK_TTL_SECONDS", 86400),
         gateway_timeout_seconds=_float(env, "GATEWAY_TIMEOUT_SECONDS", 10.0),
+        reminder_after_days=_int(env, "REMINDER_AFTER_DAYS", 0),
+        reminder_min_amount=_int(env, "REMINDER_MIN_AMOUNT", 1000),
+        reminder_every_days=_int(env, "REMINDER_EVERY_DAYS", 7),
     )
 
 

@@ -20,6 +20,7 @@ from workers.supervision import ThokWorker, WorkerDuties, quiet_rq_redis_errors
 # messages in, so replies and notices are not starved by a stream of inbound traffic.
 QUEUES = ("decisions", "outbound", "inbound", "default")
 log = logging.getLogger(__name__)
+GAUGES_SECONDS = 60
 
 
 def enqueue_sweep(settings: Settings, now: float | None = None) -> bool:
@@ -30,15 +31,17 @@ def enqueue_sweep(settings: Settings, now: float | None = None) -> bool:
     queued = False
     # Messages (inbound never queued, outbound stuck) and orders (windows and accept deadlines
     # past due): each re-derived from PostgreSQL, so a lost timer or a Redis outage only delays.
-    # The metrics gauges read from PostgreSQL are refreshed on the same clock.
-    for func, name in (
-        ("workers.sweeps.sweep_messages", "sweep"),
-        ("workers.orders.sweep_orders", "sweep-orders"),
-        ("workers.metrics.refresh_gauges", "refresh-gauges"),
-        ("workers.payments.check_payment_requests", "payment-lookups"),  # open pay links
+    # The metrics gauges read from PostgreSQL (whole-table counts) need not follow the recovery
+    # clock: at most once a minute.
+    gauges = int((now or time.time()) // max(GAUGES_SECONDS, settings.sweep_interval_seconds))
+    for func, name, n in (
+        ("workers.sweeps.sweep_messages", "sweep", bucket),
+        ("workers.orders.sweep_orders", "sweep-orders", bucket),
+        ("workers.metrics.refresh_gauges", "refresh-gauges", gauges),
+        ("workers.payments.check_payment_requests", "payment-lookups", bucket),  # open pay links
     ):
         try:
-            queue.enqueue(func, job_id=f"{name}-{bucket}", unique=True, result_ttl=3600)
+            queue.enqueue(func, job_id=f"{name}-{n}", unique=True, result_ttl=3600)
             queued = True
         except DuplicateJobError:
             pass
@@ -77,7 +80,8 @@ def run_worker(settings: Settings, burst: bool = False) -> bool:
     threading.Thread(target=_sweep_clock, args=(settings, stop), name="sweep-clock", daemon=True).start()
     # Scheduler, liveness and reclaiming dead workers' jobs: a thread of this process (see
     # workers.supervision), so nothing outlives the worker and a Redis restart costs seconds.
-    duties = WorkerDuties(redis, QUEUES).start()
+    # Its own connection: RQ stretches the worker's socket timeout to its long BLPOP.
+    duties = WorkerDuties(runtime.redis_for(settings), QUEUES).start()
     worked = False
     try:
         while True:
