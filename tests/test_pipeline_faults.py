@@ -22,8 +22,10 @@ from typing import Any
 import psutil
 import pytest
 from redis import Redis
-from rq import Queue, Worker
+from rq import Queue, Retry, Worker
+from rq.executions import prepare_execution
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select, update
 
 from bot.channel import OutgoingMessage
@@ -49,6 +51,7 @@ from tests.fake_twilio import (  # noqa: F401 (fixtures)
 from thok.config import Settings
 from workers.outbound import send_outbound
 from workers.queueing import INBOUND_RETRY, inbound_job_id, job_status
+from workers.supervision import ThokWorker, alive_key, reclaim_abandoned
 from workers.sweeps import sweep_messages
 
 TARGET = 30.0  # seconds from a fault undone to the work done (issue 19)
@@ -187,6 +190,26 @@ def test_a_job_of_a_killed_worker_runs_again_within_30_s(own_redis: RedisServer,
     )
     print(f"finding 1: job of a SIGKILLed worker finished again after {time.monotonic() - killed:.1f} s")
     assert Job.fetch("victim", connection=redis).return_value() == 2
+
+
+def test_only_a_worker_that_stopped_beating_loses_its_started_jobs(redis: Redis) -> None:
+    """A plain RQ worker (tests' burst workers, `thok worker --burst`) has no beat: its running
+    jobs are never taken from it. A beating worker's are, as soon as its beat stops."""
+    queue = Queue("inbound", connection=redis)
+    for name, beats in (("plain", False), ("beating", True), ("alive", True)):
+        worker = ThokWorker([queue], connection=redis, name=name, beats=beats)
+        worker.register_birth()
+        job = queue.enqueue("tests.test_pipeline_faults.note_run", name, job_id=f"job-{name}", retry=Retry(max=1))
+        queue.remove(job)  # taken off the queue by this worker ...
+        prepare_execution(worker, job)  # ... and running
+        job.set_status(JobStatus.STARTED)
+    redis.set(alive_key("alive"), 1, ex=10)
+    assert reclaim_abandoned(redis, ["inbound"]) == ["job-beating"]
+    assert queue.job_ids == ["job-beating"]  # retried at once (no interval), one retry used
+    assert Job.fetch("job-beating", connection=redis).retries_left == 0
+    started = StartedJobRegistry("inbound", connection=redis).get_job_ids(cleanup=False)
+    assert sorted(started) == ["job-alive", "job-plain"]
+    assert reclaim_abandoned(redis, ["inbound"]) == []  # nothing twice
 
 
 # --- 2 and 7. the scheduler: survives a Redis restart, dies with its worker -------------------------

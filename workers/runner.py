@@ -88,7 +88,7 @@ def run_worker(settings: Settings, burst: bool = False) -> bool:
             ThokWorker.redis_watch.wait_for(redis)
             worker: ThokWorker | None = None
             try:
-                worker = ThokWorker(list(QUEUES), connection=redis)  # counts and logs every job
+                worker = ThokWorker(list(QUEUES), connection=redis, beats=True)  # counts and logs every job
                 duties.worker_name = worker.name
                 worked |= worker.work(burst=False, with_scheduler=False)
             except RedisError as exc:  # lost at start or on the way out: wait, then a fresh worker

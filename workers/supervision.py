@@ -170,13 +170,15 @@ class ThokWorker(MeteredSimpleWorker):
     max_connection_wait_time = REDIS_BACKOFF_MAX
     redis_watch = RedisWatch()
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, beats: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.beats = beats  # a WorkerDuties thread beats for it (not in --burst)
         self.stop_asked = False
 
     def register_birth(self) -> None:
         super().register_birth()
-        self.connection.hset(self.key, _MARK, LIVENESS_TTL)
+        if self.beats:  # only then may a missing beat say it is dead
+            self.connection.hset(self.key, _MARK, LIVENESS_TTL)
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         self.stop_asked = True
