@@ -47,7 +47,7 @@ from thok.config import Settings
 log = logging.getLogger(__name__)
 Handler = Callable[[Context, Intent], list[Reply]]
 
-DRAFT_INTENTS = frozenset({"order", "choose", "confirm", "decline"})
+DRAFT_INTENTS = frozenset({"order", "choose", "confirm", "decline", "reorder"})  # they ask about the draft
 WHOLESALER_COMMANDS = frozenset({"offer", "accept", "pass", "stock", "paid", "dispatched", "delivered"})
 SHARED: dict[str, Handler] = {
     "help": help.handle,

@@ -244,3 +244,27 @@ def test_an_order_page_shows_only_that_orders_thread(chat: Any) -> None:
     assert any(b.startswith(f"Your offer for {first}") for b in answers)
     assert any(f"New order {first}" in b or f"नयाँ अर्डर {first}" in b for b in answers)  # the invitations
     assert not any(second in b or "khata" in b or "Namaste" in b for b in answers)
+
+
+def test_a_repeat_order_is_confirmed_like_any_summary(chat: Any) -> None:
+    chat.send(SURESH, "2 bora basmati")
+    ref = re.search(r"TK-[A-Z0-9]+", chat.send(SURESH, "YES")).group(0)  # type: ignore[union-attr]
+    with chat.db.session() as s:
+        invited = s.scalars(
+            select(Wholesaler.whatsapp_number)
+            .join(VendorOffer, VendorOffer.wholesaler_id == Wholesaler.id)
+            .join(Order, Order.id == VendorOffer.order_id)
+            .where(Order.ref == ref)
+        ).all()
+    for phone in invited:
+        chat.send(phone, f"ACCEPT {ref}")  # all answered: the window closes
+    with chat.db.session() as s:
+        winner = s.scalars(
+            select(Wholesaler.whatsapp_number).join(Order, Order.final_wholesaler_id == Wholesaler.id)
+        ).one()
+    for command in ("ACCEPT", "DISPATCHED", "DELIVERED"):
+        chat.send(winner, f"{command} {ref}")
+    again = chat.send(SURESH, "same as last time")
+    assert "• 2 bora Basmati Rice" in again and "Reply YES to confirm" in again
+    assert "is placed" in chat.send(SURESH, "👍")  # the answer to the summary just sent
+    assert len(chat.orders()) == 2
