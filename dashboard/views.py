@@ -17,7 +17,7 @@ from markupsafe import Markup
 from redis.exceptions import RedisError
 
 from bot.app import services
-from dashboard import actions, jobs
+from dashboard import actions, jobs, validation  # noqa: F401 - validation registers the edge check
 from dashboard.charts import bar_chart
 from dashboard.web import (
     ActionFailed,
