@@ -6,7 +6,11 @@ the dashboard and the seed answer with the number, not a 500 or a lock-out.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -113,3 +117,23 @@ def test_the_seed_refuses_a_number_an_existing_party_holds(session: Session) -> 
     with pytest.raises(NumberTaken) as info:
         seed_demo(session)
     assert str(info.value).startswith(phone)
+
+
+def test_thok_seed_names_the_number_instead_of_a_traceback(
+    fresh_database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    from thok.seed import RETAILERS
+
+    phone = RETAILERS[0][2]
+    db = Database(fresh_database_url)
+    with db.unit_of_work() as uow:
+        register_wholesaler(uow.session, name="Hari", phone=phone)
+        uow.commit()
+    db.dispose()
+    env = {**os.environ, "DATABASE_URL": fresh_database_url, "REDIS_URL": redis_url, "THOK_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "thok", "seed", "--demo"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert f"Error: {phone} is already registered as a wholesaler" in done.stderr
+    assert "Traceback" not in done.stderr

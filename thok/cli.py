@@ -288,9 +288,12 @@ def seed_cmd(demo: bool) -> None:
     """Seed the demo catalog, wholesalers, retailers and admin."""
     from thok.seed import seed_demo
 
-    with _database().unit_of_work() as uow:
-        result = seed_demo(uow.session)
-        uow.commit()
+    try:
+        with _database().unit_of_work() as uow:
+            result = seed_demo(uow.session)
+            uow.commit()
+    except DomainError as exc:  # e.g. a demo number another party already holds: say which
+        raise click.ClickException(str(exc)) from None
     click.echo(
         f"seeded: {result.products} products, {result.wholesalers} wholesalers, {result.price_rows} price rows, "
         f"{result.retailers} retailers{', 1 admin' if result.admin_created else ''}"
