@@ -195,9 +195,15 @@ class ThokWorker(MeteredSimpleWorker):
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         # Called at the top of every dequeue attempt: while Redis is away, wait here (one log line)
         # rather than in RQ's loop, which logs every retry and backs off up to a minute.
-        if pipeline is None:
-            self.redis_watch.wait_for(self.connection)
-        super().heartbeat(timeout, pipeline)
+        while True:
+            try:
+                super().heartbeat(timeout, pipeline)
+                return
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                if pipeline is not None:
+                    raise
+                self.redis_watch.lost(exc)
+                self.redis_watch.wait_for(self.connection)
 
 
 class WorkerDuties:
