@@ -38,6 +38,7 @@ from domain.credit import account_balance
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.money import npr
 from domain.orders import TRANSITIONS
+from domain.reminders import recent_reminders
 from domain.statement_pdf import render_statements
 from domain.statements import month_statement, write_month_csv
 from handlers.messages import LANGUAGES, t
@@ -373,6 +374,7 @@ def khata(party_id: int) -> ResponseReturnValue:
             "balance": account_balance(session, party_id),
             "page": reports.khata_page(session, party_id, before),
             "wholesalers": reports.wholesaler_choices(session),
+            "reminders": recent_reminders(session, party_id),
         }
 
     today = reports.nepal_today()

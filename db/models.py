@@ -219,6 +219,7 @@ class Retailer(Timestamped, SoftDelete, Base):
     address: Mapped[str | None] = mapped_column(Text)
     language: Mapped[Language | None] = mapped_column(LANGUAGE)  # None: answer in the message's script
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    reminders_stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # replied STOP
 
     credit_account: Mapped[CreditAccount | None] = relationship(back_populates="retailer", uselist=False)
 
@@ -912,6 +913,25 @@ class PaymentRequest(Timestamped, Base):
         ),
         # The lookup job reads the open requests, oldest expiry first.
         Index("ix_payment_requests_expires_at_open", "expires_at", postgresql_where=text("status = 'OPEN'")),
+    )
+
+
+class PaymentReminder(Base):
+    """A reminder of money due, decided by the reminder job: SENT (its outbox row) or NOT_SENT and
+    why (no template for a shop outside the 24-hour window). One a shop per REMINDER_EVERY_DAYS."""
+
+    __tablename__ = "payment_reminders"
+    id: Mapped[int] = _id()
+    retailer_id: Mapped[int] = _fk("retailers.id", index=False)
+    outstanding: Mapped[Decimal] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    outbound_message_id: Mapped[int | None] = _fk("outbound_messages.id", nullable=True)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint("status IN ('SENT', 'NOT_SENT')", name="status_known"),
+        Index("ix_payment_reminders_retailer_id_created_at", "retailer_id", "created_at"),
     )
 
 

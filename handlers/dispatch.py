@@ -34,6 +34,7 @@ from handlers import (
     pay,
     price,
     quantity,
+    reminders,
     reorder,
     status,
     stock,
@@ -66,6 +67,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
         "cancel": cancel.handle,
         "balance": balance.handle,
         "pay": pay.handle,
+        "reminders": reminders.handle,
         "price": price.handle,
         "reorder": reorder.handle,
         "bad_quantity": quantity.refused,
@@ -119,6 +121,8 @@ def respond(session: Session, sender: Sender, text: str, settings: Settings) -> 
         name = "pay"  # "pay 5000" / "तिर्नु": paying the khata from the chat (issue 17)
     elif sender.kind == "retailer" and balance.asks_for_statement(text):
         name = "balance"  # "बिल पठाउनु": the month's PDF statement (issue 17)
+    elif sender.kind == "retailer" and reminders.choice(text) is not None:
+        name = "reminders"  # STOP / START payment reminders (issue 17)
     if name == "order" and intent.bad_quantities:
         name = "bad_quantity"  # a refused quantity is asked back, never ordered (issue 13)
     handler = ROUTES.get(sender.kind, SHARED).get(name, help.unknown)

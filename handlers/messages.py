@@ -342,6 +342,22 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Your khata statement for {month} (PDF): opening balance NPR {opening}, {count} entries, closing balance NPR {closing}.",
         "ne": "{month} को तपाईंको खाता विवरण (PDF): सुरु बाँकी रु {opening}, {count} कारोबार, अन्तिम बाँकी रु {closing}।",
     },
+    "payment_reminder": {
+        "en": "Namaste! A reminder from Thok: your khata shows NPR {outstanding} owed. Send HISAB to see it. Reply STOP for no more reminders.",
+        "ne": "नमस्ते! थोकबाट सम्झना: तपाईंको खातामा रु {outstanding} तिर्न बाँकी छ। हेर्न हिसाब लेख्नुहोस्। सम्झना नचाहिए रोक्नुहोस् लेख्नुहोस्।",
+    },
+    "payment_reminder_pay": {
+        "en": "Namaste! A reminder from Thok: your khata shows NPR {outstanding} owed. Send PAY to pay it now, or HISAB to see it. Reply STOP for no more reminders.",
+        "ne": "नमस्ते! थोकबाट सम्झना: तपाईंको खातामा रु {outstanding} तिर्न बाँकी छ। अहिले तिर्न तिर्नु, हेर्न हिसाब लेख्नुहोस्। सम्झना नचाहिए रोक्नुहोस् लेख्नुहोस्।",
+    },
+    "reminders_stopped": {
+        "en": "OK, no more payment reminders. Your khata is unchanged; send START to get reminders again.",
+        "ne": "हुन्छ, अब भुक्तानीको सम्झना पठाइने छैन। खाता जस्ताको तस्तै छ; फेरि सम्झना चाहिए सुरु लेख्नुहोस्।",
+    },
+    "reminders_started": {
+        "en": "OK, you will get payment reminders again. Reply STOP to turn them off.",
+        "ne": "हुन्छ, फेरि भुक्तानीको सम्झना पठाइनेछ। बन्द गर्न रोक्नुहोस् लेख्नुहोस्।",
+    },
     "pdf_title": {"en": "Khata statement", "ne": "खाता विवरण"},
     "pdf_shop": {"en": "Shop", "ne": "पसल"},
     "pdf_wholesalers": {"en": "Wholesalers", "ne": "थोक विक्रेता"},

@@ -53,6 +53,11 @@ def enqueue_sweep(settings: Settings, now: float | None = None) -> bool:
         queued = True
     except DuplicateJobError:
         pass
+    try:  # reminders of money due (off unless REMINDER_AFTER_DAYS is set): once an hour at most
+        queue.enqueue("workers.reminders.send_payment_reminders", job_id=f"payment-reminders-{hour}", unique=True)
+        queued = True
+    except DuplicateJobError:
+        pass
     return queued
 
 

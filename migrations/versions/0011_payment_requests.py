@@ -10,6 +10,10 @@
   ledger's idempotency key (`payment-request:<id>`) says the same for the CREDIT.
 - `outbound_messages.media_url`: a document sent with a message (the month's PDF statement, at
   a signed link that expires; Twilio fetches it when it sends).
+- Reminders of money due: `payment_reminders` (one row per reminder decided: SENT with its outbox
+  row, or NOT_SENT with the reason, e.g. no template for a shop outside the 24-hour window, which
+  the dashboard shows), and `retailers.reminders_stopped_at` (the shop replied STOP; START undoes
+  it; both are in `audit_logs`).
 - The CHECK that a payment was recorded by someone (an admin or a wholesaler) now also accepts a
   payment request: the gateway's confirmation, checked by Thok, is the record.
 
@@ -92,6 +96,35 @@ def upgrade() -> None:
     )
 
     op.add_column("outbound_messages", sa.Column("media_url", sa.Text(), nullable=True))
+    op.add_column("retailers", sa.Column("reminders_stopped_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "payment_reminders",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("retailer_id", sa.BigInteger(), nullable=False),
+        sa.Column("outstanding", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("outbound_message_id", sa.BigInteger(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint("status IN ('SENT', 'NOT_SENT')", name=op.f("ck_payment_reminders_status_known")),
+        sa.ForeignKeyConstraint(
+            ["retailer_id"],
+            ["retailers.id"],
+            name=op.f("fk_payment_reminders_retailer_id_retailers"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["outbound_message_id"],
+            ["outbound_messages.id"],
+            name=op.f("fk_payment_reminders_outbound_message_id_outbound_messages"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_reminders")),
+    )
+    op.create_index(
+        "ix_payment_reminders_retailer_id_created_at", "payment_reminders", ["retailer_id", "created_at"]
+    )
+    op.create_index(op.f("ix_payment_reminders_outbound_message_id"), "payment_reminders", ["outbound_message_id"])
     op.add_column("retailer_payments", sa.Column("payment_request_id", sa.BigInteger(), nullable=True))
     op.create_foreign_key(
         op.f("fk_retailer_payments_payment_request_id_payment_requests"),
@@ -127,6 +160,8 @@ def downgrade() -> None:
     )
     op.drop_column("retailer_payments", "payment_request_id")
     op.drop_column("outbound_messages", "media_url")
+    op.drop_table("payment_reminders")
+    op.drop_column("retailers", "reminders_stopped_at")
     op.drop_index("ix_payment_requests_expires_at_open", table_name="payment_requests")
     op.drop_index("uq_payment_requests_gateway_gateway_ref", table_name="payment_requests")
     op.drop_index(op.f("ix_payment_requests_wholesaler_id"), table_name="payment_requests")

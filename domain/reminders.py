@@ -1,0 +1,110 @@
+"""Reminding a shop of money due, as a wholesaler would: not every day, not after STOP.
+
+Who is due: a live shop that owes more than the threshold now, owed more than it at the start of
+the day `after_days` ago too (so a fresh order is not chased), has not replied STOP, and had no
+reminder decided in the last `every_days` days. A reminder outside WhatsApp's 24-hour window must
+be an approved template; with none configured it is not sent, and the row says why (the dashboard's
+khata page shows it). STOP and START are the shop's own choice, written in the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from db.models import ActorType, AuditLog, CreditAccount, PaymentReminder, Retailer
+from domain.calendar import nepal_day
+from domain.credit import account_balance
+from domain.events import Notice, notify
+from domain.ledger import statement_rows
+from domain.money import npr
+
+NO_TEMPLATE = (
+    "not sent: the shop has not written in the last 24 hours, so WhatsApp allows only an approved "
+    "template, and none is configured for payment reminders (set TWILIO_TEMPLATE_PAYMENT_REMINDER)"
+)
+
+
+def due_reminders(
+    session: Session, now: datetime, *, after_days: int, min_amount: Decimal, every_days: int, limit: int = 500
+) -> list[int]:
+    """The shops to remind now (ids), by the rules above."""
+    recent = exists().where(
+        PaymentReminder.retailer_id == Retailer.id, PaymentReminder.created_at > now - timedelta(days=every_days)
+    )
+    candidates = session.scalars(
+        select(Retailer.id)
+        .join(CreditAccount, CreditAccount.retailer_id == Retailer.id)
+        .where(
+            CreditAccount.outstanding > min_amount,
+            Retailer.is_active.is_(True),
+            Retailer.reminders_stopped_at.is_(None),
+            ~recent,
+        )
+        .order_by(Retailer.id)
+        .limit(limit)
+    ).all()
+    since = nepal_day(now - timedelta(days=after_days))
+    # What they owed when that day began: the opening balance of a one-day statement.
+    return [rid for rid in candidates if statement_rows(session, rid, since, since)[0].balance > min_amount]
+
+
+def remind(session: Session, retailer_id: int, now: datetime, *, may_send: bool, pay_hint: bool) -> PaymentReminder:
+    """Decide one reminder: a notice to the shop (SENT) or, when WhatsApp would refuse it, NOT_SENT
+    with the reason. The caller links the SENT row to its outbox row once the notice is rendered.
+    Dated by the job's clock (`now`), which the every-N-days rule counts from."""
+    owed = account_balance(session, retailer_id).outstanding
+    if not may_send:
+        row = PaymentReminder(
+            retailer_id=retailer_id, outstanding=owed, status="NOT_SENT", reason=NO_TEMPLATE, created_at=now
+        )
+    else:
+        row = PaymentReminder(retailer_id=retailer_id, outstanding=owed, status="SENT", created_at=now)
+        notify(
+            session,
+            Notice(
+                key="payment_reminder_pay" if pay_hint else "payment_reminder",
+                to_kind="retailer",
+                to_id=retailer_id,
+                dedupe_key=f"reminder:{retailer_id}:{now:%Y-%m-%dT%H}",
+                kind="payment_reminder",
+                params={"outstanding": npr(owed)},
+            ),
+        )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def set_reminders(session: Session, retailer_id: int, *, on: bool, now: datetime) -> bool:
+    """STOP (on=False) or START (on=True) from the shop itself; audited. False if nothing changed."""
+    retailer = session.get(Retailer, retailer_id, with_for_update=True)
+    assert retailer is not None
+    if (retailer.reminders_stopped_at is None) == on:
+        return False
+    retailer.reminders_stopped_at = None if on else now
+    session.add(
+        AuditLog(
+            retailer_id=retailer_id,
+            actor_type=ActorType.RETAILER,
+            actor_id=retailer_id,
+            action="reminders.start" if on else "reminders.stop",
+            reason="replied START" if on else "replied STOP",
+        )
+    )
+    session.flush()
+    return True
+
+
+def recent_reminders(session: Session, retailer_id: int, n: int = 5) -> list[PaymentReminder]:
+    return list(
+        session.scalars(
+            select(PaymentReminder)
+            .where(PaymentReminder.retailer_id == retailer_id)
+            .order_by(PaymentReminder.created_at.desc(), PaymentReminder.id.desc())
+            .limit(n)
+        )
+    )

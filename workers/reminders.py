@@ -1,0 +1,57 @@
+"""The reminder job (issue 17), queued once an hour by the worker: shops that owe money are
+reminded by the rules of domain/reminders.py. Off unless REMINDER_AFTER_DAYS is set."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from db.models import Retailer
+from domain import messaging
+from domain.reminders import due_reminders, remind
+from workers import effects
+from workers.context import get_services
+
+log = logging.getLogger(__name__)
+
+
+def send_payment_reminders(now: datetime | None = None) -> dict[str, int]:
+    services = get_services()
+    settings = services.settings
+    if settings.reminder_after_days <= 0:
+        return {}
+    now = now or datetime.now(UTC)
+    with services.database.session() as session:
+        ids = due_reminders(
+            session,
+            now,
+            after_days=settings.reminder_after_days,
+            min_amount=Decimal(settings.reminder_min_amount),
+            every_days=settings.reminder_every_days,
+        )
+    counts: Counter[str] = Counter()
+    template = settings.template_for("payment_reminder")
+    for retailer_id in ids:
+        with services.database.unit_of_work() as uow:
+            retailer = uow.session.get(Retailer, retailer_id)
+            if retailer is None:
+                continue
+            window = messaging.within_session_window(uow.session, retailer.whatsapp_number, now)
+            row = remind(
+                uow.session,
+                retailer_id,
+                now,
+                may_send=window or template is not None,
+                pay_hint=bool(settings.payment_gateways),
+            )
+            done = effects.collect(uow.session)
+            if done.outbound_ids:
+                row.outbound_message_id = done.outbound_ids[0]
+            uow.commit()
+            counts[row.status] += 1
+        effects.apply(done)
+    if ids:
+        log.info("payment reminders: %s", dict(counts))
+    return dict(counts)
