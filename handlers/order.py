@@ -68,7 +68,7 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
     if draft.questions and len(items) == 1 and not intent.ambiguities and items[0].sku in draft.questions[0].candidates:
         question = draft.questions.pop(0)
         items = [ParsedItem(items[0].sku, question.quantity, question.unit or "", question.text)]
-        adding = bool(draft.lines or draft.questions)
+        adding = False  # an answer, not more items
     skus = {i.sku for i in items} | {c for a in intent.ambiguities for c in a.candidates}
     products = products_by_sku(ctx.session, skus)
     notes += add_items(ctx, draft, items, products)

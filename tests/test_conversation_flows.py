@@ -268,3 +268,10 @@ def test_a_repeat_order_is_confirmed_like_any_summary(chat: Any) -> None:
     assert "• 2 bora Basmati Rice" in again and "Reply YES to confirm" in again
     assert "is placed" in chat.send(SURESH, "👍")  # the answer to the summary just sent
     assert len(chat.orders()) == 2
+
+
+def test_a_question_is_answered_by_naming_the_product(chat: Any) -> None:
+    chat.send(SURESH, "2 bora chamal, 5 ctn wai wai")
+    answered = chat.send(SURESH, "basmati")
+    assert answered.startswith("Your order:")  # an answer, not one more item
+    assert "• 2 bora Basmati Rice" in answered and "• 5 carton Wai Wai Noodles" in answered
