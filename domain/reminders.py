@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from db.models import ActorType, AuditLog, CreditAccount, PaymentReminder, Retailer
+from db.models import ActorType, AuditLog, CreditAccount, PaymentReminder, Retailer, RetailerWholesalerCredit
 from domain.calendar import nepal_day
 from domain.credit import account_balance
 from domain.events import Notice, notify
@@ -108,3 +108,44 @@ def recent_reminders(session: Session, retailer_id: int, n: int = 5) -> list[Pay
             .limit(n)
         )
     )
+
+
+SUMMARY_SHOPS = 10  # a WhatsApp message, not a report: the ten who owe most, then "and N more"
+
+
+def wholesaler_summaries(session: Session, week: str) -> int:
+    """The weekly word to each wholesaler: what their shops owe them, most first. One a week per
+    wholesaler (the notice's dedupe key names the week). Returns how many were written."""
+    rows = session.execute(
+        select(
+            RetailerWholesalerCredit.wholesaler_id,
+            Retailer.shop_name,
+            Retailer.name,
+            RetailerWholesalerCredit.outstanding,
+        )
+        .join(Retailer, Retailer.id == RetailerWholesalerCredit.retailer_id)
+        .where(RetailerWholesalerCredit.outstanding > 0)
+        .order_by(RetailerWholesalerCredit.wholesaler_id, RetailerWholesalerCredit.outstanding.desc())
+    ).all()
+    by_wholesaler: dict[int, list[tuple[str, Decimal]]] = {}
+    for wholesaler_id, shop_name, name, owed in rows:
+        by_wholesaler.setdefault(wholesaler_id, []).append((shop_name or name, owed))
+    for wholesaler_id, shops in by_wholesaler.items():
+        listed = "; ".join(f"{shop} {npr(owed)}" for shop, owed in shops[:SUMMARY_SHOPS])
+        more = len(shops) - SUMMARY_SHOPS
+        notify(
+            session,
+            Notice(
+                key="wholesaler_owed_summary",
+                to_kind="wholesaler",
+                to_id=wholesaler_id,
+                dedupe_key=f"owed-summary:{wholesaler_id}:{week}",
+                kind="weekly_summary",
+                params={
+                    "total": npr(sum((owed for _, owed in shops), Decimal(0))),
+                    "count": str(len(shops)),
+                    "shops": listed + (f"; +{more}" if more > 0 else ""),
+                },
+            ),
+        )
+    return len(by_wholesaler)

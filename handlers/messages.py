@@ -350,6 +350,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Namaste! A reminder from Thok: your khata shows NPR {outstanding} owed. Send PAY to pay it now, or HISAB to see it. Reply STOP for no more reminders.",
         "ne": "नमस्ते! थोकबाट सम्झना: तपाईंको खातामा रु {outstanding} तिर्न बाँकी छ। अहिले तिर्न तिर्नु, हेर्न हिसाब लेख्नुहोस्। सम्झना नचाहिए रोक्नुहोस् लेख्नुहोस्।",
     },
+    "wholesaler_owed_summary": {
+        "en": "Thok weekly summary: {count} shops owe you NPR {total} on credit. Most first: {shops}.",
+        "ne": "थोक साप्ताहिक विवरण: {count} पसलले तपाईंलाई उधारोमा रु {total} तिर्न बाँकी छ। धेरै बाँकी हुनेबाट: {shops}।",
+    },
     "reminders_stopped": {
         "en": "OK, no more payment reminders. Your khata is unchanged; send START to get reminders again.",
         "ne": "हुन्छ, अब भुक्तानीको सम्झना पठाइने छैन। खाता जस्ताको तस्तै छ; फेरि सम्झना चाहिए सुरु लेख्नुहोस्।",

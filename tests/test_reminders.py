@@ -124,3 +124,50 @@ def test_stop_inside_a_sentence_is_not_an_opt_out(fresh_database: Database, sett
     with fresh_database.unit_of_work() as uow:
         handle_message(uow.session, owing, "stop the chamal order", s)
         assert uow.session.get(Retailer, owing.id).reminders_stopped_at is None  # type: ignore[union-attr]
+
+
+def test_wholesalers_get_a_weekly_summary_of_what_shops_owe_them(fresh_database: Database, settings: Settings) -> None:
+    from workers.reminders import send_wholesaler_summaries
+
+    with fresh_database.unit_of_work() as uow:
+        w = factories.wholesaler(uow.session, name="Ram Traders")
+        for n, (name, amount) in enumerate((("Sita Store", 1_25_000), ("Hari Pasal", 500))):
+            r = factories.retailer(uow.session, name=name, limit=5_00_000)
+            post_debit(
+                uow.session,
+                retailer_id=r.id,
+                amount=Decimal(amount),
+                idempotency_key=f"order:sum:{n}",
+                description="z",
+                wholesaler_id=w.id,
+            )
+        wholesaler_phone = w.whatsapp_number
+        uow.commit()
+    s = _reminding(settings, fresh_database)
+    sunday_morning = datetime(2026, 12, 6, 4, 30, tzinfo=UTC)  # 10:15 in Nepal, a Sunday
+
+    def summaries() -> list[OutboundMessage]:
+        with fresh_database.session() as db:
+            rows = list(db.scalars(select(OutboundMessage).where(OutboundMessage.to_number == wholesaler_phone)))
+            db.expunge_all()
+            return rows
+
+    context.configure(s)
+    try:
+        assert send_wholesaler_summaries(sunday_morning - timedelta(hours=2)) == 0  # before 09:00
+        assert send_wholesaler_summaries(sunday_morning + timedelta(days=1)) == 0  # a Monday
+        assert send_wholesaler_summaries(sunday_morning) == 1
+        [sent] = summaries()
+        assert sent.kind == "weekly_summary"
+        assert "2 shops owe you NPR 1,25,500 on credit. Most first: Sita Store 1,25,000; Hari Pasal 500." in sent.body
+        send_wholesaler_summaries(sunday_morning + timedelta(hours=3))  # the same week: not twice
+        assert len(summaries()) == 1
+        send_wholesaler_summaries(sunday_morning + timedelta(days=7))
+        assert len(summaries()) == 2
+    finally:
+        context.configure(None)
+    context.configure(settings.with_overrides(database_url=fresh_database.url))  # reminders off: no summary
+    try:
+        assert send_wholesaler_summaries(sunday_morning + timedelta(days=14)) == 0
+    finally:
+        context.configure(None)

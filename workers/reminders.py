@@ -10,7 +10,8 @@ from decimal import Decimal
 
 from db.models import Retailer
 from domain import messaging
-from domain.reminders import due_reminders, remind
+from domain.calendar import NEPAL
+from domain.reminders import due_reminders, remind, wholesaler_summaries
 from workers import effects
 from workers.context import get_services
 
@@ -55,3 +56,26 @@ def send_payment_reminders(now: datetime | None = None) -> dict[str, int]:
     if ids:
         log.info("payment reminders: %s", dict(counts))
     return dict(counts)
+
+
+SUMMARY_WEEKDAY = 6  # Sunday (Python's Monday is 0): the first working day of Nepal's week
+SUMMARY_HOUR = 9  # Nepal time: after the shop opens
+
+
+def send_wholesaler_summaries(now: datetime | None = None) -> int:
+    """Wholesalers' weekly summary of what their shops owe them: Sunday from 09:00 Nepal time, on
+    with the reminders (REMINDER_AFTER_DAYS). Queued hourly; the week in each notice's key sends it
+    once, however often the job runs."""
+    services = get_services()
+    if services.settings.reminder_after_days <= 0:
+        return 0
+    local = (now or datetime.now(UTC)).astimezone(NEPAL)
+    if local.weekday() != SUMMARY_WEEKDAY or local.hour < SUMMARY_HOUR:
+        return 0
+    year, week, _ = local.isocalendar()
+    with services.database.unit_of_work() as uow:
+        written = wholesaler_summaries(uow.session, f"{year}-W{week:02d}")
+        done = effects.collect(uow.session)
+        uow.commit()
+    effects.apply(done)
+    return written

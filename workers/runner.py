@@ -53,11 +53,17 @@ def enqueue_sweep(settings: Settings, now: float | None = None) -> bool:
         queued = True
     except DuplicateJobError:
         pass
-    try:  # reminders of money due (off unless REMINDER_AFTER_DAYS is set): once an hour at most
-        queue.enqueue("workers.reminders.send_payment_reminders", job_id=f"payment-reminders-{hour}", unique=True)
-        queued = True
-    except DuplicateJobError:
-        pass
+    # Reminders of money due and the wholesalers' weekly summary (off unless REMINDER_AFTER_DAYS
+    # is set): once an hour at most.
+    for func, name in (
+        ("workers.reminders.send_payment_reminders", "payment-reminders"),
+        ("workers.reminders.send_wholesaler_summaries", "owed-summaries"),
+    ):
+        try:
+            queue.enqueue(func, job_id=f"{name}-{hour}", unique=True)
+            queued = True
+        except DuplicateJobError:
+            pass
     return queued
 
 
