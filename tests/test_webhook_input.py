@@ -10,7 +10,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from db.models import (
     InboundMessage,
@@ -27,6 +28,8 @@ from domain.events import take_events, take_notices
 from domain.money import MAX_AMOUNT, npr
 from domain.offers import OrderLine, place_order
 from domain.parties import register_retailer, register_wholesaler
+from handlers import Sender, dispatch
+from handlers.messages import t
 from tests.fake_twilio import (  # noqa: F401 (fixtures)
     PUBLIC,
     app,
@@ -37,6 +40,7 @@ from tests.fake_twilio import (  # noqa: F401 (fixtures)
     thok_settings,
     twilio_form,
 )
+from thok.config import Settings
 
 PATH = "/webhooks/twilio/whatsapp"
 RETAILER = "+9779841000001"
@@ -202,3 +206,25 @@ def test_a_stock_or_offer_finer_than_its_column_is_refused_not_rounded(
     with market.session() as s:
         assert s.scalars(select(WholesalerProduct.stock)).one() == Decimal(100)  # not 40.123
         assert s.scalars(select(VendorOffer.total_price)).one() == Decimal("9000.00")  # not 8500.56
+
+
+def test_a_value_postgresql_refuses_in_any_handler_is_answered_and_rolled_back(
+    session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The net under the domain's checks: a handler that writes, then sends PostgreSQL a value its
+    column cannot hold (a real DataError, SQLSTATE 22001), is answered from the catalog; its first
+    write is rolled back with the savepoint and the job's transaction stays usable."""
+    wholesaler = register_wholesaler(session, name="Hari", phone=WHOLESALER)
+
+    def careless(ctx: Any, intent: Any) -> list[Any]:
+        ctx.session.execute(text("UPDATE wholesalers SET name = 'changed' WHERE id = :id"), {"id": wholesaler.id})
+        ctx.session.execute(
+            text("UPDATE wholesalers SET district = :d WHERE id = :id"), {"d": "x" * 500, "id": wholesaler.id}
+        )
+        return []
+
+    monkeypatch.setitem(dispatch.ROUTES["wholesaler"], "stock", careless)
+    sender = Sender(kind="wholesaler", phone=WHOLESALER, id=wholesaler.id, name="Hari")
+    [reply] = dispatch.handle_message(session, sender, "STOCK RICE-JEERA 40", settings)
+    assert reply.body == t("input_too_large", "en")
+    assert session.scalar(text("SELECT name FROM wholesalers WHERE id = :id"), {"id": wholesaler.id}) == "Hari"
