@@ -43,6 +43,7 @@ RECLAIM_EVERY = 2  # beats between looks at the started registries
 SCHEDULER_LOCK_TTL = 10  # a dead lock holder is replaced within this
 REDIS_BACKOFF_MAX = 5.0  # longest wait between reconnection attempts: Redis back -> working in <= 5 s
 _MARK = "thok_liveness"
+RECLAIM_LOCK = "thok:reclaiming"
 
 
 def alive_key(worker_name: str) -> str:
@@ -64,6 +65,19 @@ def worker_gone(redis: Redis, worker_name: str) -> bool:
 def reclaim_abandoned(redis: Redis, queues: Iterable[str]) -> list[str]:
     """Started jobs of dead workers: expire their started-registry entries now and let RQ's own
     cleanup retry (or fail) them, as its maintenance pass would ten minutes later. Returns the job ids."""
+    # One reclaimer at a time across workers, so a job is not handed back twice.
+    if not redis.set(RECLAIM_LOCK, 1, nx=True, ex=5):  # short: its holder may be the worker that died
+        return []
+    try:
+        reclaimed = _reclaim(redis, queues)
+    finally:
+        redis.delete(RECLAIM_LOCK)
+    if reclaimed:
+        log.warning("worker gone: %d started job(s) handed back to their queues: %s", len(reclaimed), reclaimed)
+    return reclaimed
+
+
+def _reclaim(redis: Redis, queues: Iterable[str]) -> list[str]:
     reclaimed: list[str] = []
     for name in queues:
         registry = StartedJobRegistry(name, connection=redis)
@@ -78,8 +92,6 @@ def reclaim_abandoned(redis: Redis, queues: Iterable[str]) -> list[str]:
         if abandoned:
             redis.zadd(registry.key, dict.fromkeys(abandoned, 0), xx=True)
             registry.cleanup(timestamp=current_timestamp())
-    if reclaimed:
-        log.warning("worker gone: %d started job(s) handed back to their queues: %s", len(reclaimed), reclaimed)
     return reclaimed
 
 
