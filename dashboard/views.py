@@ -38,6 +38,7 @@ from domain.credit import account_balance
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.money import npr
 from domain.orders import TRANSITIONS
+from domain.payment_requests import recent_requests
 from domain.reminders import recent_reminders
 from domain.statement_pdf import render_statements
 from domain.statements import month_statement, write_month_csv
@@ -375,6 +376,7 @@ def khata(party_id: int) -> ResponseReturnValue:
             "page": reports.khata_page(session, party_id, before),
             "wholesalers": reports.wholesaler_choices(session),
             "reminders": recent_reminders(session, party_id),
+            "pay_requests": recent_requests(session, party_id),
         }
 
     today = reports.nepal_today()

@@ -285,3 +285,15 @@ def _to_retailer(request: PaymentRequest, key: str, params: dict[str, str]) -> N
 
 def paid_to(session: Session, request: PaymentRequest) -> str | None:
     return wholesaler_label(session, request.wholesaler_id) if request.wholesaler_id else None
+
+
+def recent_requests(session: Session, retailer_id: int, n: int = 5) -> list[PaymentRequest]:
+    """The shop's latest pay links, for the dashboard (REVIEW ones need a person)."""
+    return list(
+        session.scalars(
+            select(PaymentRequest)
+            .where(PaymentRequest.retailer_id == retailer_id)
+            .order_by(PaymentRequest.id.desc())
+            .limit(n)
+        )
+    )

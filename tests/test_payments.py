@@ -253,6 +253,12 @@ def test_a_different_amount_is_not_booked(shop: Shop, khalti_server: FakeKhalti)
     assert request.status == "REVIEW" and "1000" in (request.note or "")
     assert shop.credits() == 0 and shop.outstanding() == D(1500)
     assert len(shop.notices("payment_review")) == 1
+    support.seed(shop.db)
+    from tests.test_dashboard import login
+
+    assert login(shop.client).status_code == 302
+    page = shop.client.get(f"/dashboard/retailers/{shop.sender.id}/khata").get_data(as_text=True)
+    assert f"#{request.id}" in page and "<strong>needs a person</strong>: the gateway says NPR 1000" in page
 
 
 def test_redirect_job_and_retry_at_once_book_one_credit(shop: Shop, khalti_server: FakeKhalti) -> None:
