@@ -147,6 +147,8 @@ def test_two_workers_closing_the_same_window(db: Database, settings: Settings, o
 def _victim(url: str, redis_url: str, code: str) -> subprocess.Popen[str]:
     sep = "&" if "?" in url else "?"
     env = {**os.environ, "DATABASE_URL": f"{url}{sep}application_name=victim", "REDIS_URL": redis_url}
+    # A production job process refuses to start without Twilio (it would "send" to the simulator).
+    env.update(TWILIO_ACCOUNT_SID="AC" + "0" * 32, TWILIO_AUTH_TOKEN="t", TWILIO_WHATSAPP_FROM="whatsapp:+14155238886")
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, text=True)
 
 
