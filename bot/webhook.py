@@ -90,7 +90,7 @@ def status_callback() -> Response:
             uow.session,
             new_status,
             provider_sid=sid,
-            outbound_id=int(marker) if marker.isdigit() else None,
+            outbound_id=_outbound_marker(marker),
             error_code=form.get("ErrorCode") or None,
             error_message=form.get("ErrorMessage")
             or (f"provider status {reported}" if form.get("ErrorCode") else None),
@@ -102,6 +102,12 @@ def status_callback() -> Response:
         g.webhook_outcome = "duplicate"
         log.info("status %s for %s not applied (late, or unknown message)", reported, sid)
     return Response(status=204)
+
+
+def _outbound_marker(raw: str) -> int | None:
+    """Our `?ob=<outbound id>` on the callback URL; anything that is not a BIGINT id is ignored
+    (the provider SID still finds the message), never sent to PostgreSQL to overflow there."""
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**63 else None
 
 
 # Outcomes and latency for every webhook response, error handlers' included: the routes only say

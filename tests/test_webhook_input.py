@@ -228,3 +228,11 @@ def test_a_value_postgresql_refuses_in_any_handler_is_answered_and_rolled_back(
     [reply] = dispatch.handle_message(session, sender, "STOCK RICE-JEERA 40", settings)
     assert reply.body == t("input_too_large", "en")
     assert session.scalar(text("SELECT name FROM wholesalers WHERE id = :id"), {"id": wholesaler.id}) == "Hari"
+
+
+def test_a_status_callback_marker_beyond_bigint_is_not_a_500(app, fresh_database) -> None:
+    path = "/webhooks/twilio/status?ob=" + "9" * 30
+    form = {"MessageSid": "SM" + "e" * 32, "MessageStatus": "delivered"}
+    headers = signed_headers(path, form)
+    resp = app.test_client().post(path, data=form, headers=headers, base_url=PUBLIC)
+    assert resp.status_code in (204, 400)
