@@ -289,7 +289,8 @@ def test_a_worker_started_while_redis_is_down_waits_for_it(workers: Workers) -> 
     """Before: rc=1 at once."""
     server = RedisServer(free_port())
     worker = workers.start(REDIS_URL=server.url)
-    time.sleep(5)
+    wait_until(lambda: "Redis unavailable" in workers.log(worker) or worker.poll() is not None, 60, "a try")
+    time.sleep(2)
     assert worker.poll() is None, workers.log(worker)
     server.start()
     try:

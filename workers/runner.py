@@ -68,11 +68,15 @@ def enqueue_sweep(settings: Settings, now: float | None = None) -> bool:
 
 
 def _sweep_clock(settings: Settings, stop: threading.Event) -> None:
-    while not stop.wait(settings.sweep_interval_seconds):
+    # A sweep at start as well: a worker restarted after everything was down recovers at once.
+    while True:
         try:
             enqueue_sweep(settings)
+            ThokWorker.redis_watch.back()
         except RedisError as exc:  # Redis away: the next tick tries again, PostgreSQL keeps the work
             ThokWorker.redis_watch.lost(exc)  # one line per outage, not one per tick
+        if stop.wait(settings.sweep_interval_seconds):
+            return
 
 
 def run_worker(settings: Settings, burst: bool = False) -> bool:
