@@ -283,7 +283,9 @@ def password() -> ResponseReturnValue:
 
 @bp.get("/admins")
 def admin_accounts() -> ResponseReturnValue:
-    return render_template("dashboard/admins.html", admins=read(admins.admin_list))
+    return render_template(
+        "dashboard/admins.html", admins=read(admins.admin_list), failures=read(admins.recent_login_failures)
+    )
 
 
 @bp.post("/admins/<int:admin_id>/deactivate")

@@ -167,3 +167,8 @@ def change_password(
 def record_login_failure(session: Session, email: str, client_ip: str, *, locked: bool) -> None:
     """A refused sign-in on record (the caller commits it on its own: nothing else is written)."""
     session.add(LoginFailure(email=email[:254], client_ip=client_ip[:64], outcome="LOCKED" if locked else "FAILED"))
+
+
+def recent_login_failures(session: Session, limit: int = 50) -> list[LoginFailure]:
+    """The newest refused sign-ins, for the admins page: who was tried, from where."""
+    return list(session.scalars(select(LoginFailure).order_by(LoginFailure.id.desc()).limit(limit)))

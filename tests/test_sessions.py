@@ -234,6 +234,11 @@ def test_failures_and_the_lockout_are_recorded_and_counted(
     # Each failure, and the lockout once when it begins (not every refused try: a row per try
     # would let a locked-out client fill the table).
     assert sorted(rows) == [("FAILED", "10.6.6.6")] * 5 + [("LOCKED", "10.6.6.6")]
+    admin = app.test_client()
+    assert login(admin, support.ADMIN).status_code == 302
+    page = admin.get("/dashboard/admins").get_data(as_text=True)
+    refused = page.split("Refused sign-ins", 1)[1]
+    assert someone[0] in refused and "10.6.6.6" in refused and "lockout" in refused
 
 
 def test_a_forged_forwarded_for_is_ignored_without_trusted_proxies(app: Flask, someone: tuple[str, str]) -> None:
