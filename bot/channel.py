@@ -9,19 +9,25 @@ to send and records the result.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import requests
+from redis import Redis
+from redis.exceptions import RedisError
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from bot.content import Interactive, interactive, recorded_sids
 from db.models import OutboundStatus
+from handlers.messages import t
 from thok.config import WORKER_NEEDS, Settings
 
 WHATSAPP_PREFIX = "whatsapp:"
+_DEVANAGARI = re.compile("[\u0900-\u097f]")  # a Nepali body gets a Nepali list button
 LOOKUP_CAP = 5000  # messages to one number within one crash window: beyond it, fail loudly, never guess
 
 # Twilio's message statuses -> ours. "sending"/"accepted"/"scheduled" are all "the provider has it".
@@ -48,6 +54,7 @@ class OutgoingMessage:
     content_variables: dict[str, Any] | None = None
     status_callback: str | None = None
     media_url: str | None = None  # a document the provider fetches and sends with the text
+    choices: tuple[tuple[str, str], ...] = ()  # (id, title): buttons or a list where the provider can
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ class TwilioChannel:
     name = "twilio"
     enforces_session_window = True
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, redis: Redis | None = None):
         assert settings.twilio_configured, "TwilioChannel needs TWILIO_ACCOUNT_SID, _AUTH_TOKEN, _WHATSAPP_FROM"
         self.client = Client(
             settings.twilio_account_sid,
@@ -113,14 +120,31 @@ class TwilioChannel:
             self.client.api.base_url = settings.twilio_api_base.rstrip("/")
         sender = settings.twilio_whatsapp_from or ""
         self.from_ = sender if sender.startswith(WHATSAPP_PREFIX) else WHATSAPP_PREFIX + sender
+        self.redis = redis  # where `thok content sync` recorded the content SIDs
+
+    def _interactive(self, message: OutgoingMessage) -> Interactive | None:
+        """Buttons or a list for a free-form message that offers choices, if the definitions are
+        synced; otherwise the text goes as it is (it names the same choices)."""
+        if not message.choices or self.redis is None or message.media_url:
+            return None
+        try:
+            sids = recorded_sids(self.redis)
+        except RedisError:
+            return None  # the text still works; the send must not wait on this
+        button = t("list_button", "ne" if _DEVANAGARI.search(message.body) else "en")
+        return interactive(message.body, message.choices, sids, list_button=button)
 
     def send(self, message: OutgoingMessage) -> SendResult:
         kwargs: dict[str, Any] = {"from_": self.from_, "to": WHATSAPP_PREFIX + message.to}
         if message.status_callback:
             kwargs["status_callback"] = message.status_callback
+        shown = None if message.content_sid else self._interactive(message)
         if message.content_sid:
             kwargs["content_sid"] = message.content_sid
             kwargs["content_variables"] = json.dumps(message.content_variables or {}, ensure_ascii=False)
+        elif shown is not None:
+            kwargs["content_sid"] = shown.content_sid
+            kwargs["content_variables"] = json.dumps(shown.variables, ensure_ascii=False)
         else:
             kwargs["body"] = message.body
             if message.media_url:  # WhatsApp shows it as a document, the body as its caption
@@ -180,9 +204,9 @@ class SimulatorChannel:
         return []
 
 
-def channel_for(settings: Settings) -> Channel:
+def channel_for(settings: Settings, redis: Redis | None = None) -> Channel:
     if settings.twilio_configured:
-        return TwilioChannel(settings)
+        return TwilioChannel(settings, redis)
     # Only the demo "sends" to the simulator: in production it would mark every reply SENT unsent.
     settings.require_production(WORKER_NEEDS)
     return SimulatorChannel()

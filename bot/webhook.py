@@ -198,6 +198,9 @@ def read_form(req: Request, max_bytes: int) -> dict[str, str]:
     return dict(pairs)
 
 
+MAX_CHOICE_ID = 256  # WhatsApp's longest reply-button id (a list row's is 200)
+
+
 def incoming_message(form: dict[str, str]) -> messaging.IncomingMessage:
     missing = [name for name in ("MessageSid", "From", "Body") if name not in form]
     if missing:
@@ -229,6 +232,15 @@ def incoming_message(form: dict[str, str]) -> messaging.IncomingMessage:
         wa_id=(form.get("WaId") or None) and form["WaId"][:40],
         profile_name=(form.get("ProfileName") or None) and form["ProfileName"][:200],
         media_urls=media,
-        button_payload=form.get("ButtonPayload") or None,
-        button_text=form.get("ButtonText") or None,
+        button_payload=_choice_id(form),
+        button_text=form.get("ButtonText") or form.get("ListTitle") or None,
     )
+
+
+def _choice_id(form: dict[str, str]) -> str | None:
+    """A tapped reply button (ButtonPayload) or list row (ListId): the id Thok gave it is the command
+    it stands for, and the worker reads it instead of the title WhatsApp puts in Body."""
+    payload = form.get("ButtonPayload") or form.get("ListId") or None
+    if payload is not None and len(payload) > MAX_CHOICE_ID:
+        raise BadRequest(f"ButtonPayload/ListId of {len(payload)} characters is over {MAX_CHOICE_ID}")
+    return payload

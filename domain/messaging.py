@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -24,6 +25,9 @@ from db.models import InboundMessage, InboundStatus, OutboundMessage, OutboundSt
 
 MAX_BODY_CHARS = 1600  # Twilio refuses longer WhatsApp bodies
 SESSION_WINDOW = timedelta(hours=24)
+# Where a queued message keeps its tappable choices ([[id, title], ...]) among its content variables:
+# the channel turns them into buttons or a list, the simulator and the dashboard show them.
+CHOICES_KEY = "choices"
 
 # How far along a message is. A callback may only raise the rank: "sent" arriving after "delivered"
 # is ignored. Failure ranks with delivery: once a provider has given a final answer it stays.
@@ -209,6 +213,7 @@ def queue_message(
     wholesaler_id: int | None = None,
     content_variables: dict[str, str] | None = None,
     media_url: str | None = None,
+    choices: Sequence[Any] = (),
 ) -> list[int]:
     """Put a message in the outbox (split if long); return the ids of the rows this call created.
     The same key again creates nothing, so a re-run job cannot send a message twice. A document
@@ -217,6 +222,9 @@ def queue_message(
     ids: list[int] = []
     for index, part in enumerate(parts):
         key = idempotency_key if index == 0 else f"{idempotency_key}#{index + 1}"
+        variables: dict[str, Any] = dict(content_variables or {})
+        if choices and index == len(parts) - 1:  # the buttons go with the part that asks
+            variables[CHOICES_KEY] = [[c.id, c.title] for c in choices]
         stmt = (
             insert(OutboundMessage)
             .values(
@@ -228,7 +236,7 @@ def queue_message(
                 order_id=order_id,
                 retailer_id=retailer_id,
                 wholesaler_id=wholesaler_id,
-                content_variables=content_variables or None,
+                content_variables=variables or None,
                 media_url=media_url if index == 0 else None,
             )
             .on_conflict_do_nothing(index_elements=[OutboundMessage.idempotency_key])
@@ -271,7 +279,15 @@ def choose_delivery(message: OutboundMessage, window_open: bool, template_sid: s
             f"outside the 24-hour window and no template configured for kind {message.kind!r} "
             f"(set TWILIO_TEMPLATE_{message.kind.upper()})"
         )
-    return Delivery(body=message.body, content_sid=template_sid, content_variables=message.content_variables or {})
+    # A template has its own buttons, if any: the choices stay out of its variables.
+    variables = {k: v for k, v in (message.content_variables or {}).items() if k != CHOICES_KEY}
+    return Delivery(body=message.body, content_sid=template_sid, content_variables=variables)
+
+
+def choices_of(message: OutboundMessage) -> list[tuple[str, str]]:
+    """(id, title) of the buttons or list rows a queued message offers; [] for plain text."""
+    found = (message.content_variables or {}).get(CHOICES_KEY) or []
+    return [(str(c[0]), str(c[1])) for c in found if isinstance(c, list) and len(c) == 2]
 
 
 def claim_outbound(session: Session, outbound_id: int) -> OutboundMessage | None:

@@ -17,6 +17,16 @@ class Sender:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One tappable answer (a reply button or a list row), provider-neutral: `id` is the command
+    text it stands for ("YES", "ACCEPT TK-AB12", "2"), so a tap and the typed text are one command;
+    `title` is what the reader sees, in their language."""
+
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
 class Reply:
     to: str  # E.164
     body: str
@@ -26,3 +36,5 @@ class Reply:
     wholesaler_id: int | None = None
     content_variables: dict[str, str] = field(default_factory=dict)
     media_url: str | None = None  # a document sent with the text (the month's PDF statement)
+    # Buttons or a list where WhatsApp shows them; the body still says the same as numbered text.
+    choices: tuple[Choice, ...] = ()

@@ -25,6 +25,7 @@ from handlers import (
     Sender,
     balance,
     cancel,
+    choices,
     confirm,
     fulfilment,
     help,
@@ -48,7 +49,7 @@ from thok.config import Settings
 log = logging.getLogger(__name__)
 Handler = Callable[[Context, Intent], list[Reply]]
 
-DRAFT_INTENTS = frozenset({"order", "choose", "confirm", "decline", "reorder"})  # they ask about the draft
+DRAFT_INTENTS = frozenset({"order", "choose", "confirm", "decline", "reorder", "change"})  # they ask about the draft
 WHOLESALER_COMMANDS = frozenset({"offer", "accept", "pass", "stock", "paid", "dispatched", "delivered"})
 SHARED: dict[str, Handler] = {
     "help": help.handle,
@@ -62,6 +63,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     | {
         "order": order.handle,
         "choose": order.choose,
+        "change": choices.change,
         "confirm": confirm.handle,
         "decline": confirm.decline,
         "cancel": cancel.handle,
@@ -102,14 +104,23 @@ def understand(session: Session, sender: Sender, text: str) -> Intent:
     return parse(text, catalog_snapshot(session), role=sender.kind)
 
 
+def _has_draft(session: Session, sender: Sender) -> bool:
+    draft = load_draft(session, sender.id) if sender.id is not None else None
+    return draft is not None and bool(draft.lines or draft.questions)
+
+
 def handle_message(session: Session, sender: Sender, text: str, settings: Settings) -> list[Reply]:
     return respond(session, sender, text, settings)[1]
 
 
-def respond(session: Session, sender: Sender, text: str, settings: Settings) -> tuple[str, list[Reply]]:
-    """The intent it was taken as (for the message log) and the replies."""
+def respond(
+    session: Session, sender: Sender, text: str, settings: Settings, shown: str | None = None
+) -> tuple[str, list[Reply]]:
+    """The intent it was taken as (for the message log) and the replies. `shown`: what the person
+    saw and tapped (a button's title) when `text` is the command behind it: the reply follows the
+    language of the title, not of the command ("पक्का गर्नु" taps YES, and is answered in Nepali)."""
     intent = understand(session, sender, text)
-    lang = reply_language(sender.language, text, sender.default_language)
+    lang = reply_language(sender.language, shown or text, sender.default_language)
     ctx = Context(session, sender, settings, lang, text)
     name = intent.intent
     if sender.kind == "retailer" and name in ("unknown", "order") and not intent.items and choice_number(text):
@@ -117,7 +128,9 @@ def respond(session: Session, sender: Sender, text: str, settings: Settings) -> 
         draft = load_draft(session, sender.id) if sender.id is not None else None
         if draft is not None and draft.questions:
             name = "choose"
-    if sender.kind == "retailer" and pay.asks_to_pay(text):
+    if sender.kind == "retailer" and choices.asks_to_change(text) and _has_draft(session, sender):
+        name = "change"  # the summary's "Change" button (or the word alone): the draft stays
+    elif sender.kind == "retailer" and pay.asks_to_pay(text):
         name = "pay"  # "pay 5000" / "तिर्नु": paying the khata from the chat (issue 17)
     elif sender.kind == "retailer" and balance.asks_for_statement(text):
         name = "balance"  # "बिल पठाउनु": the month's PDF statement (issue 17)

@@ -652,6 +652,31 @@ CATALOG: dict[str, dict[str, str]] = {
         "ne": "एउटा अर्डरमा यति धेरै हुन सक्दैन",
     },
     "quantity_reason_not_plain": {"en": "it is not a plain number", "ne": "यो सादा अङ्क होइन"},
+    # --- tappable answers (handlers.choices): WhatsApp cuts button titles at 20, list rows at 24 ---
+    "btn_confirm": {"en": "Confirm", "ne": "पक्का गर्नु"},
+    "btn_change": {"en": "Change", "ne": "बदल्नु"},
+    "btn_cancel": {"en": "Cancel", "ne": "रद्द गर्नु"},
+    "btn_accept": {"en": "Accept my prices", "ne": "मेरो मूल्यमा लिन्छु"},
+    "btn_offer": {"en": "Make an offer", "ne": "मूल्य दिन्छु"},
+    "btn_pass": {"en": "Pass", "ne": "छोड्छु"},
+    "btn_confirm_win": {"en": "Confirm order", "ne": "अर्डर पक्का"},
+    "btn_pay": {"en": "Pay now", "ne": "अहिले तिर्नु"},
+    "btn_khata": {"en": "Show khata", "ne": "खाता हेर्नु"},
+    "list_button": {"en": "Choose", "ne": "छान्नुहोस्"},
+    "draft_change": {
+        "en": (
+            "Your order is kept. To add, write the items (e.g. 2 bora basmati); to start over, write new "
+            "with the items; to drop it, write NO."
+        ),
+        "ne": (
+            "तपाईंको अर्डर राखिएको छ। थप्न सामान लेख्नुहोस् (जस्तै: २ बोरा बासमती); सुरुदेखि गर्न नयाँ "
+            "लेखेर सामान पठाउनुहोस्; रद्द गर्न होइन लेख्नुहोस्।"
+        ),
+    },
+    "offer_ask_price": {
+        "en": "Write your total and delivery day for {ref}, e.g. OFFER {ref} 4500 tomorrow",
+        "ne": "{ref} को लागि आफ्नो जम्मा मूल्य र डेलिभरी दिन लेख्नुहोस्, जस्तै: OFFER {ref} 4500 भोलि",
+    },
 }
 
 LANGUAGES = ("en", "ne")

@@ -16,6 +16,9 @@ def _missing_ref(ctx: Context, command: str) -> list[Reply]:
 
 def offer(ctx: Context, intent: Intent) -> list[Reply]:
     assert ctx.wholesaler_id is not None
+    if intent.order_ref and intent.price is None:
+        # "OFFER TK-…" alone: the invitation's "Make an offer" button; ask for the total.
+        return [ctx.reply("offer_ask_price", ref=intent.order_ref)]
     if not intent.order_ref or intent.price is None:
         return _missing_ref(ctx, "OFFER")
     try:

@@ -9,6 +9,7 @@ draft unless it says "new" / "naya".
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ from bot.parsing.text import clean
 from db.models import Product
 from domain.catalog import best_prices, products_by_sku, to_product_unit
 from domain.drafts import ASKED_CHOICE, ASKED_CONFIRM, Draft, DraftLine, Question, load_draft, mark_asked, save_draft
-from handlers import Reply
+from handlers import Choice, Reply, choices
 from handlers.context import Context
 
 # Words that start a new draft instead of adding to the pending one.
@@ -192,4 +193,15 @@ def present(ctx: Context, draft: Draft, notes: list[str], *, added: bool = False
         mark_asked(draft, ASKED_CONFIRM)
     if draft.lines or draft.questions:
         save_draft(ctx.session, ctx.retailer_id, draft, ctx.settings.draft_ttl_seconds)
-    return ctx.compose(parts)
+    return replace(ctx.compose(parts), choices=_choices(ctx, draft))
+
+
+def _choices(ctx: Context, draft: Draft) -> tuple[Choice, ...]:
+    """The same answers as the text, to tap: the products of the question asked, or the summary's
+    confirm / change / cancel."""
+    if draft.questions:
+        question = draft.questions[0]
+        products = products_by_sku(ctx.session, set(question.candidates))
+        known = [s for s in question.candidates[:MAX_CHOICES] if s in products]
+        return choices.rows([name_for(ctx, products[sku]) for sku in known])
+    return choices.summary(ctx.lang) if draft.lines else ()

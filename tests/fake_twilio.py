@@ -1,7 +1,9 @@
 """A fake Twilio REST API on loopback, for the real `twilio` client to talk to.
 
-It emulates the two Messages endpoints Thok uses (create, and list for the crash-window lookup),
-records every request, and answers from a script: "201" (the default), "429", "500",
+It emulates the two Messages endpoints Thok uses (create, and list for the crash-window lookup)
+and the Content API's list / create / delete (`/v1/Content`, JSON, as content.twilio.com answers;
+a message sent with a ContentSid that does not exist is refused with Twilio's 21655), records every
+request, and answers from a script: "201" (the default), "429", "500",
 "63016" (a 400 with that error code), or "slow" (accept the message, then answer after `delay`
 seconds, longer than the client's timeout: Twilio has it, the sender never heard back).
 """
@@ -38,6 +40,8 @@ class FakeTwilio:
     requests: list[Recorded] = field(default_factory=list)
     accepted: list[dict[str, Any]] = field(default_factory=list)
     script: list[str] = field(default_factory=list)
+    contents: dict[str, dict[str, Any]] = field(default_factory=dict)  # the Content API's, by sid
+    content_page_size: int | None = None  # force a smaller page than asked, to exercise paging
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -60,11 +64,19 @@ class FakeTwilio:
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode(), keep_blank_values=True).items()}
+                raw = self.rfile.read(length).decode()
+                if urlparse(self.path).path.startswith("/v1/Content"):
+                    return fake._content(self, "POST", raw)
+                form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
                 fake._handle(self, "POST", form)
 
             def do_GET(self) -> None:  # noqa: N802
+                if urlparse(self.path).path.startswith("/v1/Content"):
+                    return fake._content(self, "GET", "")
                 fake._handle(self, "GET", {})
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                fake._content(self, "DELETE", "")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -98,6 +110,8 @@ class FakeTwilio:
                 400,
                 {"code": 63016, "message": "Failed to send freeform message outside the window", "status": 400},
             )
+        if form.get("ContentSid") and form["ContentSid"] not in self.contents:
+            return self._json(handler, 400, {"code": 21655, "message": "The ContentSid is Invalid", "status": 400})
         message = self._accept(parsed.path, form)
         if action == "slow":
             time.sleep(self.delay)
@@ -110,7 +124,9 @@ class FakeTwilio:
             "account_sid": path.split("/")[3],
             "from": form.get("From"),
             "to": form.get("To"),
-            "body": form.get("Body", ""),
+            "body": self._rendered(form) if form.get("ContentSid") else form.get("Body", ""),
+            "content_sid": form.get("ContentSid"),
+            "content_variables": json.loads(form["ContentVariables"]) if form.get("ContentVariables") else None,
             "num_media": "1" if form.get("MediaUrl") else "0",
             "status": "queued",
             "date_created": format_datetime(now, usegmt=True),
@@ -125,6 +141,90 @@ class FakeTwilio:
         with self.lock:
             self.accepted.append(message)
         return message
+
+    def _rendered(self, form: dict[str, str]) -> str:
+        """A content message's body as Twilio lists it: the definition's body with the variables in."""
+        content = self.contents.get(form["ContentSid"], {})
+        variables = json.loads(form.get("ContentVariables") or "{}")
+        body = next((t.get("body", "") for t in content.get("types", {}).values() if "body" in t), "")
+        for key, value in variables.items():
+            body = body.replace("{{" + key + "}}", str(value))
+        return str(body)
+
+    def _content(self, handler: BaseHTTPRequestHandler, method: str, raw: str) -> None:
+        parsed = urlparse(handler.path)
+        query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+        with self.lock:
+            self.requests.append(
+                Recorded(
+                    method,
+                    parsed.path,
+                    {"json": raw},
+                    query,
+                    handler.headers.get("Authorization", ""),
+                    time.monotonic(),
+                )
+            )
+        parts = parsed.path.rstrip("/").split("/")  # ["", "v1", "Content", sid?]
+        if not handler.headers.get("Authorization", "").startswith("Basic "):
+            return self._json(handler, 401, {"code": 20003, "message": "Authenticate", "status": 401})
+        if method == "POST" and len(parts) == 3:
+            if handler.headers.get("Content-Type", "").split(";")[0] != "application/json":
+                return self._json(handler, 400, {"code": 20001, "message": "expected JSON", "status": 400})
+            definition = json.loads(raw)
+            missing = [k for k in ("friendly_name", "language", "types") if not definition.get(k)]
+            if missing:
+                return self._json(handler, 400, {"code": 20001, "message": f"missing {missing}", "status": 400})
+            now = format_datetime(datetime.now(UTC), usegmt=True)
+            sid = "HX" + uuid.uuid4().hex
+            content = {
+                "sid": sid,
+                "account_sid": "AC" + "0" * 32,
+                "friendly_name": definition["friendly_name"],
+                "language": definition["language"],
+                "variables": definition.get("variables", {}),
+                "types": definition["types"],
+                "url": f"{self.url}/v1/Content/{sid}",
+                "date_created": now,
+                "date_updated": now,
+                "links": {"approval_fetch": f"{self.url}/v1/Content/{sid}/ApprovalRequests"},
+            }
+            with self.lock:
+                self.contents[sid] = content
+            return self._json(handler, 201, content)
+        if method == "GET" and len(parts) == 3:
+            size = self.content_page_size or int(query.get("PageSize", 50))
+            page = int(query.get("Page", 0))
+            with self.lock:
+                found = list(self.contents.values())
+            more = len(found) > (page + 1) * size
+            base = f"{self.url}/v1/Content?PageSize={size}"
+            return self._json(
+                handler,
+                200,
+                {
+                    "contents": found[page * size : (page + 1) * size],
+                    "meta": {
+                        "page": page,
+                        "page_size": size,
+                        "first_page_url": f"{base}&Page=0",
+                        "previous_page_url": f"{base}&Page={page - 1}" if page else None,
+                        "url": f"{base}&Page={page}",
+                        "next_page_url": f"{base}&Page={page + 1}" if more else None,
+                        "key": "contents",
+                    },
+                },
+            )
+        if method == "DELETE" and len(parts) == 4:
+            with self.lock:
+                gone = self.contents.pop(parts[3], None)
+            if gone is None:
+                return self._json(handler, 404, {"code": 20404, "message": "not found", "status": 404})
+            handler.send_response(204)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return None
+        return self._json(handler, 404, {"code": 20404, "message": "not found", "status": 404})
 
     def _page(self, path: str, query: dict[str, str]) -> dict[str, Any]:
         with self.lock:

@@ -42,7 +42,6 @@ def get_services() -> JobServices:
     global _services
     if _services is None:
         settings = _settings or runtime.settings()
-        _services = JobServices(
-            settings, runtime.database_for(settings), runtime.redis_for(settings), channel_for(settings)
-        )
+        redis = runtime.redis_for(settings)
+        _services = JobServices(settings, runtime.database_for(settings), redis, channel_for(settings, redis))
     return _services

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from db.models import Retailer, Wholesaler
 from domain import messaging
 from domain.events import Event, Notice, take_events, take_notices
+from handlers import choices
 from handlers.messages import reply_language
 from handlers.notices import notice_body
 from thok.config import Settings
@@ -48,6 +49,11 @@ def _recipient(session: Session, notice: Notice) -> tuple[str, str, int | None, 
     return number, lang, retailer_id, wholesaler_id
 
 
+def _can_pay(session: Session) -> bool:
+    """A "Pay now" button only where the pay reply exists: a payment gateway is configured."""
+    return bool(get_services().settings.payment_gateways)
+
+
 def render_notices(session: Session, notices: list[Notice]) -> list[int]:
     created: list[int] = []
     for notice in notices:
@@ -63,6 +69,7 @@ def render_notices(session: Session, notices: list[Notice]) -> list[int]:
             retailer_id=retailer_id,
             wholesaler_id=wholesaler_id,
             content_variables={str(i + 1): v for i, v in enumerate(params.values())},
+            choices=choices.for_notice(notice.key, lang, params.get("ref"), _can_pay(session)),
         )
     return created
 

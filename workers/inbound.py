@@ -51,7 +51,8 @@ def process_inbound(inbound_id: int) -> str:
             intent = "unregistered"
         else:
             text = message.button_payload or message.body
-            intent, replies = respond(uow.session, sender, text, services.settings)
+            shown = message.body if message.button_payload else None  # the tapped title, in their language
+            intent, replies = respond(uow.session, sender, text, services.settings, shown)
             if message.num_media > 0:
                 replies.append(Reply(to=phone, body=_media_reply(sender, message.body)))
         created: list[int] = []
@@ -68,6 +69,7 @@ def process_inbound(inbound_id: int) -> str:
                 wholesaler_id=reply.wholesaler_id,
                 content_variables=reply.content_variables,
                 media_url=reply.media_url,
+                choices=reply.choices,
             )
         messaging.finish_inbound(uow.session, message, party, intent)
         # What the handlers set in motion (notices to other parties, offer-window timers) is

@@ -114,6 +114,8 @@ def send_outbound(outbound_id: int) -> str:
             content_sid=delivery.content_sid,
             content_variables=delivery.content_variables,
             media_url=row.media_url,
+            # Buttons only with free-form text: a template (outside the window) brings its own.
+            choices=() if delivery.content_sid else tuple(messaging.choices_of(row)),
             status_callback=(
                 f"{settings.public_base_url}/webhooks/twilio/status?ob={row.id}" if settings.public_base_url else None
             ),
