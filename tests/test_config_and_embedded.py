@@ -16,7 +16,7 @@ import pytest
 from redis import Redis
 
 from bot.channel import channel_for
-from db.embedded import redis_socket, with_embedded_servers
+from db.embedded import redis_socket
 from tests.conftest import ROOT, _private_dir
 from tests.fake_twilio import fake_twilio, free_port, jobs, thok_settings  # noqa: F401 (fixtures)
 from thok.config import WORKER_NEEDS, ConfigError, load_settings, to_psycopg_url
@@ -170,24 +170,46 @@ print(json.dumps({"db": s.database_url, "postmaster": pid}))
 """
 
 
+OWNER = """
+import json, sys
+from thok.config import load_settings
+from db.embedded import with_embedded_servers
+s = with_embedded_servers(load_settings({"THOK_DATA_DIR": sys.argv[1]}))
+print(json.dumps({"db": s.database_url, "redis": s.redis_url}), flush=True)
+sys.stdin.read()  # until the test closes it
+"""
+
+
 def test_embedded_servers_are_shared_between_processes(own_dir: Path) -> None:
-    data_dir = own_dir / "data"
-    settings = with_embedded_servers(load_settings({"THOK_DATA_DIR": str(data_dir)}))
-    assert settings.database_url and settings.redis_url
-    with psycopg.connect(settings.database_url) as conn:
-        started = conn.execute("SELECT pg_postmaster_start_time()::text").fetchone()[0]  # type: ignore[index]
-        assert conn.execute("SELECT current_database()").fetchone() == ("thok",)
-    child = subprocess.run(
-        [sys.executable, "-c", SHARE, str(data_dir)], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert child.returncode == 0, child.stderr
+    """The first process starts them, the next attaches, and only the first one's end stops them.
+    (The owner is a child, not this test process: pytest workers live long.)"""
     import json
 
-    seen = json.loads(child.stdout.strip().splitlines()[-1])
-    assert seen["db"] == settings.database_url
-    assert seen["postmaster"] == started  # the same PostgreSQL, not a second one
-    assert Redis.from_url(settings.redis_url).get("from-child") == b"yes"  # and the same Redis
-    assert (data_dir / "pg" / "PG_VERSION").exists()
+    data_dir = own_dir / "data"
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, str(data_dir)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert owner.stdout is not None
+        urls = json.loads(owner.stdout.readline())
+        with psycopg.connect(urls["db"]) as conn:
+            started = conn.execute("SELECT pg_postmaster_start_time()::text").fetchone()[0]  # type: ignore[index]
+            assert conn.execute("SELECT current_database()").fetchone() == ("thok",)
+        child = subprocess.run(
+            [sys.executable, "-c", SHARE, str(data_dir)], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+        assert child.returncode == 0, child.stderr
+        seen = json.loads(child.stdout.strip().splitlines()[-1])
+        assert seen["db"] == urls["db"]
+        assert seen["postmaster"] == started  # the same PostgreSQL, not a second one
+        assert Redis.from_url(urls["redis"]).get("from-child") == b"yes"  # and the same Redis
+        assert (data_dir / "pg" / "PG_VERSION").exists()
+        assert len(_servers_of(data_dir)) == 2  # the child only attached: its end stopped nothing
+    finally:
+        assert owner.stdin is not None
+        owner.stdin.close()
+        owner.wait(timeout=60)
+    assert _servers_of(data_dir) == []  # the owner waits for its servers to stop before it exits
 
 
 # --- embedded servers stop with what started them ------------------------------------------------
