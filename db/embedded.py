@@ -40,23 +40,33 @@ EMBEDDED_DB_NAME = "thok"
 STOP_GRACE_SECONDS = 15  # then SIGKILL
 MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to 107 bytes
 
-# Reads "pid signal" lines until the owner's end of the pipe closes, then stops those processes,
-# newest first. Stdlib and psutil only (a zombie counts as gone: its parent, the owner, is dead or
-# exiting). It ignores the signals a terminal or a process-group kill would send it.
+# Reads "signal pid" or "signal pgdata-path" lines until the owner's end of the pipe closes, then
+# stops those servers, newest first: a PostgreSQL by whatever postmaster its data dir names then
+# (it may have been restarted since). Stdlib and psutil only (a zombie counts as gone: its parent,
+# the owner, is dead or exiting). It ignores the signals a terminal or a process-group kill sends.
 WATCHDOG = """
 import os, signal, sys, time
 import psutil
 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
     signal.signal(s, signal.SIG_IGN)
-servers = [tuple(int(x) for x in line.split()) for line in sys.stdin if line.strip()]
+entries = [line.rstrip("\\n").split(" ", 1) for line in sys.stdin if line.strip()]
 grace = float(sys.argv[1])
+def pid_of(what):
+    if what.isdigit():
+        return int(what)
+    try:
+        with open(os.path.join(what, "postmaster.pid")) as fh:
+            return int(fh.readline())
+    except (OSError, ValueError):
+        return None
+servers = [(pid_of(what), int(sig)) for sig, what in entries]
 def gone(pid):
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
 for pid, sig in reversed(servers):
-    if gone(pid):
+    if pid is None or gone(pid):
         continue
     os.kill(pid, sig)
     deadline = time.monotonic() + grace
@@ -85,9 +95,10 @@ class _Owner:
         # A fork (gunicorn, RQ's forking worker) must not keep the pipe open after the owner ends.
         os.register_at_fork(after_in_child=self._forget)
 
-    def watch(self, pid: int, stop_signal: int) -> None:
+    def watch(self, server: int | Path, stop_signal: int) -> None:
+        """`server`: a pid, or a PostgreSQL data dir (its postmaster.pid is read at stop time)."""
         assert self.watchdog.stdin is not None
-        self.watchdog.stdin.write(f"{pid} {int(stop_signal)}\n".encode())
+        self.watchdog.stdin.write(f"{int(stop_signal)} {server}\n".encode())
         self.watchdog.stdin.flush()
 
     def stop(self) -> None:
@@ -111,11 +122,11 @@ class _Owner:
 _owner: _Owner | None = None
 
 
-def _own(pid: int, stop_signal: int) -> None:
+def _own(server: int | Path, stop_signal: int) -> None:
     global _owner
     if _owner is None:
         _owner = _Owner()
-    _owner.watch(pid, stop_signal)
+    _owner.watch(server, stop_signal)
 
 
 def stop_owned_servers() -> None:
@@ -147,9 +158,7 @@ def start_embedded_postgres(data_dir: Path, db_name: str = EMBEDDED_DB_NAME) -> 
         # atexit) misses processes that are killed; the owner's watchdog stops it instead.
         server = pgserver.get_server(pgdata, cleanup_mode=None)
         if not already_running:
-            pid = server.get_pid()
-            assert pid is not None
-            _own(pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown
+            _own(pgdata, signal.SIGINT)  # PostgreSQL's "fast" shutdown, whichever postmaster runs then
     admin_url = server.get_uri("postgres")
     ensure_database(admin_url, db_name)
     return str(server.get_uri(db_name))

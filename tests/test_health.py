@@ -84,4 +84,4 @@ def test_readiness_follows_postgres_down_and_back(settings: Settings, redis_url:
         assert client.get("/readyz").status_code == 200
     finally:
         db.dispose()
-        server.cleanup()
+        server.stop()  # now, not when this pytest worker ends (db/embedded.py owns it till then)
