@@ -469,6 +469,8 @@ def test_cli_reverse_payment(
         uow.commit()
     monkeypatch.setenv("DATABASE_URL", fresh_database_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"):
+        monkeypatch.delenv(name, raising=False)
     runtime.settings.cache_clear()
     try:
         runner = CliRunner()
@@ -480,6 +482,13 @@ def test_cli_reverse_payment(
             "--admin",
             "khata-rights@thok.local",
         ]
+        # It tells both parties on WhatsApp: a production run without Twilio refuses in one line.
+        res = runner.invoke(main, args)
+        assert res.exit_code == 1 and "TWILIO_ACCOUNT_SID is not set" in res.output, res.output
+        monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-test-token")
+        monkeypatch.setenv("TWILIO_WHATSAPP_FROM", "whatsapp:+14155238886")
+        runtime.settings.cache_clear()
         res = runner.invoke(main, args)
         assert res.exit_code == 0, res.output
         assert f"payment #{payment.id} reversed" in res.output and "outstanding now NPR 900.00" in res.output
@@ -493,6 +502,7 @@ def test_cli_reverse_payment(
             assert run_checks(s) == []
     finally:
         runtime.settings.cache_clear()
+        context.configure(None)  # the notices built job services from this test's environment
 
 
 # --- 4. cancelling after a part payment: an advance -----------------------------------------------

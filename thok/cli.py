@@ -547,6 +547,10 @@ def reverse_payment_cmd(payment_id: int, reason: str, admin_email: str) -> None:
 
     settings = _settings()
     try:
+        settings.require_production(WORKER_NEEDS)  # it tells both parties on WhatsApp
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
         with runtime.database_for(settings).unit_of_work() as uow:
             actor = AdminActor(_admin_id(uow.session, admin_email), ip="cli")
             entry = reverse_payment(uow.session, payment_id, reason, actor)
