@@ -29,6 +29,8 @@ def test_order_offer_decision_and_khata_over_whatsapp(
         # Invitations and notices reach wholesalers outside their 24-hour window: approved templates.
         twilio_templates=(("offer_request", "HXinvite"), ("order_update", "HXupdate"), ("payment_update", "HXpay")),
     )
+    for sid in ("HXinvite", "HXupdate", "HXpay"):  # approved templates, as Twilio's Content API holds them
+        fake_twilio.contents[sid] = {"sid": sid, "types": {"twilio/text": {"body": "{{1}}"}}}
     context.configure(settings)
     try:
         with fresh_database.unit_of_work() as uow:
