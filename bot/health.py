@@ -134,7 +134,8 @@ def install_request_log(app: Flask) -> None:
     @app.after_request
     def _log(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("thok_started", time.perf_counter())
-        level = logging.DEBUG if request.path in PROBES else logging.INFO
+        # Probes, and routes a page polls (the simulator's), set g.quiet_log: DEBUG, not a line a second.
+        level = logging.DEBUG if request.path in PROBES or g.get("quiet_log") else logging.INFO
         log.log(
             level,
             "%s %s %d",

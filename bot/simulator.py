@@ -1,8 +1,12 @@
-"""The local chat simulator (demo only): type as a seeded retailer or wholesaler, see Thok answer.
+"""The local chat simulator (demo only): write as a seeded retailer or wholesaler, see Thok answer,
+tap its buttons and lists as on a phone.
 
 Messages go through the real, signed webhook path — store, queue, worker, outbox — exactly as a
-Twilio delivery would; only the final hop differs (SimulatorChannel marks the row SENT and this
-page shows it). Served in dev mode only: in production it would let anyone write as any party.
+Twilio delivery would; a tapped button or list row is posted as Twilio posts one (ButtonPayload /
+ListId, the title as Body). Only the final hop differs: SimulatorChannel marks the row SENT, this
+page shows it, and "read" comes back through the status webhook when the page has shown it, so the
+ticks are the ones the dashboard sees. Served in dev mode only: in production it would let anyone
+write as any party.
 """
 
 from __future__ import annotations
@@ -10,20 +14,25 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
 from bot.app import services
 from bot.channel import WHATSAPP_PREFIX
 from bot.signature import SIGNATURE_HEADER, sign
+from bot.webhook import BadRequest, incoming_message
+from db.models import OutboundMessage, OutboundStatus
 from domain import messaging
 from domain.errors import InvalidInput
 from domain.phones import normalize_phone
 
 bp = Blueprint("simulator", __name__)
 WEBHOOK_PATH = "/webhooks/twilio/whatsapp"
+STATUS_PATH = "/webhooks/twilio/status"
 SIMULATED_BOT_NUMBER = "whatsapp:+14155238886"  # Twilio's sandbox number, when none is configured
 SHOWN = {"SENT", "DELIVERED", "READ", "FAILED", "UNDELIVERED"}
+TAPS = {"button": ("ButtonPayload", "ButtonText"), "list": ("ListId", "ListTitle")}
 
 
 @bp.before_request
@@ -58,21 +67,24 @@ def send() -> ResponseReturnValue:
         "ProfileName": "Simulator",
         "NumMedia": "0",
     }
-    headers = {}
-    if settings.twilio_auth_token:
-        # Sign exactly as Twilio would, over the URL the webhook will reconstruct.
-        base = settings.public_base_url or request.host_url.rstrip("/")
-        headers[SIGNATURE_HEADER] = sign(base + WEBHOOK_PATH, form, settings.twilio_auth_token)
-    response = current_app.test_client().post(
-        WEBHOOK_PATH, data=form, headers=headers, base_url=request.host_url, environ_base=_client_environ()
-    )
-    return jsonify(status=response.status_code, message_sid=form["MessageSid"]), (
-        202 if response.status_code == 200 else response.status_code
-    )
+    tap = TAPS.get(request.form.get("tap", ""))
+    if tap is not None:  # a reply button or list row: our id, and its title as the text
+        form[tap[0]], form[tap[1]] = request.form.get("payload", ""), body
+    try:
+        # The webhook's own check, run here first so the page can say why a send is refused (the
+        # webhook answers Twilio with a bare 400 and logs the reason).
+        incoming_message(form)
+    except BadRequest as exc:
+        return jsonify(error=str(exc), status=400), 400
+    response = _post_signed(WEBHOOK_PATH, form)
+    if response.status_code != 200:
+        return jsonify(error=f"the webhook refused it (HTTP {response.status_code})"), response.status_code
+    return jsonify(status=response.status_code, message_sid=form["MessageSid"]), 202
 
 
 @bp.get("/simulator/messages")
 def conversation() -> ResponseReturnValue:
+    g.quiet_log = True  # polled every second or two: not an INFO line each time
     try:
         phone = normalize_phone(request.args.get("phone", ""))
     except InvalidInput as exc:
@@ -90,6 +102,41 @@ def conversation() -> ResponseReturnValue:
         )
 
 
+@bp.post("/simulator/read")
+def read() -> ResponseReturnValue:
+    """The phone has shown these messages: report "delivered" then "read" through the status
+    webhook, as WhatsApp does, so the ticks turn blue here and on the dashboard."""
+    g.quiet_log = True
+    try:
+        phone = normalize_phone(request.form.get("phone", ""))
+    except InvalidInput as exc:
+        return jsonify(error=str(exc)), 400
+    with services().database.session() as session:
+        sids = session.scalars(
+            select(OutboundMessage.provider_sid).where(
+                OutboundMessage.to_number == phone,
+                OutboundMessage.status.in_([OutboundStatus.SENT, OutboundStatus.DELIVERED]),
+                OutboundMessage.provider_sid.is_not(None),
+            )
+        ).all()
+    for sid in sids:
+        for status in ("delivered", "read"):
+            _post_signed(STATUS_PATH, {"MessageSid": str(sid), "MessageStatus": status})
+    return jsonify(read=len(sids))
+
+
+def _post_signed(path: str, form: dict[str, str]) -> Any:
+    settings = services().settings
+    headers = {}
+    if settings.twilio_auth_token:
+        # Sign exactly as Twilio would, over the URL the webhook will reconstruct.
+        base = settings.public_base_url or request.host_url.rstrip("/")
+        headers[SIGNATURE_HEADER] = sign(base + path, form, settings.twilio_auth_token)
+    return current_app.test_client().post(
+        path, data=form, headers=headers, base_url=request.host_url, environ_base=_client_environ()
+    )
+
+
 def _outbound(m: Any) -> dict[str, Any]:
     return {
         "id": m.id,
@@ -99,6 +146,7 @@ def _outbound(m: Any) -> dict[str, Any]:
         "shown": m.status.value in SHOWN,
         "error": m.error_message,
         "at": m.created_at.isoformat(),
+        "choices": [{"id": cid, "title": title} for cid, title in messaging.choices_of(m)],
     }
 
 
