@@ -40,7 +40,7 @@ def _in_uow(fn: Callable[[Session], T]) -> T:
     svc = services()
     with svc.database.unit_of_work() as uow:
         result = fn(uow.session)
-        done = effects.collect(uow.session)
+        done = effects.collect(uow.session, svc.settings)
         uow.commit()
     effects.apply(done, svc.redis, svc.settings)
     return result

@@ -53,7 +53,7 @@ def perform(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         with db.unit_of_work() as uow:
             result = fn(uow.session, actor(), *args, **kwargs)
-            done = effects.collect(uow.session)
+            done = effects.collect(uow.session, services().settings)
             uow.commit()
         # Read-your-writes: this admin's next pages read the replica only once it has replayed
         # this commit (db/replica.py); the position travels in their signed session cookie.

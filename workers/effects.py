@@ -49,13 +49,15 @@ def _recipient(session: Session, notice: Notice) -> tuple[str, str, int | None, 
     return number, lang, retailer_id, wholesaler_id
 
 
-def _can_pay(session: Session) -> bool:
-    """A "Pay now" button only where the pay reply exists: a payment gateway is configured."""
-    return bool(get_services().settings.payment_gateways)
+def _can_pay(settings: Settings | None) -> bool:
+    """A "Pay now" button only where the pay reply exists: a payment gateway is configured. A web
+    process passes its own settings (it has no job context to read them from)."""
+    return bool((settings or get_services().settings).payment_gateways)
 
 
-def render_notices(session: Session, notices: list[Notice]) -> list[int]:
+def render_notices(session: Session, notices: list[Notice], settings: Settings | None = None) -> list[int]:
     created: list[int] = []
+    can_pay = _can_pay(settings) if notices else False
     for notice in notices:
         phone, lang, retailer_id, wholesaler_id = _recipient(session, notice)
         params = {k: "" if v is None else str(v) for k, v in notice.params.items()}
@@ -69,14 +71,14 @@ def render_notices(session: Session, notices: list[Notice]) -> list[int]:
             retailer_id=retailer_id,
             wholesaler_id=wholesaler_id,
             content_variables={str(i + 1): v for i, v in enumerate(params.values())},
-            choices=choices.for_notice(notice.key, lang, params.get("ref"), _can_pay(session)),
+            choices=choices.for_notice(notice.key, lang, params.get("ref"), can_pay),
         )
     return created
 
 
-def collect(session: Session) -> Effects:
-    """Call just before commit."""
-    return Effects(render_notices(session, take_notices(session)), take_events(session))
+def collect(session: Session, settings: Settings | None = None) -> Effects:
+    """Call just before commit; a web process passes its settings (a job uses its context's)."""
+    return Effects(render_notices(session, take_notices(session), settings), take_events(session))
 
 
 def apply(effects: Effects, redis: Redis | None = None, settings: Settings | None = None) -> None:
