@@ -224,3 +224,31 @@ def test_an_oversized_choice_id_is_a_400_not_stored(phone) -> None:
     assert phone.post(form) == 400
     with phone.db.session() as s:
         assert s.scalar(select(func.count()).select_from(InboundMessage)) == 0
+
+
+def test_which_shape_a_set_of_choices_takes() -> None:
+    from bot.content import interactive
+
+    sids = {d["friendly_name"]: f"HX{n:032d}" for n, d in enumerate(DEFINITIONS)}
+    three = interactive("Confirm?", [("YES", "Confirm"), ("CHANGE", "Change"), ("NO", "Cancel")], sids)
+    assert three is not None and three.content_sid == sids["thok_buttons_3"]
+    assert three.variables == {
+        "1": "Confirm?",
+        "2": "Confirm",
+        "3": "YES",
+        "4": "Change",
+        "5": "CHANGE",
+        "6": "Cancel",
+        "7": "NO",
+    }
+    # A title longer than a button holds (20) goes as a list row (24), with the list's button text.
+    long = interactive("Which?", [("1", "Sona Mansuli Rice 25kg"), ("2", "Basmati")], sids, list_button="छान्नुहोस्")
+    assert long is not None and long.content_sid == sids["thok_list_2"] and long.variables["2"] == "छान्नुहोस्"
+    assert (long.variables["3"], long.variables["4"]) == ("Sona Mansuli Rice 25kg", "1")
+    four = interactive("Which?", [(str(n), f"P{n}") for n in range(1, 5)], sids)
+    assert four is not None and four.content_sid == sids["thok_list_4"]
+    # Beyond what WhatsApp takes, or not synced: None (the text goes as it is).
+    assert interactive("x", [(str(n), f"P{n}") for n in range(11)], sids) is None
+    assert interactive("x" * 1025, [("YES", "Confirm")], sids) is None
+    assert interactive("x", [("1", "A row title far longer than 24")], sids) is None
+    assert interactive("x", [("YES", "Confirm")], {}) is None
