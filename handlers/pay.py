@@ -29,7 +29,7 @@ FILLER = frozenset({"rs", "npr", "रु", "rupees", "rupaiya", "रुपैय
 
 
 def asks_to_pay(text: str) -> bool:
-    """"pay", "pay 5000", "तिर्नु ५००": a pay word first, then nothing or an amount. "tirnu kati
+    """A pay word first, then nothing or an amount: "pay", "pay 5000", "तिर्नु ५००". "tirnu kati
     cha?" (how much do I owe?) is a balance question, left to the parser."""
     words = (text or "").translate(_DIGITS).strip().lower().split()
     if not words or words[0].strip("!.,") not in PAY_WORDS:

@@ -121,9 +121,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_reminders")),
     )
-    op.create_index(
-        "ix_payment_reminders_retailer_id_created_at", "payment_reminders", ["retailer_id", "created_at"]
-    )
+    op.create_index("ix_payment_reminders_retailer_id_created_at", "payment_reminders", ["retailer_id", "created_at"])
     op.create_index(op.f("ix_payment_reminders_outbound_message_id"), "payment_reminders", ["outbound_message_id"])
     op.add_column("retailer_payments", sa.Column("payment_request_id", sa.BigInteger(), nullable=True))
     op.create_foreign_key(
