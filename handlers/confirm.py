@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.parser import Intent
 from db.models import Retailer
 from domain.drafts import discard_draft, load_draft
 from domain.offers import OrderLine, place_order
-from handlers import Reply
+from handlers import Reply, choices
 from handlers.context import Context
 from handlers.order import lines_text, present
 
@@ -41,7 +42,8 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
     if draft.questions:
         return [present(ctx, draft, [ctx.text("answer_first")])]
     if not explicit_yes(ctx.message) and not draft.soft_confirmable(now):
-        return [ctx.reply("confirm_explicit", lines=lines_text(ctx, draft), total=ctx.money(draft.total))]
+        asked = ctx.reply("confirm_explicit", lines=lines_text(ctx, draft), total=ctx.money(draft.total))
+        return [replace(asked, choices=choices.summary(ctx.lang))]  # a tap is an explicit YES
     discard_draft(ctx.session, ctx.retailer_id)
     retailer = ctx.session.get(Retailer, ctx.retailer_id)
     assert retailer is not None

@@ -20,6 +20,7 @@ from bot.content import DEFINITIONS, SIDS_KEY, ContentApi, recorded_sids, sync
 from db.models import InboundMessage, Order, OutboundMessage, Wholesaler
 from domain import messaging
 from tests.fake_twilio import PUBLIC, fake_twilio, run_worker, signed_headers, thok_settings, twilio_form  # noqa: F401
+from thok import runtime
 from thok.cli import main as thok_cli
 from thok.runtime import redis_for
 from thok.seed import seed_demo
@@ -85,13 +86,17 @@ def test_thok_content_sync_command(fake_twilio, redis, redis_url, database_url, 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("THOK_DEV_MODE", raising=False)
+    runtime.settings.cache_clear()  # the CLI reads these settings, not an earlier test's
     redis.delete(SIDS_KEY)
-    result = CliRunner().invoke(thok_cli, ["content", "sync"])
-    assert result.exit_code == 0, result.output
-    assert "thok_list_4\tHX" in result.output and "13 created, 0 replaced, 0 unchanged" in result.output
-    assert len(recorded_sids(redis)) == 13
-    result = CliRunner().invoke(thok_cli, ["content", "sync"])
-    assert "0 created, 0 replaced, 13 unchanged" in result.output
+    try:
+        result = CliRunner().invoke(thok_cli, ["content", "sync"])
+        assert result.exit_code == 0, result.output
+        assert "thok_list_4\tHX" in result.output and "13 created, 0 replaced, 0 unchanged" in result.output
+        assert len(recorded_sids(redis)) == 13
+        result = CliRunner().invoke(thok_cli, ["content", "sync"])
+        assert "0 created, 0 replaced, 13 unchanged" in result.output
+    finally:
+        runtime.settings.cache_clear()  # the next test reads its own
 
 
 @pytest.fixture
@@ -204,6 +209,15 @@ def test_without_synced_content_the_choices_go_as_numbered_text(phone, fake_twil
     assert "1. " in asked["Body"] and "Reply with the number" in asked["Body"]
     [summary] = phone.send(SURESH, "2")  # the typed number does what the list row does
     assert "ContentSid" not in summary and "Reply YES" in summary["Body"]
+    # A 👍 after something else was said is not a YES: the question comes back, with the buttons.
+    phone.send(SURESH, "hisab")
+    [asked_again] = phone.send(SURESH, "👍")
+    with phone.db.session() as s:
+        last = s.scalars(
+            select(OutboundMessage).where(OutboundMessage.to_number == SURESH).order_by(OutboundMessage.id.desc())
+        ).first()
+        assert last is not None and last.body == asked_again["Body"]
+        assert [cid for cid, _ in messaging.choices_of(last)] == ["YES", "CHANGE", "NO"]
 
 
 def test_a_template_outside_the_window_gets_no_choice_variables() -> None:
