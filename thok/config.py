@@ -70,6 +70,14 @@ def _int_list(env: dict[str, str], name: str, default: tuple[int, ...]) -> tuple
 SERVER_NEEDS = ("DATABASE_URL", "REDIS_URL")
 WORKER_NEEDS = (*SERVER_NEEDS, "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM")
 WEB_NEEDS = (*WORKER_NEEDS, "SECRET_KEY")  # the auth token checks Twilio's signatures
+# With WHATSAPP_PROVIDER=meta the Twilio names above stand for Meta's: a worker sends through the
+# Graph API (token, number id, URL); the web also checks signatures (app secret) and answers the
+# subscription handshake (verify token).
+TWILIO_NEEDS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM")
+META_WORKER_NEEDS = ("META_ACCESS_TOKEN", "META_PHONE_NUMBER_ID", "META_GRAPH_URL")
+META_WEB_NEEDS = ("META_APP_SECRET", "META_VERIFY_TOKEN")
+WHATSAPP_PROVIDERS = ("twilio", "meta")
+META_GRAPH_URL = "https://graph.facebook.com/v21.0"  # the base URL carries the API version
 MIN_SECRET_KEY_LENGTH = 32  # signs the dashboard's session cookies
 
 
@@ -136,6 +144,15 @@ class Settings:
     reminder_after_days: int = 0
     reminder_min_amount: int = 1000
     reminder_every_days: int = 7
+    # Which WhatsApp provider carries the messages: Twilio, or Meta's Cloud API (Graph API) directly.
+    whatsapp_provider: str = "twilio"
+    meta_app_secret: str | None = None  # signs Meta's webhooks (X-Hub-Signature-256)
+    meta_verify_token: str | None = None  # ours, echoed by Meta in the subscription handshake
+    meta_access_token: str | None = None  # a system user's token, for the Graph API
+    meta_phone_number_id: str | None = None  # the business number's id: POST /{id}/messages
+    meta_graph_url: str = META_GRAPH_URL  # tests point it at a fake Graph API on loopback
+    # Approved templates per outbound kind for Meta (META_TEMPLATE_<KIND>=name or name:language).
+    meta_templates: tuple[tuple[str, str], ...] = ()
 
     @property
     def payment_gateways(self) -> tuple[str, ...]:
@@ -150,8 +167,22 @@ class Settings:
         """Real sending needs all three; without them (the demo) replies go to the simulator."""
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_whatsapp_from)
 
+    @property
+    def meta_configured(self) -> bool:
+        """Real sending through the Graph API needs the token and the number's id."""
+        return self.whatsapp_provider == "meta" and bool(self.meta_access_token and self.meta_phone_number_id)
+
     def template_for(self, kind: str) -> str | None:
-        return dict(self.twilio_templates).get(kind)
+        """The approved template of this kind for the provider in use (a Twilio ContentSid, or a
+        Meta template's `name[:language]`)."""
+        return dict(self.meta_templates if self.whatsapp_provider == "meta" else self.twilio_templates).get(kind)
+
+    def provider_needs(self, needs: tuple[str, ...]) -> tuple[str, ...]:
+        """`needs` with the Twilio settings swapped for Meta's when Meta is the provider."""
+        if self.whatsapp_provider != "meta" or not any(name in TWILIO_NEEDS for name in needs):
+            return needs
+        meta = META_WORKER_NEEDS + (META_WEB_NEEDS if "SECRET_KEY" in needs else ())
+        return tuple(name for name in needs if name not in TWILIO_NEEDS) + meta
 
     @property
     def sqlalchemy_url(self) -> str | None:
@@ -173,7 +204,7 @@ class Settings:
         secret that is obviously weak: fail with one clear line naming the variable."""
         if self.dev_mode:
             return
-        for name in needs:
+        for name in self.provider_needs(needs):
             value = getattr(self, name.lower())
             if value is None or not str(value).strip():
                 raise ConfigError(f"{name} is not set: export {name}=... (or run `thok demo` for dev mode)")
@@ -267,6 +298,19 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         reminder_after_days=_int(env, "REMINDER_AFTER_DAYS", 0),
         reminder_min_amount=_int(env, "REMINDER_MIN_AMOUNT", 1000),
         reminder_every_days=_int(env, "REMINDER_EVERY_DAYS", 7),
+        whatsapp_provider=_choice(env, "WHATSAPP_PROVIDER", WHATSAPP_PROVIDERS, "twilio"),
+        meta_app_secret=(env.get("META_APP_SECRET") or "").strip() or None,
+        meta_verify_token=(env.get("META_VERIFY_TOKEN") or "").strip() or None,
+        meta_access_token=(env.get("META_ACCESS_TOKEN") or "").strip() or None,
+        meta_phone_number_id=(env.get("META_PHONE_NUMBER_ID") or "").strip() or None,
+        meta_graph_url=(env.get("META_GRAPH_URL", META_GRAPH_URL) or "").strip().rstrip("/"),
+        meta_templates=tuple(
+            sorted(
+                (name[len("META_TEMPLATE_") :].lower(), value.strip())
+                for name, value in env.items()
+                if name.startswith("META_TEMPLATE_") and value.strip()
+            )
+        ),
     )
 
 
