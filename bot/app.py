@@ -63,14 +63,16 @@ def create_app(
         settings, database or runtime.database_for(settings), redis or runtime.redis_for(settings)
     )
 
-    from bot import simulator, webhook  # here, not at the top: they import services() from us
+    from bot import meta_webhook, simulator, webhook  # here, not at the top: they import services() from us
     from dashboard import init_dashboard
 
     app.register_blueprint(webhook.bp)
+    app.register_blueprint(meta_webhook.bp)  # /webhooks/meta/whatsapp: Meta's Cloud API (issue 18)
     app.register_blueprint(simulator.bp)
     csrf = init_dashboard(app)  # sessions, CSRF on every form, the /dashboard blueprint
     # Twilio signs its webhooks and the simulator exists only in dev mode: no browser form to protect.
     csrf.exempt(webhook.bp)
+    csrf.exempt(meta_webhook.bp)  # Meta signs its webhooks too (X-Hub-Signature-256)
     csrf.exempt(simulator.bp)
 
     from bot import health

@@ -22,6 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from bot.app import services
 from bot.channel import TWILIO_STATUS
 from bot.signature import is_signed, signature_required
+from db.models import OutboundStatus
 from domain import messaging
 from domain.errors import InvalidInput
 from domain.phones import mask_phone, whatsapp_sender
@@ -47,7 +48,6 @@ class BadRequest(ValueError):
 
 @bp.post("/webhooks/twilio/whatsapp")
 def inbound() -> Response:
-    svc = services()
     form = _verified_form(request)
     if isinstance(form, Response):
         return form
@@ -56,11 +56,20 @@ def inbound() -> Response:
     except BadRequest as exc:
         return _refuse(400, f"inbound webhook: {exc}")
     bind(message_sid=message.message_sid)
+    if accept(message) is None:
+        g.webhook_outcome = "duplicate"
+    return Response(EMPTY_TWIML, 200, content_type="text/xml")
+
+
+def accept(message: messaging.IncomingMessage) -> int | None:
+    """Store one verified inbound message once by its provider id and put it on the queue; every
+    provider's webhook comes through here. Returns the new row's id, None for a duplicate.
+    PostgreSQL down raises (the route answers 503); Redis down leaves the row PENDING."""
+    svc = services()
     with svc.database.autocommit() as conn:
         inbound_id = messaging.store_inbound(conn, message)
         unfinished = messaging.unfinished_inbound_id(conn, message.message_sid) if inbound_id is None else None
     if inbound_id is None:
-        g.webhook_outcome = "duplicate"
         # Still unprocessed: the first delivery's webhook may have died before enqueueing. Queue it
         # now rather than at the next sweep; the job id keeps it single.
         requeued = unfinished is not None and requeue_redelivery(svc.redis, unfinished)
@@ -68,7 +77,7 @@ def inbound() -> Response:
     else:
         _enqueue(inbound_id)
     metrics.message_in("received" if inbound_id else "duplicate")
-    return Response(EMPTY_TWIML, 200, content_type="text/xml")
+    return inbound_id
 
 
 @bp.post("/webhooks/twilio/status")
@@ -84,24 +93,45 @@ def status_callback() -> Response:
         log.info("status %r for %s ignored", reported, sid)
         return Response(status=204)
     bind(message_sid=sid, provider_status=reported)
-    marker = request.args.get("ob", "")
+    moved = apply_status(
+        sid,
+        reported,
+        new_status,
+        outbound_id=_outbound_marker(request.args.get("ob", "")),
+        error_code=form.get("ErrorCode") or None,
+        error_message=form.get("ErrorMessage") or None,
+    )
+    if not moved:
+        g.webhook_outcome = "duplicate"
+    return Response(status=204)
+
+
+def apply_status(
+    sid: str,
+    reported: str,
+    new_status: OutboundStatus,
+    *,
+    outbound_id: int | None,
+    error_code: str | None,
+    error_message: str | None,
+) -> bool:
+    """One provider status report onto its outbound row, only forward; every provider's status
+    webhook comes through here. False: late (the row is further on) or not one of ours."""
     with services().database.unit_of_work() as uow:
         moved = messaging.advance_status(
             uow.session,
             new_status,
             provider_sid=sid,
-            outbound_id=_outbound_marker(marker),
-            error_code=form.get("ErrorCode") or None,
-            error_message=form.get("ErrorMessage")
-            or (f"provider status {reported}" if form.get("ErrorCode") else None),
+            outbound_id=outbound_id,
+            error_code=error_code,
+            error_message=error_message or (f"provider status {reported}" if error_code else None),
         )
         uow.commit()
     if moved:
         metrics.message_out(new_status.value)
     else:
-        g.webhook_outcome = "duplicate"
         log.info("status %s for %s not applied (late, or unknown message)", reported, sid)
-    return Response(status=204)
+    return moved
 
 
 def _outbound_marker(raw: str) -> int | None:
