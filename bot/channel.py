@@ -205,7 +205,12 @@ class SimulatorChannel:
 
 
 def channel_for(settings: Settings, redis: Redis | None = None) -> Channel:
-    if settings.twilio_configured:
+    if settings.whatsapp_provider == "meta":  # WHATSAPP_PROVIDER: Meta's Cloud API instead of Twilio
+        if settings.meta_configured:
+            from bot.meta_channel import MetaChannel  # it imports this module's types
+
+            return MetaChannel(settings)
+    elif settings.twilio_configured:
         return TwilioChannel(settings, redis)
     # Only the demo "sends" to the simulator: in production it would mark every reply SENT unsent.
     settings.require_production(WORKER_NEEDS)
