@@ -2,7 +2,8 @@
 endpoint (verify, store, enqueue) against a bare Flask endpoint that only returns TwiML, measured in
 the same run on the same machine. A third, "floor", is the real app doing everything but the I/O
 (signature, form checks, request log, metrics; no INSERT, no enqueue): what is left of the gap
-once PostgreSQL and Redis are taken out.
+once PostgreSQL and Redis are taken out. A fourth, "meta", is the real app's Meta Cloud API endpoint
+(`/webhooks/meta/whatsapp`: HMAC over the raw JSON body, one message per POST), beside Twilio's.
 
     .venv/bin/python bench/webhook_rate.py [--requests 3000] [--concurrency 8]
 
@@ -14,7 +15,10 @@ Target: real >= 0.5 x bare, real p99 < 50 ms.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import http.client
+import json
 import os
 import socket
 import statistics
@@ -37,6 +41,8 @@ TOKEN = "bench-auth-token"
 PUBLIC = "http://bench.thok.test"
 PATH = "/webhooks/twilio/whatsapp"
 FLOOR_PATH = "/webhooks/twilio/floor"
+META_PATH = "/webhooks/meta/whatsapp"
+META_SECRET = "bench-meta-app-secret"
 TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -110,7 +116,41 @@ def start_gunicorn(app_spec: str, env: dict[str, str], threads: int) -> tuple[su
     raise SystemExit(f"gunicorn {app_spec} did not start")
 
 
-def signed_requests(n: int, prefix: str, path: str = PATH) -> list[tuple[bytes, str]]:
+Request = tuple[bytes, dict[str, str]]
+
+
+def meta_requests(n: int, prefix: str) -> list[Request]:
+    """One message per POST, signed as Meta signs (X-Hub-Signature-256 over the raw body)."""
+    out = []
+    for i in range(n):
+        sender = f"97798{41000000 + i % 5000:08d}"
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550001111", "phone_number_id": "1"},
+            "contacts": [{"profile": {"name": "Bench"}, "wa_id": sender}],
+            "messages": [
+                {
+                    "from": sender,
+                    "id": f"wamid.{prefix}{i:08d}",
+                    "timestamp": "1764522000",
+                    "type": "text",
+                    "text": {"body": "2 bora chamal\n5 kg dal"},
+                }
+            ],
+        }
+        payload = {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "W", "changes": [{"field": "messages", "value": value}]}],
+        }
+        body = json.dumps(payload).encode()
+        signature = "sha256=" + hmac.new(META_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        out.append((body, {"Content-Type": "application/json", "X-Hub-Signature-256": signature}))
+    return out
+
+
+def signed_requests(n: int, prefix: str, path: str = PATH) -> list[Request]:
+    if path == META_PATH:
+        return meta_requests(n, prefix)
     validator = RequestValidator(TOKEN)
     out = []
     for i in range(n):
@@ -123,12 +163,14 @@ def signed_requests(n: int, prefix: str, path: str = PATH) -> list[tuple[bytes, 
             "NumMedia": "0",
             "ProfileName": "Bench",
         }
-        out.append((urlencode(form).encode(), validator.compute_signature(PUBLIC + path, form)))
+        signature = validator.compute_signature(PUBLIC + path, form)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+        out.append((urlencode(form).encode(), headers))
     return out
 
 
 def hammer(
-    port: int, requests: list[tuple[bytes, str]], concurrency: int, path: str = PATH
+    port: int, requests: list[Request], concurrency: int, path: str = PATH
 ) -> tuple[float, list[float], list[int]]:
     latencies: list[float] = []
     codes: list[int] = []
@@ -143,14 +185,9 @@ def hammer(
                 item = next(cursor, None)
             if item is None:
                 break
-            body, signature = item
+            body, headers = item
             t0 = time.perf_counter()
-            conn.request(
-                "POST",
-                path,
-                body=body,
-                headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
-            )
+            conn.request("POST", path, body=body, headers=headers)
             resp = conn.getresponse()
             resp.read()
             mine.append((time.perf_counter() - t0, resp.status))
@@ -199,6 +236,7 @@ def main() -> None:
         "TWILIO_AUTH_TOKEN": TOKEN,
         "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
         "PUBLIC_BASE_URL": PUBLIC,
+        "META_APP_SECRET": META_SECRET,  # the Meta endpoint checks signatures whichever provider sends
         "PYTHONPATH": str(ROOT),
     }
     run = uuid.uuid4().hex[:8]
@@ -207,6 +245,7 @@ def main() -> None:
         ("bare", "bench.webhook_rate:bare_app()", PATH),
         ("floor", "bench.webhook_rate:floor_app()", FLOOR_PATH),
         ("real", "bot.app:create_app()", PATH),
+        ("meta", "bot.app:create_app()", META_PATH),
     )
     for name, spec, path in sides:
         proc, port = start_gunicorn(spec, env, args.threads)
@@ -225,14 +264,13 @@ def main() -> None:
     with database.engine.connect() as conn:
         from sqlalchemy import text
 
-        stored, distinct = conn.execute(
-            text("SELECT count(*), count(DISTINCT message_sid) FROM inbound_messages WHERE message_sid LIKE :p"),
-            {"p": f"SMreal{run}%"},
-        ).one()
+        count = text("SELECT count(*), count(DISTINCT message_sid) FROM inbound_messages WHERE message_sid LIKE :p")
+        stored, distinct = conn.execute(count, {"p": f"SMreal{run}%"}).one()
+        meta_stored, meta_distinct = conn.execute(count, {"p": f"wamid.meta{run}%"}).one()
     database.dispose()
 
     for name, (rate, p50, p99, bad) in results.items():
-        print(f"{name:>4}: {rate:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   non-200: {bad}")
+        print(f"{name:>5}: {rate:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   non-200: {bad}")
     print(
         f"gunicorn: 2 workers, {'sync' if args.threads == 1 else f'gthread x{args.threads}'}; "
         f"{args.concurrency} concurrent clients; {args.requests} requests each"
@@ -241,8 +279,12 @@ def main() -> None:
     print(f"ratio real/bare: {ratio:.2f}   (target >= 0.5; real p99 target < 50 ms)")
     floor = results["floor"][0] / results["bare"][0]
     print(f"ratio floor/bare: {floor:.2f}   (the same app without its INSERT and enqueue)")
+    meta = results["meta"][0] / results["real"][0]
+    print(f"ratio meta/real: {meta:.2f}   (Meta's endpoint beside Twilio's, same app)")
     print(f"stored rows: {stored} for {args.requests} requests sent, distinct MessageSid: {distinct}")
+    print(f"stored Meta rows: {meta_stored} for {args.requests} requests sent, distinct wamid: {meta_distinct}")
     ok = stored == distinct == args.requests and results["real"][3] == 0
+    ok = ok and meta_stored == meta_distinct == args.requests and results["meta"][3] == 0
     print("rows check:", "OK" if ok else "MISMATCH", f"(embedded data in {tmp}; delete when done)")
     raise SystemExit(0 if ok else 1)
 

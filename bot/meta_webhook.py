@@ -140,7 +140,7 @@ def inbound() -> Response:
             statuses += _status(item)
     if values and not stored and duplicates:
         g.webhook_outcome = "duplicate"
-    log.info("Meta webhook: %d stored, %d duplicate, %d status(es) applied", stored, duplicates, statuses)
+    log.debug("Meta webhook: %d stored, %d duplicate, %d status(es) applied", stored, duplicates, statuses)
     return Response("", 200, content_type="text/plain")
 
 
