@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -49,6 +50,7 @@ META_STATUS: dict[str, OutboundStatus] = {
     "failed": OutboundStatus.FAILED,
 }
 MEDIA_KINDS = ("image", "audio", "document", "video", "sticker")
+_WAMID = re.compile(r"[\x21-\x7e]{1,512}")
 
 
 class Malformed(ValueError):
@@ -161,10 +163,9 @@ def change_values(payload: Any) -> list[dict[str, Any]]:
 
 
 def _list(value: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    items = value.get(name) or []
-    if not isinstance(items, list):
-        raise Malformed(f"{name} is not a list")
-    return [item for item in items if isinstance(item, dict)]
+    # Lenient past the envelope: a bad part of one change must not lose (or 500) the batch's others.
+    items = value.get(name)
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 def _contacts(value: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -172,13 +173,25 @@ def _contacts(value: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _text(value: Any, limit: int) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+    """A string field as PostgreSQL can hold it: no NUL, no lone surrogate (JSON allows both)."""
+    if not isinstance(value, str):
+        return ""
+    return value[:limit].replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _message_id(value: Any) -> str | None:
+    """A wamid as Meta writes it (printable ASCII, no spaces), else None."""
+    return value if isinstance(value, str) and _WAMID.fullmatch(value) else None
 
 
 def incoming(item: dict[str, Any], contacts: dict[str, dict[str, Any]]) -> messaging.IncomingMessage | None:
     """One Meta message as Thok stores it, or None (logged) when it cannot be placed."""
-    wamid, sender = item.get("id"), item.get("from")
-    if not isinstance(wamid, str) or not wamid.strip() or len(wamid) > 512:
+    wamid, sender = _message_id(item.get("id")), item.get("from")
+    if wamid is None:
         log.warning("Meta message without a usable id skipped")
         return None
     if not isinstance(sender, str) or not sender:
@@ -195,27 +208,27 @@ def incoming(item: dict[str, Any], contacts: dict[str, dict[str, Any]]) -> messa
     body, payload, shown = "", None, None
     media: list[str] = []
     if kind == "text":
-        body = _text((item.get("text") or {}).get("body"), webhook.MAX_BODY_CHARS)
+        body = _text(_obj(item.get("text")).get("body"), webhook.MAX_BODY_CHARS)
     elif kind == "interactive":
-        reply = item.get("interactive") or {}
-        chosen = reply.get("button_reply") or reply.get("list_reply") or {}
+        reply = _obj(item.get("interactive"))
+        chosen = _obj(reply.get("button_reply") or reply.get("list_reply"))
         payload = _text(chosen.get("id"), webhook.MAX_CHOICE_ID) or None
         body = shown = _text(chosen.get("title"), 200)
     elif kind == "button":  # a template's quick-reply button
-        button = item.get("button") or {}
+        button = _obj(item.get("button"))
         payload = _text(button.get("payload"), webhook.MAX_CHOICE_ID) or None
         body = shown = _text(button.get("text"), 200)
     elif kind in MEDIA_KINDS:
-        media_item = item.get(kind) or {}
+        media_item = _obj(item.get(kind))
         # Stored by Meta's media id (it expires within days; fetching it is not done yet) so the
         # worker answers as for a Twilio photo: Thok cannot read it, please type the order.
         media = [f"meta-media:{_text(media_item.get('id'), 200)}"]
         body = _text(media_item.get("caption"), webhook.MAX_BODY_CHARS)
-    profile = (contacts.get(sender) or {}).get("profile") or {}
+    profile = _obj(_obj(contacts.get(sender)).get("profile"))
     return messaging.IncomingMessage(
         message_sid=message_key(wamid),
         from_number=phone,
-        body=body.replace("\x00", ""),
+        body=body,
         wa_id=sender[:40],
         profile_name=_text(profile.get("name"), 200) or None,
         media_urls=media,
@@ -244,24 +257,25 @@ def _store_acknowledged(message: messaging.IncomingMessage) -> int:
 
 
 def _status(item: dict[str, Any]) -> int:
-    wamid, reported = item.get("id"), str(item.get("status") or "").lower()
+    wamid, reported = _message_id(item.get("id")), _text(item.get("status"), 20).lower()
     new_status = META_STATUS.get(reported)
-    if not isinstance(wamid, str) or not wamid or new_status is None:
+    if wamid is None or new_status is None:
         log.info("Meta status %r ignored", reported)
         return 0
     errors = item.get("errors") if isinstance(item.get("errors"), list) else []
     first = errors[0] if errors and isinstance(errors[0], dict) else {}
     code = first.get("code")
-    message = first.get("title") or first.get("message")
-    opaque = str(item.get("biz_opaque_callback_data") or "")
+    code = _text(str(code), 20) if isinstance(code, int | str) and not isinstance(code, bool) else None
+    message = _text(first.get("title"), 500) or _text(first.get("message"), 500)
+    opaque = _text(item.get("biz_opaque_callback_data"), 64)
     marker = opaque.removeprefix("ob=") if opaque.startswith("ob=") else ""
     moved = webhook.apply_status(
         message_key(wamid),
         reported,
         new_status,
         outbound_id=webhook._outbound_marker(marker),
-        error_code=str(code) if code is not None else None,
-        error_message=str(message)[:500] if message else None,
+        error_code=code or None,
+        error_message=message or None,
     )
     return 1 if moved else 0
 

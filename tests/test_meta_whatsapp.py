@@ -11,6 +11,9 @@ from collections import namedtuple
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.app import create_app
@@ -497,3 +500,34 @@ def _shown(sent: dict[str, Any]) -> str:
     if sent["type"] == "document":
         return str(sent["document"].get("caption", ""))
     return json.dumps(sent.get("template"))
+
+
+# --- any signed JSON: 200 or 400, never a 500 -----------------------------------------------------
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30)
+_JSON = st.recursive(
+    _SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)  # fmt: skip
+_FIELDS = st.sampled_from(["id", "from", "type", "text", "interactive", "button", "image", "status", "errors"])
+
+
+@hypothesis_settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    noise=st.dictionaries(_FIELDS, _JSON | st.just("wamid.X\x00") | st.just("\ud800"), max_size=4),
+    kind=st.sampled_from(["text", "interactive", "button", "image", "reaction", "order", 5, None]),
+    envelope=st.sampled_from(["ok", "messages-not-list", "value-not-dict", "entry-junk"]),
+)
+def test_any_signed_json_is_200_or_400_never_500(meta_app, noise, kind, envelope) -> None:
+    message = {**text_message(wamid(), RETAILER, "hi"), "type": kind, **noise}
+    status = {"id": wamid(), "status": "delivered", **noise}
+    payload = webhook_payload([message], [status])
+    value = payload["entry"][0]["changes"][0]["value"]
+    if envelope == "messages-not-list":
+        value["messages"] = message
+    elif envelope == "value-not-dict":
+        payload["entry"][0]["changes"][0]["value"] = [value]
+    elif envelope == "entry-junk":
+        payload["entry"].append(noise)
+    raw = json.dumps(payload).encode()  # ASCII escapes: a lone surrogate reaches the parser as "\ud800"
+    assert meta_app.test_client().post(PATH, data=raw, headers=signed(raw)).status_code in (200, 400)
