@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections import namedtuple
 from typing import Any
 
@@ -531,3 +532,19 @@ def test_any_signed_json_is_200_or_400_never_500(meta_app, noise, kind, envelope
         payload["entry"].append(noise)
     raw = json.dumps(payload).encode()  # ASCII escapes: a lone surrogate reaches the parser as "\ud800"
     assert meta_app.test_client().post(PATH, data=raw, headers=signed(raw)).status_code in (200, 400)
+
+
+def test_meta_sends_share_their_own_throughput_limit(meta_settings, fresh_database, redis, fake_graph) -> None:
+    # META_MAX_MPS, not Twilio's: 10 per second is a slot every 100 ms, on the business number's clock.
+    context.configure(meta_settings.with_overrides(meta_max_mps=10, twilio_max_mps=1000))
+    try:
+        ids = [outbox(fresh_database, f"message {i}", key=f"thr:{i}") for i in range(5)]
+        assert redis.get(f"thok:throttle:meta:{PHONE_NUMBER_ID}") is None
+        started = time.monotonic()
+        assert all(send_outbound(i).startswith("sent:") for i in ids)
+        elapsed = time.monotonic() - started
+    finally:
+        context.configure(None)
+    assert redis.get(f"thok:throttle:meta:{PHONE_NUMBER_ID}") is not None
+    assert redis.get("thok:throttle:whatsapp:+14155238886") is None  # the Twilio sender's clock is untouched
+    assert elapsed >= 0.35  # four waits of ~100 ms after the first send

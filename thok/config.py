@@ -153,6 +153,7 @@ class Settings:
     meta_graph_url: str = META_GRAPH_URL  # tests point it at a fake Graph API on loopback
     # Approved templates per outbound kind for Meta (META_TEMPLATE_<KIND>=name or name:language).
     meta_templates: tuple[tuple[str, str], ...] = ()
+    meta_max_mps: int = 80  # Meta's default throughput per business number, shared by all workers
 
     @property
     def payment_gateways(self) -> tuple[str, ...]:
@@ -176,6 +177,13 @@ class Settings:
         """The approved template of this kind for the provider in use (a Twilio ContentSid, or a
         Meta template's `name[:language]`)."""
         return dict(self.meta_templates if self.whatsapp_provider == "meta" else self.twilio_templates).get(kind)
+
+    @property
+    def send_throttle(self) -> tuple[str, int]:
+        """The sender whose rate is shared across workers, and its messages per second."""
+        if self.whatsapp_provider == "meta":
+            return f"meta:{self.meta_phone_number_id}", self.meta_max_mps
+        return self.twilio_whatsapp_from or "twilio", self.twilio_max_mps
 
     def provider_needs(self, needs: tuple[str, ...]) -> tuple[str, ...]:
         """`needs` with the Twilio settings swapped for Meta's when Meta is the provider."""
@@ -304,6 +312,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         meta_access_token=(env.get("META_ACCESS_TOKEN") or "").strip() or None,
         meta_phone_number_id=(env.get("META_PHONE_NUMBER_ID") or "").strip() or None,
         meta_graph_url=(env.get("META_GRAPH_URL", META_GRAPH_URL) or "").strip().rstrip("/"),
+        meta_max_mps=_int(env, "META_MAX_MPS", 80),
         meta_templates=tuple(
             sorted(
                 (name[len("META_TEMPLATE_") :].lower(), value.strip())

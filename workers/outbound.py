@@ -127,7 +127,7 @@ def send_outbound(outbound_id: int) -> str:
             if result is not None:
                 log.info("outbound %s was accepted by an earlier attempt (%s)", outbound_id, result.provider_sid)
         if result is None:
-            take_send_slot(services.redis, settings.twilio_whatsapp_from or channel.name, settings.twilio_max_mps)
+            take_send_slot(services.redis, *settings.send_throttle)  # per provider's sender (issue 18)
             result = channel.send(message)
     except PermanentSendError as exc:
         with services.database.unit_of_work() as uow:
