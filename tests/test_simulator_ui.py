@@ -40,7 +40,7 @@ def test_the_page_lists_parties_by_name_and_role_and_uses_thoks_own_font(demo) -
     assert "Retailers (shops)" in html and "Wholesalers" in html
     assert 'data-name="KC Mart" data-kind="retailer"' in html and f'data-phone="{KC_MART}"' in html
     assert 'data-kind="wholesaler"' in html
-    assert "/static/fonts/fonts.css" in html and "/static/simulator.js" in html
+    assert "/static/fonts/fonts.css" in html and "function choicesFor(m)" in html  # the script, under the nonce
     css = client.get("/static/fonts/fonts.css").get_data(as_text=True)
     assert 'font-family: "Thok Devanagari"' in css and "NotoSansDevanagari-Regular.woff" in css
     font = client.get("/static/fonts/NotoSansDevanagari-Regular.woff")
