@@ -158,8 +158,6 @@ def test_every_dashboard_route_answers_random_input_without_a_500(app: Flask) ->
     client = _signed_in(app)
     seen: set[str] = set()
 
-    @settings_for_property
-    @given(requests(rules))
     def check(request: tuple[str, str, str, dict[str, str], dict[str, str]]) -> None:
         nonlocal client
         endpoint, method, path, query, form = request
@@ -174,8 +172,12 @@ def test_every_dashboard_route_answers_random_input_without_a_500(app: Flask) ->
         ):
             client = _signed_in(app)  # signed out by the request itself: sign in again
 
-    check()
-    assert len(seen) >= len(rules) * 0.9, sorted({r.endpoint for r in rules} - seen)
+    # Every route gets its share of the examples: sampling one strategy over all routes left a few
+    # routes unvisited in some runs.
+    per_route = hypothesis_settings(settings_for_property, max_examples=max(10, 400 // len(rules)))
+    for rule in rules:
+        per_route(given(requests([rule]))(check))()
+    assert seen == {r.endpoint for r in rules}
 
 
 # --- each kind of bad value gets a 400 naming the field ------------------------------------------
