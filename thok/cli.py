@@ -296,7 +296,8 @@ def seed_cmd(demo: bool) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(
         f"seeded: {result.products} products, {result.wholesalers} wholesalers, {result.price_rows} price rows, "
-        f"{result.retailers} retailers{', 1 admin' if result.admin_created else ''}"
+        f"{result.retailers} retailers{', 1 admin' if result.admin_created else ''}, "
+        f"{result.orders} orders and {result.payments} payments of history"
     )
 
 
