@@ -1,5 +1,6 @@
 """The Flask app factory (configuration, then extensions, then blueprints). No app object is
-created at import time, so workers and the CLI import freely and tests build their own."""
+created at import time, so tests build their own. Nothing imports this module but the process that
+serves (gunicorn, `thok demo`) and tests: what a request needs comes from `thok.web.services()`."""
 
 from __future__ import annotations
 
@@ -7,28 +8,19 @@ import logging
 import secrets
 from typing import Any
 
-from flask import Flask, Response, current_app, g, render_template
+from flask import Flask, Response, g, render_template
 from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bot import demo_gateway, health, meta_webhook, pay, simulator, statement, webhook
+from dashboard import init_dashboard
 from db.session import Database
+from thok import runtime
 from thok.config import Settings
 from thok.logging import configure_logging
+from thok.web import EXTENSION, Services
 
 log = logging.getLogger(__name__)
-
-
-class Services:
-    """What a request needs, built once per process."""
-
-    def __init__(self, settings: Settings, database: Database, redis: Redis):
-        self.settings = settings
-        self.database = database
-        self.redis = redis
-
-
-def services() -> Services:
-    return current_app.extensions["thok"]  # type: ignore[no-any-return]
 
 
 def create_app(
@@ -37,8 +29,6 @@ def create_app(
     redis: Redis | None = None,
     **flask_config: Any,
 ) -> Flask:
-    from thok import runtime
-
     settings = settings or runtime.settings()
     configure_logging(settings.log_level, settings.log_format)
     settings.require_production()
@@ -59,12 +49,9 @@ def create_app(
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
-    app.extensions["thok"] = Services(
+    app.extensions[EXTENSION] = Services(
         settings, database or runtime.database_for(settings), redis or runtime.redis_for(settings)
     )
-
-    from bot import meta_webhook, simulator, webhook  # here, not at the top: they import services() from us
-    from dashboard import init_dashboard
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(meta_webhook.bp)  # /webhooks/meta/whatsapp: Meta's Cloud API (issue 18)
@@ -75,14 +62,13 @@ def create_app(
     csrf.exempt(meta_webhook.bp)  # Meta signs its webhooks too (X-Hub-Signature-256)
     csrf.exempt(simulator.bp)
 
-    from bot import health
-
     app.register_blueprint(health.bp)  # /readyz and /metrics
-
-    from bot import pay, statement
-
     app.register_blueprint(pay.bp)  # /pay/...: the khata's payment links and the gateways' returns
     app.register_blueprint(statement.bp)  # /statement/<signed token>.pdf: the PDF sent on WhatsApp
+    if settings.dev_mode and settings.demo_gateway:  # `thok demo`'s pretend Khalti; never in production
+        app.register_blueprint(
+            demo_gateway.make_blueprint(app.extensions[EXTENSION].redis, settings.khalti_secret_key or "")
+        )
     health.install_request_log(app)
 
     @app.get("/healthz")

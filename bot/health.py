@@ -13,21 +13,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
 from functools import cache
 
 from alembic.runtime.migration import MigrationContext
 from flask import Blueprint, Flask, Response, g, request
-from prometheus_client.core import Metric
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from bot.app import Services, services
 from db.migrate import head_revision
-from domain import stats
 from thok import logging as thok_logging
 from thok import metrics
+from thok.web import Services, services
+from workers.metrics import live_gauges
 
 log = logging.getLogger("thok.web")
 bp = Blueprint("health", __name__)
@@ -81,43 +79,9 @@ def readyz() -> tuple[dict[str, object], int]:
 
 @bp.get("/metrics")
 def metrics_endpoint() -> Response:
-    body, content_type = metrics.exposition(live_gauges(services()))
+    svc = services()
+    body, content_type = metrics.exposition(live_gauges(svc.database, svc.redis, svc.settings.offer_window_seconds))
     return Response(body, 200, content_type=content_type)
-
-
-def live_gauges(svc: Services) -> metrics.LiveGauges:
-    from workers.metrics import queue_gauges  # the queues' names live with the worker
-
-    def postgres() -> Iterable[Metric]:
-        with svc.database.engine.connect() as conn:
-            conn.execute(text("SET LOCAL statement_timeout = 2000"))  # a scrape must not hang
-            backlog = stats.backlog(conn)
-            orders = stats.open_orders(conn, svc.settings.offer_window_seconds)
-        return postgres_gauges(backlog, orders, svc.settings.offer_window_seconds)
-
-    return metrics.LiveGauges({"postgres": postgres, "redis": lambda: queue_gauges(svc.redis)})
-
-
-def postgres_gauges(backlog: stats.Backlog, orders: stats.OpenOrders, window: int) -> list[Metric]:
-    return [
-        metrics.gauge("thok_inbound_backlog_messages", "Inbound messages stored, not yet processed.", backlog.messages),
-        metrics.gauge("thok_inbound_backlog_stale_messages", "Of those, stored more than a minute ago.", backlog.stale),
-        metrics.gauge(
-            "thok_inbound_backlog_oldest_age_seconds",
-            "Age of the oldest unprocessed inbound message (0: none).",
-            backlog.oldest_age_seconds,
-        ),
-        metrics.gauge("thok_open_orders", "Orders waiting for offers (no winner yet).", orders.count),
-        metrics.gauge(
-            "thok_open_order_oldest_age_seconds", "Age of the oldest order without a winner.", orders.oldest_age_seconds
-        ),
-        metrics.gauge(
-            "thok_orders_without_winner_overdue",
-            "Orders with no winner twice their offer window after they were placed.",
-            orders.overdue,
-        ),
-        metrics.gauge("thok_offer_window_setting_seconds", "OFFER_WINDOW_SECONDS in force.", window),
-    ]
 
 
 def install_request_log(app: Flask) -> None:

@@ -25,7 +25,6 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import webhook
-from bot.app import services
 from bot.meta_channel import message_key
 from db.models import InboundMessage, InboundStatus, OutboundStatus
 from domain import messaging
@@ -34,6 +33,7 @@ from domain.phones import whatsapp_sender
 from thok import metrics
 from thok.config import Settings
 from thok.logging import bind
+from thok.web import services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("meta_webhooks", __name__)

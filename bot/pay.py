@@ -19,7 +19,6 @@ from flask import Blueprint, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from bot.app import services
 from db.models import PaymentRequest
 from domain.errors import DomainError, NotFound
 from domain.money import npr_for
@@ -27,6 +26,7 @@ from domain.payment_requests import LinkClosed
 from handlers.messages import LANGUAGES, t
 from payments import GatewayError, links
 from payments.esewa import BadSignature
+from thok.web import services
 from workers import effects
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,6 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy import select
 
-from bot.app import services
 from bot.channel import WHATSAPP_PREFIX
 from bot.signature import SIGNATURE_HEADER, sign
 from bot.webhook import BadRequest, incoming_message
@@ -28,6 +27,7 @@ from db.models import OutboundMessage, OutboundStatus
 from domain import messaging
 from domain.errors import InvalidInput
 from domain.phones import normalize_phone
+from thok.web import services
 
 bp = Blueprint("simulator", __name__)
 WEBHOOK_PATH = "/webhooks/twilio/whatsapp"

@@ -19,7 +19,6 @@ from flask import Blueprint, Request, Response, g, request
 from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from bot.app import services
 from bot.channel import TWILIO_STATUS
 from bot.signature import is_signed, signature_required
 from db.models import OutboundStatus
@@ -28,6 +27,7 @@ from domain.errors import InvalidInput
 from domain.phones import mask_phone, whatsapp_sender
 from thok import metrics
 from thok.logging import bind
+from thok.web import services
 from workers.queueing import enqueue_new_inbound, requeue_redelivery
 
 log = logging.getLogger(__name__)

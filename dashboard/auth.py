@@ -35,7 +35,6 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import services
 from dashboard import actions
 from dashboard.web import ActionFailed, bp, perform, perform_and_flash, read
 from db.models import Admin, AdminRole
@@ -43,6 +42,7 @@ from domain import admins
 from domain.audit import AdminActor
 from domain.parties import check_password
 from thok import metrics
+from thok.web import services
 
 log = logging.getLogger(__name__)
 

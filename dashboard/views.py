@@ -16,7 +16,6 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from redis.exceptions import RedisError
 
-from bot.app import services
 from dashboard import actions, jobs, validation  # noqa: F401 - validation registers the edge check
 from dashboard.charts import bar_chart
 from dashboard.web import (
@@ -43,6 +42,7 @@ from domain.reminders import recent_reminders
 from domain.statement_pdf import render_statements
 from domain.statements import month_statement, write_month_csv
 from handlers.messages import LANGUAGES, t
+from thok.web import services
 from workers.queueing import enqueue_send
 
 STATEMENT_MONTHS = 13  # the khata page's month picker

@@ -13,9 +13,9 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError
 
-from bot.app import services
 from domain.audit import AdminActor
 from domain.errors import DomainError, NotFound
+from thok.web import services
 from workers import effects
 
 log = logging.getLogger(__name__)

@@ -10,12 +10,12 @@ from dataclasses import replace
 from decimal import Decimal
 
 from bot.parser import Intent
-from bot.statement import statement_url
 from domain.calendar import BsMonth, bs_date, month_in_text
 from domain.ledger import balance, last_entries, statement_rows
-from handlers import Reply
+from handlers import Reply, choices
 from handlers.context import Context
 from handlers.pay import GATEWAY_NAMES
+from handlers.statement_link import statement_url
 
 MONTH_LINES = 12  # a WhatsApp message holds 1,600 characters; the PDF statement holds the rest
 
@@ -54,18 +54,19 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
     if bal.advance > 0:  # a cancellation returned more than was owed: theirs, used by the next order
         listed = ctx.text("balance_advance", advance=ctx.money(bal.advance)) + listed
     gateways = ctx.settings.payment_gateways
-    if gateways and bal.outstanding > 0:  # how to pay, only where a gateway is set up to take it
+    can_pay = bool(gateways) and bal.outstanding > 0
+    if can_pay:  # how to pay, only where a gateway is set up to take it
         listed += ctx.text("balance_pay_hint", gateways=" / ".join(GATEWAY_NAMES[g] for g in gateways))
-    return [
-        ctx.reply(
-            "balance",
-            limit=ctx.money(bal.credit_limit),
-            outstanding=ctx.money(bal.outstanding),
-            held=ctx.money(bal.held),
-            available=ctx.money(max(bal.available, Decimal(0))),
-            entries=listed,
-        )
-    ]
+    reply = ctx.reply(
+        "balance",
+        limit=ctx.money(bal.credit_limit),
+        outstanding=ctx.money(bal.outstanding),
+        held=ctx.money(bal.held),
+        available=ctx.money(max(bal.available, Decimal(0))),
+        entries=listed,
+    )
+    # "Pay now" / "Show khata" as buttons where paying is possible; the pay hint above says the same.
+    return [replace(reply, choices=choices.khata(ctx.lang, can_pay=True)) if can_pay else reply]
 
 
 def month_reply(ctx: Context, month: BsMonth) -> Reply:

@@ -23,3 +23,15 @@ def test_every_import_contract_is_kept() -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert "0 broken" in run.stdout
     assert "Layers: entry points" in run.stdout  # the layers contract ran, not an empty configuration
+
+
+def test_nothing_imports_the_app_factory_and_the_web_edge_has_no_circle() -> None:
+    """Blueprints and the dashboard take what a request needs from thok.web, as flaskr's get_db(): the
+    factory imports them at its top, and nothing imports the factory back (gunicorn names it)."""
+    import grimp
+
+    graph = grimp.build_graph("bot", "dashboard", "workers", "handlers", "payments", "domain", "db", "thok")
+    assert graph.find_modules_that_directly_import("bot.app") == set()
+    for module in ("bot.webhook", "bot.health", "bot.simulator", "bot.pay", "bot.statement", "dashboard.web"):
+        assert not graph.chain_exists(importer=module, imported="bot.app"), module
+    assert not graph.chain_exists(importer="workers", imported="bot.health", as_packages=True)

@@ -16,10 +16,10 @@ from pdfminer.high_level import extract_text
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.statement import read_token, statement_url
 from db.models import Language, OutboundMessage
 from domain.calendar import BsMonth
 from domain.ledger import post_debit
+from handlers.statement_link import read_token, statement_url
 from tests import factories
 from tests.fake_twilio import PUBLIC, fake_twilio, run_worker, signed_headers, thok_settings, twilio_form  # noqa: F401
 from thok.runtime import redis_for

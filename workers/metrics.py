@@ -24,13 +24,16 @@ from rq.job import Job, JobStatus
 from rq.queue import Queue
 from sqlalchemy import text
 
+from db.session import Database
 from domain import stats
 from thok import logging as thok_logging
 from thok import metrics
 from thok.config import Settings
 from workers.context import get_services
+from workers.queueing import QUEUES
 
 log = logging.getLogger("thok.jobs")
+
 
 class MeteredMixin:
     def perform_job(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> bool:
@@ -79,8 +82,6 @@ class MeteredSimpleWorker(MeteredMixin, SimpleWorker):
 def queue_gauges(redis: Redis) -> Iterable[Metric]:
     """Waiting, scheduled (retries, timers) and failed jobs per queue: LLEN and ZCARD, cheap enough
     for every scrape."""
-    from workers.runner import QUEUES  # the runner imports this module
-
     with redis.pipeline(transaction=False) as pipe:
         for name in QUEUES:
             pipe.llen(f"rq:queue:{name}")
@@ -132,6 +133,42 @@ def refresh_gauges() -> dict[str, int]:
     return {"orders": sum(orders.values()), "indexes": len(indexes)}
 
 
+def live_gauges(database: Database, redis: Redis, offer_window_seconds: int) -> metrics.LiveGauges:
+    """The scrape-time gauges, for the web's /metrics and each worker's: computed when scraped, so
+    they stay true while workers are stuck."""
+
+    def postgres() -> Iterable[Metric]:
+        with database.engine.connect() as conn:
+            conn.execute(text("SET LOCAL statement_timeout = 2000"))  # a scrape must not hang
+            backlog = stats.backlog(conn)
+            orders = stats.open_orders(conn, offer_window_seconds)
+        return postgres_gauges(backlog, orders, offer_window_seconds)
+
+    return metrics.LiveGauges({"postgres": postgres, "redis": lambda: queue_gauges(redis)})
+
+
+def postgres_gauges(backlog: stats.Backlog, orders: stats.OpenOrders, window: int) -> list[Metric]:
+    return [
+        metrics.gauge("thok_inbound_backlog_messages", "Inbound messages stored, not yet processed.", backlog.messages),
+        metrics.gauge("thok_inbound_backlog_stale_messages", "Of those, stored more than a minute ago.", backlog.stale),
+        metrics.gauge(
+            "thok_inbound_backlog_oldest_age_seconds",
+            "Age of the oldest unprocessed inbound message (0: none).",
+            backlog.oldest_age_seconds,
+        ),
+        metrics.gauge("thok_open_orders", "Orders waiting for offers (no winner yet).", orders.count),
+        metrics.gauge(
+            "thok_open_order_oldest_age_seconds", "Age of the oldest order without a winner.", orders.oldest_age_seconds
+        ),
+        metrics.gauge(
+            "thok_orders_without_winner_overdue",
+            "Orders with no winner twice their offer window after they were placed.",
+            orders.overdue,
+        ),
+        metrics.gauge("thok_offer_window_setting_seconds", "OFFER_WINDOW_SECONDS in force.", window),
+    ]
+
+
 def serve_worker_metrics(settings: Settings, redis: Redis) -> None:
     """This worker's /metrics on WORKER_METRICS_ADDR:WORKER_METRICS_PORT (port 0: off). Loopback by
     default: the endpoint has no login, and queue names and counts are nobody else's business. A
@@ -139,10 +176,7 @@ def serve_worker_metrics(settings: Settings, redis: Redis) -> None:
     the worker."""
     if settings.worker_metrics_port <= 0:
         return
-    from bot.app import Services
-    from bot.health import live_gauges
-
-    registry = metrics.registry_for(live_gauges(Services(settings, get_services().database, redis)))
+    registry = metrics.registry_for(live_gauges(get_services().database, redis, settings.offer_window_seconds))
     where = f"{settings.worker_metrics_addr}:{settings.worker_metrics_port}"
     try:
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_addr, registry=registry)

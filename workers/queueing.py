@@ -17,6 +17,9 @@ from thok.config import Settings
 INBOUND_QUEUE = "inbound"
 OUTBOUND_QUEUE = "outbound"
 SWEEP_QUEUE = "default"
+# Every queue a worker listens on, drained in this order: finish work already decided (timers, then
+# sends) before taking new messages in, so replies and notices are not starved by inbound traffic.
+QUEUES = ("decisions", OUTBOUND_QUEUE, INBOUND_QUEUE, SWEEP_QUEUE)
 # A processing failure is usually a bug or a database blip: retry a few times, then the sweep
 # marks the message FAILED so it shows on the dashboard instead of looping.
 INBOUND_RETRY = Retry(max=3, interval=[5, 30, 120])

@@ -14,11 +14,9 @@ from thok import runtime
 from thok.config import Settings
 from workers import context
 from workers.metrics import serve_worker_metrics
+from workers.queueing import QUEUES
 from workers.supervision import ThokWorker, WorkerDuties, quiet_rq_redis_errors
 
-# Drained in this order: finish work already decided (timers, then sends) before taking new
-# messages in, so replies and notices are not starved by a stream of inbound traffic.
-QUEUES = ("decisions", "outbound", "inbound", "default")
 log = logging.getLogger(__name__)
 GAUGES_SECONDS = 60
 
