@@ -338,6 +338,11 @@ CATALOG: dict[str, dict[str, str]] = {
     "pay_page_unavailable": {"en": "{method} is not answering right now. Please try the link again in a few minutes.", "ne": "{method} ले अहिले जवाफ दिइरहेको छैन। केही मिनेटपछि फेरि लिङ्क खोल्नुहोस्।"},
     "pay_page_bad": {"en": "This page was not opened from a real payment; nothing was booked.", "ne": "यो पेज साँचो भुक्तानीबाट खोलिएको होइन; केही चढाइएन।"},
     "pay_page_redirect": {"en": "Taking you to eSewa…", "ne": "eSewa मा लैजाँदै…"},
+    # `thok demo`'s pretend Khalti (bot/demo_gateway.py): no real money moves, and it says so.
+    "demo_gateway_page": {"en": "Demo Khalti — no real money moves. Pay NPR {amount} for {name}?", "ne": "डेमो खल्ती — साँचो पैसा चल्दैन। {name} का लागि रु {amount} तिर्ने?"},
+    "demo_gateway_pay": {"en": "Pay", "ne": "तिर्नु"},
+    "demo_gateway_cancel": {"en": "Cancel", "ne": "रद्द गर्नु"},
+    "demo_gateway_done": {"en": "This demo payment is already {status}.", "ne": "यो डेमो भुक्तानी पहिले नै {status} भइसक्यो।"},
     "statement_caption": {
         "en": "Your khata statement for {month} (PDF): opening balance NPR {opening}, {count} entries, closing balance NPR {closing}.",
         "ne": "{month} को तपाईंको खाता विवरण (PDF): सुरु बाँकी रु {opening}, {count} कारोबार, अन्तिम बाँकी रु {closing}।",

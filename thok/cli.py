@@ -704,6 +704,14 @@ def demo_cmd(host: str, port: int) -> None:
 
     os.environ["THOK_DEV_MODE"] = "1"
     os.environ.setdefault("SECRET_KEY", secrets.token_hex(32))
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    if not (os.environ.get("KHALTI_SECRET_KEY") or os.environ.get("ESEWA_SECRET_KEY")):
+        # No gateway of your own: the pretend Khalti in this same app (bot/demo_gateway.py), so
+        # "pay" in the simulator opens a page with Pay / Cancel and the khata drops once.
+        from bot.demo_gateway import DEMO_KHALTI_KEY, PREFIX
+
+        os.environ.update(THOK_DEMO_GATEWAY="1", KHALTI_SECRET_KEY=DEMO_KHALTI_KEY, KHALTI_BASE_URL=f"{base}{PREFIX}")
+        os.environ.setdefault("PUBLIC_BASE_URL", base)
     runtime.settings.cache_clear()
     settings = _settings()
     click.echo(f"PostgreSQL: {settings.database_url}\nRedis:      {settings.redis_url}")
@@ -711,10 +719,11 @@ def demo_cmd(host: str, port: int) -> None:
     database = runtime.database_for(settings)
     with database.unit_of_work() as uow:
         if is_empty(uow.session):
-            result = seed_demo(uow.session)
+            result = seed_demo(uow.session, settings)
             uow.commit()
             click.echo(
-                f"seeded the demo market: {result.products} products, {result.wholesalers} wholesalers"
+                f"seeded the demo market: {result.products} products, {result.wholesalers} wholesalers, "
+                f"{result.orders} orders and {result.payments} payments over the last four weeks"
             )
     database.dispose()
 
@@ -735,14 +744,18 @@ def demo_cmd(host: str, port: int) -> None:
         env=env,
     )
     worker = subprocess.Popen([sys.executable, "-m", "thok", "worker"], env=env)
-    base = f"http://{host}:{port}"
+    pay_line = (
+        f"  Pay         a pretend Khalti at {settings.khalti_base_url} (send 'pay' in the simulator)\n"
+        if settings.demo_gateway
+        else ""
+    )
     click.echo(
         f"\nThok demo is running (dev mode: Twilio signatures are not checked).\n"
         f"  Home        {base}/\n  Simulator   {base}/simulator\n  Dashboard   {base}/dashboard/"
         f"  (login {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD})\n  Health      {base}/healthz  {base}/readyz\n"
         f"  Metrics     {base}/metrics  (worker: http://{settings.worker_metrics_addr}:{settings.worker_metrics_port}"
         "/metrics)\n"
-        f"Press Ctrl-C to stop."
+        f"{pay_line}Press Ctrl-C to stop."
     )
     children = [web, worker]
 

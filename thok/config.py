@@ -136,6 +136,7 @@ class Settings:
     esewa_secret_key: str | None = None
     esewa_form_url: str = "https://rc-epay.esewa.com.np/api/epay/main/v2/form"  # UAT; live: epay.esewa.com.np
     esewa_status_url: str = "https://rc.esewa.com.np/api/epay/transaction/status/"
+    demo_gateway: bool = False  # `thok demo` only: a pretend Khalti at /demo-gateway/khalti (with dev_mode)
     payment_link_ttl_seconds: int = 86400  # a "pay" link works for a day; each gateway session is shorter
     gateway_timeout_seconds: float = 10.0
     # Reminders of money due (workers/reminders.py): a shop that has owed more than
@@ -301,6 +302,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         esewa_secret_key=(env.get("ESEWA_SECRET_KEY") or "").strip() or None,
         esewa_form_url=env.get("ESEWA_FORM_URL") or "https://rc-epay.esewa.com.np/api/epay/main/v2/form",
         esewa_status_url=env.get("ESEWA_STATUS_URL") or "https://rc.esewa.com.np/api/epay/transaction/status/",
+        demo_gateway=env.get("THOK_DEMO_GATEWAY", "").lower() in ("1", "true", "yes"),
         payment_link_ttl_seconds=_int(env, "PAYMENT_LINK_TTL_SECONDS", 86400),
         gateway_timeout_seconds=_float(env, "GATEWAY_TIMEOUT_SECONDS", 10.0),
         reminder_after_days=_int(env, "REMINDER_AFTER_DAYS", 0),
