@@ -68,7 +68,7 @@ class LiveThok:
 @pytest.fixture
 def live(thok_settings: Settings, fresh_database: Database, fake_twilio: Any) -> Iterator[LiveThok]:
     with fresh_database.unit_of_work() as uow:
-        seed_demo(uow.session)  # the demo market with its four weeks of history: shops owe money
+        seed_demo(uow.session, history=True)  # the demo market with its four weeks of history: shops owe money
         uow.commit()
     thok = LiveThok(thok_settings, fresh_database)
     context.configure(thok.settings)

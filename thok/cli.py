@@ -290,7 +290,7 @@ def seed_cmd(demo: bool) -> None:
 
     try:
         with _database().unit_of_work() as uow:
-            result = seed_demo(uow.session)
+            result = seed_demo(uow.session, history=True)
             uow.commit()
     except DomainError as exc:  # e.g. a demo number another party already holds: say which
         raise click.ClickException(str(exc)) from None
@@ -719,7 +719,7 @@ def demo_cmd(host: str, port: int) -> None:
     database = runtime.database_for(settings)
     with database.unit_of_work() as uow:
         if is_empty(uow.session):
-            result = seed_demo(uow.session, settings)
+            result = seed_demo(uow.session, settings, history=True)
             uow.commit()
             click.echo(
                 f"seeded the demo market: {result.products} products, {result.wholesalers} wholesalers, "

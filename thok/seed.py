@@ -80,7 +80,9 @@ def _spread(key: str, low: float, high: float) -> float:
     return low + (high - low) * h
 
 
-def seed_demo(session: Session, settings: Settings | None = None) -> SeedResult:
+def seed_demo(session: Session, settings: Settings | None = None, *, history: bool = False) -> SeedResult:
+    """The market; with `history` (what `thok seed --demo` and `thok demo` ask for) also its last
+    four weeks of trade. Tests that build on the bare market leave it off."""
     result = SeedResult()
     existing = set(session.scalars(select(Product.sku)))
     imported = import_products(session, (DEMO_DIR / "products.csv").read_bytes(), "products.csv")
@@ -129,7 +131,8 @@ def seed_demo(session: Session, settings: Settings | None = None) -> SeedResult:
         create_admin(session, DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD)
         result.admin_created = True
     session.flush()
-    result.orders, result.payments = _seed_history(session, settings or Settings())
+    if history:
+        result.orders, result.payments = _seed_history(session, settings or Settings())
     return result
 
 
