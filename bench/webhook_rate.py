@@ -218,10 +218,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (1: sync workers)")
     args = parser.parse_args()
 
-    from db.embedded import with_embedded_servers
     from db.migrate import upgrade
     from db.session import Database
     from thok.config import load_settings
+    from thok.runtime import with_embedded_servers
 
     tmp = tempfile.mkdtemp(prefix="thok-bench-")
     settings = with_embedded_servers(load_settings({**os.environ, "THOK_DATA_DIR": tmp}))

@@ -29,10 +29,10 @@ from db.models import (
     WholesalerProduct,
 )
 from domain import catalog, credit, decision, ledger, parties
+from domain.amounts import to_amount
 from domain.audit import AdminActor, record_admin_action, snapshot
 from domain.errors import InvalidInput, NotFound
 from domain.events import take_events, take_notices
-from domain.money import to_amount
 from domain.orders import lock_order
 from domain.phones import normalize_phone
 from domain.reports import FAILED_OUTBOUND, get_retailer, get_wholesaler

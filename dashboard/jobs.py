@@ -13,8 +13,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from domain.errors import InvalidInput, NotFound
-from workers.orders import DECISIONS_QUEUE
-from workers.queueing import INBOUND_QUEUE, OUTBOUND_QUEUE, SWEEP_QUEUE
+from workers.queueing import DECISIONS_QUEUE, INBOUND_QUEUE, OUTBOUND_QUEUE, SWEEP_QUEUE
 
 QUEUES = (INBOUND_QUEUE, OUTBOUND_QUEUE, DECISIONS_QUEUE, SWEEP_QUEUE)
 SHOWN_PER_QUEUE = 50

@@ -30,8 +30,6 @@ from pathlib import Path
 
 import psycopg
 
-from thok.config import Settings
-
 log = logging.getLogger(__name__)
 # pgserver falls back to /tmp for its lock file when XDG_RUNTIME_DIR is unset: harmless here.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
@@ -226,15 +224,3 @@ def start_embedded_redis(data_dir: Path) -> str:
                     raise RuntimeError(f"the embedded redis-server did not start; see {home / 'redis.log'}")
                 time.sleep(0.05)
     return f"unix://{socket}"
-
-
-def with_embedded_servers(settings: Settings) -> Settings:
-    """Fill in DATABASE_URL / REDIS_URL with embedded servers where they are unset."""
-    changes: dict[str, str] = {}
-    if settings.database_url is None:
-        changes["database_url"] = start_embedded_postgres(settings.data_dir)
-        log.info("embedded PostgreSQL in %s", settings.data_dir / "pg")
-    if settings.redis_url is None:
-        changes["redis_url"] = start_embedded_redis(settings.data_dir)
-        log.info("embedded Redis in %s", settings.data_dir)
-    return settings.with_overrides(**changes) if changes else settings

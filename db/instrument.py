@@ -7,6 +7,9 @@
 - The ledger's append-only triggers raise SQLSTATE 23001 ("append-only"): counted apart, because
   an attempt to rewrite the khata is never a normal event.
 Only statements through our engines are seen; a psql session's attempts are not.
+
+The counting itself is not done here: `db/` imports nothing above it, so whoever counts (thok.metrics,
+when the process imports it) adds a `Watcher`; the log lines are written either way.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 import re
 import time
 import weakref
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, ExceptionContext
@@ -38,6 +41,23 @@ MAX_SQL_CHARS = 2000
 _instrumented: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
+class Watcher(Protocol):
+    def slow_query(self) -> None: ...
+
+    def ledger_attempt(self, operation: str) -> None: ...
+
+    def constraint_violation(self, constraint: str, kind: str) -> None: ...
+
+
+_watchers: list[Watcher] = []
+
+
+def add_watcher(watcher: Watcher) -> None:
+    """Tell `watcher` what every instrumented engine in this process sees (once per watcher)."""
+    if watcher not in _watchers:
+        _watchers.append(watcher)
+
+
 def instrument(engine: Engine, slow_query_seconds: float) -> None:
     if engine in _instrumented:  # two Database objects on one engine must not count twice
         return
@@ -55,9 +75,8 @@ def instrument(engine: Engine, slow_query_seconds: float) -> None:
             return
         elapsed = time.perf_counter() - started
         if elapsed >= slow_query_seconds:
-            from thok import metrics  # here: the entrypoint picks the metrics mode before first import
-
-            metrics.SLOW_QUERIES.inc()
+            for watcher in _watchers:
+                watcher.slow_query()
             log.warning(
                 "slow query: %.3f s",
                 elapsed,
@@ -70,19 +89,19 @@ def instrument(engine: Engine, slow_query_seconds: float) -> None:
         sqlstate = getattr(orig, "sqlstate", None)
         if not sqlstate or not sqlstate.startswith("23"):
             return
-        from thok import metrics
-
         text = str(orig)
         if sqlstate == "23001" and "append-only" in text:
             match = _LEDGER_OP.search(text)
             operation = match.group(1) if match else "UNKNOWN"
-            metrics.LEDGER_ATTEMPTS.labels(operation).inc()
+            for watcher in _watchers:
+                watcher.ledger_attempt(operation)
             log.error("ledger modification refused: %s on ledger_entries", operation, extra={"sqlstate": sqlstate})
             return
         diag = getattr(orig, "diag", None)
         constraint = getattr(diag, "constraint_name", None) or "unknown"
         kind = KINDS.get(sqlstate, "other")
-        metrics.CONSTRAINT_VIOLATIONS.labels(constraint, kind).inc()
+        for watcher in _watchers:
+            watcher.constraint_violation(constraint, kind)
         log.warning(
             "constraint %s refused a write",
             constraint,

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool
 
-from thok.config import to_psycopg_url
+from db.urls import to_psycopg_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 

@@ -68,14 +68,6 @@ def ensure_partitions(conn: Connection, months_ahead: int = MONTHS_AHEAD, today:
     return created
 
 
-def ensure_partitions_job() -> list[str]:
-    """The periodic RQ job (queued by the worker's clock, see workers/runner.py)."""
-    from workers.context import get_services  # jobs get their database from the worker's context
-
-    with get_services().database.engine.begin() as conn:
-        return ensure_partitions(conn)
-
-
 @dataclass(frozen=True)
 class Partition:
     name: str

@@ -18,7 +18,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_c
 from db.instrument import instrument
 from db.models import SOFT_DELETE_MODELS
 from db.replica import ReplicaRouter, last_write_lsn
-from thok.config import to_psycopg_url
+from db.urls import to_psycopg_url
 
 # Built once: the options are immutable and cacheable, and building them on every SELECT cost
 # about 100 us per statement on the hot paths.

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -39,7 +39,18 @@ from domain.money import npr
 from domain.offers import accept_at_catalog_price, pass_offer
 from domain.orders import HOLDING_STATUSES, find_order, lock_order, transition
 from domain.stock import consume_reservations, release_reservations, reserve_stock, set_reservation_expiry
-from thok.config import Settings
+
+
+class DecisionRules(Protocol):
+    """The settings choosing and holding a winner needs (thok.config.Settings has them; the domain
+    does not import the process's configuration)."""
+
+    @property
+    def decision_weights(self) -> tuple[tuple[str, float], ...]: ...
+
+    @property
+    def accept_window_seconds(self) -> int: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +87,7 @@ _HISTORY = text(
 
 
 def score_offers(
-    session: Session, order: Order, offers: list[VendorOffer], settings: Settings
+    session: Session, order: Order, offers: list[VendorOffer], settings: DecisionRules
 ) -> list[tuple[VendorOffer, Decimal, dict[str, Any]]]:
     """Deterministic score per offer (higher wins), with its breakdown for the dashboard and the
     retailer. Ties go to the lower price, then the earlier answer, then the lower wholesaler id."""
@@ -153,7 +164,7 @@ def _conflict(session: Session, order: Order, source: str, reason: str, attempte
 def pick_winner(
     session: Session,
     order_id: int,
-    settings: Settings,
+    settings: DecisionRules,
     *,
     source: str,
     forced_offer_id: int | None = None,
@@ -265,7 +276,7 @@ def _tell_outcome(
 
 
 def close_offer_window(
-    session: Session, order_id: int, settings: Settings, *, source: str, now: datetime | None = None
+    session: Session, order_id: int, settings: DecisionRules, *, source: str, now: datetime | None = None
 ) -> Decision:
     """The offer window's timer (or its early close, or the sweep) fired: decide, unless it is too
     early or already done. Each order has up to three of these (early close, timer, sweep), so
@@ -288,7 +299,7 @@ def close_offer_window(
 def decline_winner(
     session: Session,
     order: Order,
-    settings: Settings,
+    settings: DecisionRules,
     *,
     reason: str,
     source: str,
@@ -324,7 +335,7 @@ def decline_winner(
 
 
 def winner_accept_timeout(
-    session: Session, order_id: int, offer_id: int, settings: Settings, now: datetime | None = None
+    session: Session, order_id: int, offer_id: int, settings: DecisionRules, now: datetime | None = None
 ) -> Decision:
     now = now or datetime.now(UTC)
     order = lock_order(session, order_id)
@@ -353,7 +364,7 @@ def winner_accept_timeout(
 # --- the winner's answers, fulfilment, cancellation -----------------------------------------------
 
 
-def confirm_winner(session: Session, wholesaler_id: int, ref: str, settings: Settings) -> Order:
+def confirm_winner(session: Session, wholesaler_id: int, ref: str, settings: DecisionRules) -> Order:
     """`ACCEPT TK-7F3K` from the winner: the order is CONFIRMED and the khata gets its DEBIT."""
     order = lock_order(session, find_order(session, ref).id)
     if order.status is not OrderStatus.WHOLESALER_SELECTED or order.final_wholesaler_id != wholesaler_id:
@@ -392,7 +403,7 @@ def confirm_winner(session: Session, wholesaler_id: int, ref: str, settings: Set
     return order
 
 
-def decline_as_winner(session: Session, wholesaler_id: int, ref: str, settings: Settings) -> Decision:
+def decline_as_winner(session: Session, wholesaler_id: int, ref: str, settings: DecisionRules) -> Decision:
     """`PASS TK-7F3K` from the current winner."""
     order = lock_order(session, find_order(session, ref).id)
     if order.status is not OrderStatus.WHOLESALER_SELECTED or order.final_wholesaler_id != wholesaler_id:
@@ -457,7 +468,9 @@ def cancel_order(session: Session, order_id: int, *, actor_type: ActorType, acto
     return order
 
 
-def sweep_accept_deadline(session: Session, order_id: int, settings: Settings, now: datetime | None = None) -> Decision:
+def sweep_accept_deadline(
+    session: Session, order_id: int, settings: DecisionRules, now: datetime | None = None
+) -> Decision:
     """The sweep's path to the accept timeout, when it does not know which offer won."""
     won = session.scalar(
         select(VendorOffer.id).where(VendorOffer.order_id == order_id, VendorOffer.status == OfferStatus.WON)
@@ -470,7 +483,7 @@ def sweep_accept_deadline(session: Session, order_id: int, settings: Settings, n
 # --- a wholesaler's WhatsApp answers, routed by where the order stands ---------------------------
 
 
-def answer_accept(session: Session, wholesaler_id: int, ref: str, settings: Settings) -> str:
+def answer_accept(session: Session, wholesaler_id: int, ref: str, settings: DecisionRules) -> str:
     """`ACCEPT TK-7F3K` means "I take it at my catalog price" during the window, and "I confirm"
     once this wholesaler has won. Returns "confirmed" or "accepted"."""
     order = find_order(session, ref)
@@ -481,7 +494,7 @@ def answer_accept(session: Session, wholesaler_id: int, ref: str, settings: Sett
     return "accepted"
 
 
-def answer_pass(session: Session, wholesaler_id: int, ref: str, settings: Settings) -> str:
+def answer_pass(session: Session, wholesaler_id: int, ref: str, settings: DecisionRules) -> str:
     """`PASS TK-7F3K`: decline the invitation, or give up a win (the next offer then wins)."""
     order = find_order(session, ref)
     if order.status is OrderStatus.WHOLESALER_SELECTED and order.final_wholesaler_id == wholesaler_id:

@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+from domain.money import npr
+
 
 class DomainError(Exception):
     """Base of every business-rule refusal; entrypoints map it to a reply or a 4xx."""
@@ -45,8 +47,6 @@ class CreditLimitExceeded(DomainError):
     per-wholesaler limit that refused it; None means the retailer's overall limit."""
 
     def __init__(self, amount: object, available: object, wholesaler: str | None = None):
-        from domain.money import npr
-
         where = f" with {wholesaler}" if wholesaler else ""
         super().__init__(
             f"Credit limit{where} reached: available NPR {npr(available)}, order NPR {npr(amount)}. "

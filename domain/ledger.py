@@ -34,11 +34,12 @@ from db.models import (
     RetailerPayment,
     RetailerWholesalerCredit,
 )
+from domain.amounts import to_amount
 from domain.audit import AdminActor, record_admin_action
 from domain.credit import Balance, account_balance, wholesaler_label
 from domain.errors import CreditLimitExceeded, DomainError, InvalidInput, NotFound
 from domain.events import Notice, notify
-from domain.money import npr, to_amount
+from domain.money import npr
 
 NEPAL = ZoneInfo("Asia/Kathmandu")
 ZERO = Decimal(0)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
@@ -34,7 +35,18 @@ from domain.errors import DomainError, InvalidInput, NotFound, OutOfRange, TooMa
 from domain.events import Notice, OfferWindowOpened, OfferWindowReady, notify, record_event
 from domain.money import MAX_AMOUNT, npr
 from domain.orders import find_order, lock_order, new_order_ref
-from thok.config import Settings
+
+
+class OfferRules(Protocol):
+    """The settings an order's offer round needs (thok.config.Settings has them; the domain does not
+    import the process's configuration)."""
+
+    @property
+    def offer_window_seconds(self) -> int: ...
+
+    @property
+    def max_invites(self) -> int: ...
+
 
 OPEN_OFFER = (OfferStatus.PENDING, OfferStatus.SUBMITTED)
 
@@ -91,7 +103,7 @@ def place_order(
     session: Session,
     retailer: Retailer,
     lines: Sequence[OrderLine],
-    settings: Settings,
+    settings: OfferRules,
     now: datetime | None = None,
 ) -> Order:
     """The retailer said YES: create the order, hold credit for the best catalog total, and invite
@@ -111,7 +123,7 @@ def place_order(
 
 
 def _create(
-    session: Session, retailer: Retailer, lines: Sequence[OrderLine], settings: Settings, now: datetime
+    session: Session, retailer: Retailer, lines: Sequence[OrderLine], settings: OfferRules, now: datetime
 ) -> Order:
     units = dict(
         session.execute(select(Product.id, Product.unit).where(Product.id.in_([ln.product_id for ln in lines]))).all()

@@ -22,11 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import PaymentRequest, Retailer, RetailerWholesalerCredit
+from domain.amounts import to_amount
 from domain.credit import account_balance, wholesaler_label
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.events import Notice, notify
 from domain.ledger import record_payment
-from domain.money import npr, to_amount
+from domain.money import npr
 
 log = logging.getLogger(__name__)
 

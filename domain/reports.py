@@ -34,6 +34,7 @@ from db.models import (
     OutboundStatus,
     Product,
     Retailer,
+    RetailerWholesalerCredit,
     StockReservation,
     VendorOffer,
     Wholesaler,
@@ -525,14 +526,15 @@ def wholesaler_catalog(session: Session, wholesaler_id: int, q: str = "") -> lis
 
 
 def wholesaler_credit_limits(session: Session, retailer_id: int) -> list[Any]:
-    from db.models import RetailerWholesalerCredit as Rwc
-
     return list(
         session.execute(
-            select(Rwc, func.coalesce(Wholesaler.business_name, Wholesaler.name).label("wholesaler_name"))
-            .join(Wholesaler, Wholesaler.id == Rwc.wholesaler_id)
-            .where(Rwc.retailer_id == retailer_id)
-            .order_by(Rwc.wholesaler_id)
+            select(
+                RetailerWholesalerCredit,
+                func.coalesce(Wholesaler.business_name, Wholesaler.name).label("wholesaler_name"),
+            )
+            .join(Wholesaler, Wholesaler.id == RetailerWholesalerCredit.wholesaler_id)
+            .where(RetailerWholesalerCredit.retailer_id == retailer_id)
+            .order_by(RetailerWholesalerCredit.wholesaler_id)
             .execution_options(**ALL)
         )
     )

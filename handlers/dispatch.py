@@ -10,13 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
-from bot.parser import Catalog, Intent, parse
-from domain.catalog import catalog_entries, catalog_version
+from bot.parser import Intent, parse
 from domain.drafts import forget_question, load_draft
 from domain.errors import DomainError
 from domain.order_facts import order_id_for_ref
@@ -40,6 +38,7 @@ from handlers import (
     status,
     stock,
 )
+from handlers.catalog import catalog_snapshot
 from handlers.context import Context
 from handlers.errors import reply_for
 from handlers.messages import reply_language
@@ -87,17 +86,6 @@ ROUTES: dict[str, dict[str, Handler]] = {
         "balance": help.handle,
     },
 }
-
-_catalog: tuple[Any, Catalog] | None = None
-
-
-def catalog_snapshot(session: Session) -> Catalog:
-    """The parser's catalog, rebuilt only when products change (one cheap query per message)."""
-    global _catalog
-    version = catalog_version(session)
-    if _catalog is None or _catalog[0] != version:
-        _catalog = (version, Catalog.from_tuples(catalog_entries(session)))
-    return _catalog[1]
 
 
 def understand(session: Session, sender: Sender, text: str) -> Intent:

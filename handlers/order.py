@@ -19,6 +19,7 @@ from db.models import Product
 from domain.catalog import best_prices, products_by_sku, to_product_unit
 from domain.drafts import ASKED_CHOICE, ASKED_CONFIRM, Draft, DraftLine, Question, load_draft, mark_asked, save_draft
 from handlers import Choice, Reply, choices
+from handlers.catalog import catalog_snapshot
 from handlers.context import Context
 
 # Words that start a new draft instead of adding to the pending one.
@@ -135,8 +136,6 @@ def _question(ctx: Context, amb: Ambiguity) -> Question:
     """The quantity and unit written with an unclear word: the parser names the word, so read the
     message again with the first candidate's own name in its place. Products sold in the unit
     written ("5 litre tel": the litre oils, not the bottled one) are offered first."""
-    from handlers.dispatch import catalog_snapshot  # the dispatcher imports this module
-
     products = products_by_sku(ctx.session, amb.candidates)
     first = products.get(amb.candidates[0])
     text = clean(ctx.message)

@@ -160,7 +160,7 @@ def own_dir() -> Path:
 SHARE = """
 import sys, json
 from thok.config import load_settings
-from db.embedded import with_embedded_servers
+from thok.runtime import with_embedded_servers
 s = with_embedded_servers(load_settings({"THOK_DATA_DIR": sys.argv[1]}))
 import psycopg, redis
 with psycopg.connect(s.database_url) as c:
@@ -173,7 +173,7 @@ print(json.dumps({"db": s.database_url, "postmaster": pid}))
 OWNER = """
 import json, sys
 from thok.config import load_settings
-from db.embedded import with_embedded_servers
+from thok.runtime import with_embedded_servers
 s = with_embedded_servers(load_settings({"THOK_DATA_DIR": sys.argv[1]}))
 print(json.dumps({"db": s.database_url, "redis": s.redis_url}), flush=True)
 sys.stdin.read()  # until the test closes it

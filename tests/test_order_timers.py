@@ -9,7 +9,7 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from domain.events import OfferWindowOpened, WinnerSelected
-from workers.orders import DECISIONS_QUEUE, schedule_event
+from workers.queueing import DECISIONS_QUEUE, schedule_event
 
 
 def scheduled(redis: Redis) -> dict[str, float]:

@@ -11,17 +11,19 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from db import urls as db_urls
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message names the variable."""
 
 
 def to_psycopg_url(url: str) -> str:
-    """Accept the ordinary `postgresql://` / `postgres://` forms and select the psycopg 3 driver."""
-    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    raise ConfigError(f"DATABASE_URL must start with postgresql:// (got {url.split(':', 1)[0]}://...)")
+    """db.urls' rule (the one place it is written), refusing as a ConfigError at start-up."""
+    try:
+        return db_urls.to_psycopg_url(url)
+    except db_urls.BadDatabaseUrl as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:

@@ -36,6 +36,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from db import instrument
+
 log = logging.getLogger(__name__)
 
 # --- multiprocess wiring -------------------------------------------------------------------------
@@ -132,6 +134,24 @@ LEDGER_ATTEMPTS = Counter(
 for _op in ("UPDATE", "DELETE", "TRUNCATE"):
     LEDGER_ATTEMPTS.labels(_op)  # present at 0, so the first attempt is an increase an alert sees
 SLOW_QUERIES = Counter("thok_slow_queries_total", "Statements slower than SLOW_QUERY_SECONDS.")
+
+
+class _DatabaseWatcher:
+    """db/instrument.py's hooks count here: it sees the statements, this module owns the counters."""
+
+    def slow_query(self) -> None:
+        SLOW_QUERIES.inc()
+
+    def ledger_attempt(self, operation: str) -> None:
+        LEDGER_ATTEMPTS.labels(operation).inc()
+
+    def constraint_violation(self, constraint: str, kind: str) -> None:
+        CONSTRAINT_VIOLATIONS.labels(constraint, kind).inc()
+
+
+# When this module is imported the entrypoint has chosen the metrics mode (multiprocess or not), so
+# counting starts then, for every engine of the process, whenever it was made.
+instrument.add_watcher(_DatabaseWatcher())
 
 # --- the dashboard's door ------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from functools import cache
 
 from redis import Redis
 
-from db.embedded import with_embedded_servers
+from db.embedded import start_embedded_postgres, start_embedded_redis
 from db.session import Database
 from thok.config import SERVER_NEEDS, Settings, load_settings
 
@@ -22,6 +22,18 @@ def settings() -> Settings:
     loaded = load_settings()
     loaded.require_production(SERVER_NEEDS)
     return with_embedded_servers(loaded)
+
+
+def with_embedded_servers(settings: Settings) -> Settings:
+    """Fill in DATABASE_URL / REDIS_URL with embedded servers where they are unset."""
+    changes: dict[str, str] = {}
+    if settings.database_url is None:
+        changes["database_url"] = start_embedded_postgres(settings.data_dir)
+        log.info("embedded PostgreSQL in %s", settings.data_dir / "pg")
+    if settings.redis_url is None:
+        changes["redis_url"] = start_embedded_redis(settings.data_dir)
+        log.info("embedded Redis in %s", settings.data_dir)
+    return settings.with_overrides(**changes) if changes else settings
 
 
 def database_for(settings: Settings) -> Database:

@@ -24,7 +24,7 @@ from handlers.messages import reply_language
 from handlers.notices import notice_body
 from thok.config import Settings
 from workers.context import get_services
-from workers.queueing import enqueue_send
+from workers.queueing import enqueue_send, schedule_event
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,6 @@ def collect(session: Session, settings: Settings | None = None) -> Effects:
 
 def apply(effects: Effects, redis: Redis | None = None, settings: Settings | None = None) -> None:
     """Call just after commit. A web process passes its own Redis and settings; jobs use theirs."""
-    from workers.orders import schedule_event
-
     if redis is None or settings is None:
         services = get_services()
         redis, settings = services.redis, services.settings

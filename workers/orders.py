@@ -9,62 +9,19 @@ the same timer is never armed twice.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from redis import Redis
-from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from db.models import Order, OrderStatus
 from domain import decision
-from domain.events import Event, OfferWindowOpened, OfferWindowReady, WinnerSelected
 from thok import metrics
 from thok.logging import bind
 from workers import effects
 from workers.context import get_services
 
 log = logging.getLogger(__name__)
-
-DECISIONS_QUEUE = "decisions"
-# Transient database trouble (a restart, a serialization hiccup): try again with backoff.
-DECISION_RETRY = Retry(max=5, interval=[1, 5, 15, 60, 300])
-
-
-def _enqueue(redis: Redis, func: str, args: tuple[int, ...], job_id: str, at: datetime | None = None) -> None:
-    queue = Queue(DECISIONS_QUEUE, connection=redis)
-    options = {"job_id": job_id, "retry": DECISION_RETRY, "unique": True, "result_ttl": 3600, "failure_ttl": 7 * 86400}
-    try:
-        if at is not None and at > datetime.now(UTC):
-            # RQ's scheduler keeps whole seconds (it truncates), so a timer for 12:00:07.6 could
-            # fire at 12:00:07 and find the window still open. Round up: just after, never before.
-            queue.enqueue_at((at + timedelta(seconds=1)).replace(microsecond=0), func, *args, **options)
-        else:  # already due (a window of 0 s, a late event): now
-            queue.enqueue(func, *args, **options)
-    except DuplicateJobError:
-        pass  # already armed
-
-
-def schedule_event(redis: Redis, event: Event) -> None:
-    if isinstance(event, OfferWindowOpened):
-        _enqueue(
-            redis,
-            "workers.orders.close_offer_window",
-            (event.order_id,),
-            f"close-window-{event.order_id}",
-            event.closes_at,
-        )
-    elif isinstance(event, OfferWindowReady):
-        _enqueue(redis, "workers.orders.close_offer_window", (event.order_id,), f"close-window-early-{event.order_id}")
-    elif isinstance(event, WinnerSelected):
-        _enqueue(
-            redis,
-            "workers.orders.accept_timeout",
-            (event.order_id, event.offer_id),
-            f"accept-timeout-{event.order_id}-{event.offer_id}",
-            event.accept_deadline,
-        )
 
 
 def _run(fn_name: str, order_id: int, *args: int) -> str:

@@ -6,20 +6,24 @@ RQ job ids allow only letters, digits, `_` and `-`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
+from domain.events import Event, OfferWindowOpened, OfferWindowReady, WinnerSelected
 from thok.config import Settings
 
 INBOUND_QUEUE = "inbound"
 OUTBOUND_QUEUE = "outbound"
 SWEEP_QUEUE = "default"
+DECISIONS_QUEUE = "decisions"
 # Every queue a worker listens on, drained in this order: finish work already decided (timers, then
 # sends) before taking new messages in, so replies and notices are not starved by inbound traffic.
-QUEUES = ("decisions", OUTBOUND_QUEUE, INBOUND_QUEUE, SWEEP_QUEUE)
+QUEUES = (DECISIONS_QUEUE, OUTBOUND_QUEUE, INBOUND_QUEUE, SWEEP_QUEUE)
 # A processing failure is usually a bug or a database blip: retry a few times, then the sweep
 # marks the message FAILED so it shows on the dashboard instead of looping.
 INBOUND_RETRY = Retry(max=3, interval=[5, 30, 120])
@@ -110,3 +114,46 @@ def enqueue_send(redis: Redis, settings: Settings, outbound_id: int) -> bool:
         send_job_id(outbound_id),
         retry,
     )
+
+
+# --- the order timers (their jobs are workers/orders.py's; here so that effects need not import it)
+
+# Transient database trouble (a restart, a serialization hiccup): try again with backoff.
+DECISION_RETRY = Retry(max=5, interval=[1, 5, 15, 60, 300])
+
+
+def _enqueue_timer(redis: Redis, func: str, args: tuple[int, ...], job_id: str, at: datetime | None = None) -> None:
+    queue = Queue(DECISIONS_QUEUE, connection=redis)
+    options = {"job_id": job_id, "retry": DECISION_RETRY, "unique": True, "result_ttl": 3600, "failure_ttl": 7 * 86400}
+    try:
+        if at is not None and at > datetime.now(UTC):
+            # RQ's scheduler keeps whole seconds (it truncates), so a timer for 12:00:07.6 could
+            # fire at 12:00:07 and find the window still open. Round up: just after, never before.
+            queue.enqueue_at((at + timedelta(seconds=1)).replace(microsecond=0), func, *args, **options)
+        else:  # already due (a window of 0 s, a late event): now
+            queue.enqueue(func, *args, **options)
+    except DuplicateJobError:
+        pass  # already armed
+
+
+def schedule_event(redis: Redis, event: Event) -> None:
+    if isinstance(event, OfferWindowOpened):
+        _enqueue_timer(
+            redis,
+            "workers.orders.close_offer_window",
+            (event.order_id,),
+            f"close-window-{event.order_id}",
+            event.closes_at,
+        )
+    elif isinstance(event, OfferWindowReady):
+        _enqueue_timer(
+            redis, "workers.orders.close_offer_window", (event.order_id,), f"close-window-early-{event.order_id}"
+        )
+    elif isinstance(event, WinnerSelected):
+        _enqueue_timer(
+            redis,
+            "workers.orders.accept_timeout",
+            (event.order_id, event.offer_id),
+            f"accept-timeout-{event.order_id}-{event.offer_id}",
+            event.accept_deadline,
+        )

@@ -47,7 +47,7 @@ def enqueue_sweep(settings: Settings, now: float | None = None) -> bool:
     # anything in between, see migration 0003).
     hour = int((now or time.time()) // 3600)
     try:
-        queue.enqueue("db.partitions.ensure_partitions_job", job_id=f"ledger-partitions-{hour}", unique=True)
+        queue.enqueue("workers.partitions.ensure_partitions_job", job_id=f"ledger-partitions-{hour}", unique=True)
         queued = True
     except DuplicateJobError:
         pass
