@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, pool
 
 from db.models import Base
 from db.partitions import is_partition_name
-from thok.config import to_psycopg_url
+from db.urls import to_psycopg_url
 
 config = context.config
 target_metadata = Base.metadata
