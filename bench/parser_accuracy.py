@@ -26,8 +26,8 @@ for p in (ROOT, ROOT / "bench"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from bot.parser import INTENTS, Catalog  # noqa: E402
-from bot.parsing.corpus import CORPUS_DIR, Report, evaluate, load, load_catalog_corpus  # noqa: E402
+from parsing.corpus import CORPUS_DIR, Report, evaluate, load, load_catalog_corpus  # noqa: E402
+from parsing.parser import INTENTS, Catalog  # noqa: E402
 
 TARGETS = {"exact": 0.97, "intent": 0.98, "false_orders": 0.01, "item_precision": 0.98}
 

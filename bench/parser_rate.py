@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.parser import Catalog, CatalogEntry, parse  # noqa: E402
+from parsing.parser import Catalog, CatalogEntry, parse  # noqa: E402
 
 TARGET = 2000.0
 TARGETS = {100: 2000.0, 5000: 500.0}  # products -> messages/second (issue 16)

@@ -319,7 +319,7 @@ class Product(Timestamped, SoftDelete, Base):
 
 class UnitRow(Base):
     """A unit of measure with its spellings and its relation to another (migration 0010); the
-    parser's built-in table, bot/parsing/units.py, holds the same rows."""
+    parser's built-in table, parsing/units.py, holds the same rows."""
 
     __tablename__ = "units"
     code: Mapped[str] = mapped_column(Text, primary_key=True)

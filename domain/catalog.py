@@ -18,10 +18,10 @@ from sqlalchemy import ColumnElement, String, any_, bindparam, func, select, tex
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
-from bot.parsing.units import convert, pack_for, unit_code
 from db.models import Product, Unit, Wholesaler, WholesalerProduct
 from domain.errors import DomainError, InvalidInput, NotFound, OutOfRange, TooManyDecimals, decimal_places
 from domain.phones import normalize_phone
+from parsing.units import convert, pack_for, unit_code
 
 PRODUCT_COLUMNS = ("sku", "name", "name_ne", "aliases", "unit", "category")
 PRICE_COLUMNS = ("sku", "price", "stock")

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from bot.parser import Intent
 from domain.calendar import BsMonth, bs_date, month_in_text
 from domain.ledger import balance, last_entries, statement_rows
 from handlers import Reply, choices
 from handlers.context import Context
 from handlers.pay import GATEWAY_NAMES
 from handlers.statement_link import statement_url
+from parsing.parser import Intent
 
 MONTH_LINES = 12  # a WhatsApp message holds 1,600 characters; the PDF statement holds the rest
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.parser import Intent
 from db.models import ActorType, OrderStatus
 from domain.decision import cancel_order
 from domain.drafts import discard_draft, load_draft
 from domain.orders import can_transition, open_orders, retailer_order
 from handlers import Reply
 from handlers.context import Context
+from parsing.parser import Intent
 
 
 def handle(ctx: Context, intent: Intent) -> list[Reply]:

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.parser import Catalog
 from domain.catalog import catalog_entries, catalog_version
+from parsing.parser import Catalog
 
 _catalog: tuple[Any, Catalog] | None = None
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 
-from bot.parser import Intent
 from domain.drafts import load_draft
 from handlers import Choice, Reply
 from handlers.context import Context
 from handlers.messages import t
+from parsing.parser import Intent
 
 BUTTON_TITLE_MAX = 20
 ROW_TITLE_MAX = 24

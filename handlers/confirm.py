@@ -12,13 +12,13 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from bot.parser import Intent
 from db.models import Retailer
 from domain.drafts import discard_draft, load_draft
 from domain.offers import OrderLine, place_order
 from handlers import Reply, choices
 from handlers.context import Context
 from handlers.order import lines_text, present
+from parsing.parser import Intent
 
 # Words that say YES on purpose (anything else the parser calls a confirmation is "soft").
 EXPLICIT_YES = frozenset({"yes", "y", "yes.", "ho", "हो", "haan", "ha", "confirm", "pakka", "पक्का", "हजुर", "hajur"})

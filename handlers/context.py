@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.parser import decimal_str
 from handlers import Reply, Sender
 from handlers.messages import money_for, numerals, t
+from parsing.parser import decimal_str
 from thok.config import Settings
 
 

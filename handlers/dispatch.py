@@ -14,7 +14,6 @@ from dataclasses import replace
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
-from bot.parser import Intent, parse
 from domain.drafts import forget_question, load_draft
 from domain.errors import DomainError
 from domain.order_facts import order_id_for_ref
@@ -43,6 +42,7 @@ from handlers.context import Context
 from handlers.errors import reply_for
 from handlers.messages import reply_language
 from handlers.order import choice_number
+from parsing.parser import Intent, parse
 from thok.config import Settings
 
 log = logging.getLogger(__name__)

@@ -7,13 +7,13 @@ answered (the order reference in it, the wholesaler's own answer on record).
 
 from __future__ import annotations
 
-from bot.parser import Intent
 from domain.errors import CreditLimitExceeded, DomainError, InvalidInput, NotFound
 from domain.offers import LateOffer, NotInvited, NoWholesalerAvailable
 from domain.order_facts import invitation
 from domain.orders import IllegalTransition
 from handlers import Reply
 from handlers.context import Context
+from parsing.parser import Intent
 
 
 def reply_for(ctx: Context, exc: DomainError, intent: Intent | None = None) -> Reply:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.parser import Intent
 from db.models import ActorType, Order
 from domain.decision import mark_delivered, mark_dispatched
 from domain.orders import lock_order, wholesaler_order
 from handlers import Reply
 from handlers.context import Context
+from parsing.parser import Intent
 
 
 def _update(ctx: Context, intent: Intent, command: str, mark: Callable[..., None], done_key: str) -> list[Reply]:

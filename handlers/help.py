@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.parser import Intent
 from db.models import Retailer, Wholesaler
 from domain.parties import set_language
 from handlers import Reply
 from handlers.context import Context
+from parsing.parser import Intent
 
 
 def _name(ctx: Context) -> str:

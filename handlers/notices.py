@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.parser import decimal_str
 from db.models import Order, VendorOffer
 from domain.events import Notice
 from domain.order_facts import ItemFact, items_of, wholesaler_name, wholesaler_prices, winning_offer
 from handlers.messages import money_for, numerals, t
+from parsing.parser import decimal_str
 
 NEPAL = timezone(timedelta(hours=5, minutes=45), "NPT")  # no daylight saving: a fixed offset is exact
 _AMOUNT_PARAMS = ("total", "amount", "outstanding", "price")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.parser import Intent
 from domain.decision import answer_accept, answer_pass
 from domain.errors import OutOfRange, TooManyDecimals
 from domain.offers import submit_offer
 from handlers import Reply
 from handlers.context import Context
+from parsing.parser import Intent
 
 
 def _missing_ref(ctx: Context, command: str) -> list[Reply]:

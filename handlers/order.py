@@ -13,14 +13,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from bot.parser import Ambiguity, Intent, ParsedItem, parse
-from bot.parsing.text import clean
 from db.models import Product
 from domain.catalog import best_prices, products_by_sku, to_product_unit
 from domain.drafts import ASKED_CHOICE, ASKED_CONFIRM, Draft, DraftLine, Question, load_draft, mark_asked, save_draft
 from handlers import Choice, Reply, choices
 from handlers.catalog import catalog_snapshot
 from handlers.context import Context
+from parsing.parser import Ambiguity, Intent, ParsedItem, parse
+from parsing.text import clean
 
 # Words that start a new draft instead of adding to the pending one.
 REPLACE_WORDS = frozenset({"new", "naya", "nayaa", "replace", "नयाँ", "नया"})

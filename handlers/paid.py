@@ -8,7 +8,6 @@ it is paid up), the answer is the same one sentence: it learns nothing it did no
 
 from __future__ import annotations
 
-from bot.parser import Intent
 from domain.credit import owed_to_wholesaler, retailer_by_phone, wholesaler_label
 from domain.errors import NotFound
 from domain.events import Notice, notify
@@ -16,6 +15,7 @@ from domain.ledger import NoOpenBalance, ReferenceTooLong, balance, record_payme
 from domain.phones import normalize_phone
 from handlers import Reply
 from handlers.context import Context
+from parsing.parser import Intent
 
 
 def handle(ctx: Context, intent: Intent) -> list[Reply]:

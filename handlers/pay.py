@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.parser import Intent
 from domain.calendar import NEPAL, bs_date
 from domain.credit import account_balance
 from domain.errors import InvalidInput
@@ -18,6 +17,7 @@ from domain.money import digits_for
 from domain.payment_requests import MoreThanDue, NothingDue, open_request, paid_to
 from handlers import Reply
 from handlers.context import Context
+from parsing.parser import Intent
 from payments.links import link_urls
 
 PAY_WORDS = frozenset({"pay", "paynow", "tirnu", "tirchu", "tirne", "तिर्नु", "तिर्छु", "तिर्ने"})

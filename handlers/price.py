@@ -3,12 +3,12 @@ the retailer's district (the best elsewhere, said so, when none there has it), a
 
 from __future__ import annotations
 
-from bot.parser import Intent
 from domain.catalog import products_by_sku
 from domain.prices import best_prices_for
 from handlers import Reply
 from handlers.context import Context
 from handlers.order import name_for
+from parsing.parser import Intent
 
 
 def handle(ctx: Context, intent: Intent) -> list[Reply]:

@@ -4,11 +4,11 @@ which quantity and why, and ask again. Nothing is ordered, and no quantity is ev
 
 from __future__ import annotations
 
-from bot.parser import Intent
 from domain.catalog import products_by_sku
 from handlers import Reply
 from handlers.context import Context
 from handlers.order import name_for
+from parsing.parser import Intent
 
 
 def refused(ctx: Context, intent: Intent) -> list[Reply]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.parser import Intent
 from domain.reminders import set_reminders
 from handlers import Reply
 from handlers.context import Context
+from parsing.parser import Intent
 
 STOP_WORDS = frozenset({"stop", "रोक्नुहोस्", "रोक", "roknuhos", "roknus", "rokna"})
 START_WORDS = frozenset({"start", "सुरु", "suru"})

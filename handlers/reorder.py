@@ -3,12 +3,12 @@ last delivered order at today's prices, shown for YES like any order (nothing is
 
 from __future__ import annotations
 
-from bot.parser import Intent, ParsedItem
 from domain.drafts import Draft
 from domain.prices import last_delivered_order
 from handlers import Reply
 from handlers.context import Context
 from handlers.order import add_items, present
+from parsing.parser import Intent, ParsedItem
 
 
 def handle(ctx: Context, intent: Intent) -> list[Reply]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from bot.parser import Intent
 from domain.drafts import load_draft
 from domain.offers import wholesaler_open_work
 from domain.order_facts import items_of, shops_of
@@ -14,6 +13,7 @@ from handlers import Reply
 from handlers.context import Context
 from handlers.notices import items_text
 from handlers.order import lines_text
+from parsing.parser import Intent
 
 
 def handle(ctx: Context, intent: Intent) -> list[Reply]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.parser import Intent
 from domain.catalog import set_stock
 from domain.errors import OutOfRange, TooManyDecimals
 from handlers import Reply
 from handlers.context import Context
+from parsing.parser import Intent
 
 
 def handle(ctx: Context, intent: Intent) -> list[Reply]:

@@ -1,4 +1,4 @@
-"""Focused tests of the pure message parser (bot.parser). No database, no network."""
+"""Focused tests of the pure message parser (parsing.parser). No database, no network."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.parser import Ambiguity, Catalog, CatalogEntry, Intent, ParsedItem, decimal_str, parse
+from parsing.parser import Ambiguity, Catalog, CatalogEntry, Intent, ParsedItem, decimal_str, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTS = ROOT / "db" / "demo" / "products.csv"

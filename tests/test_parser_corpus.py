@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.parser import INTENTS as INTENT_NAMES
-from bot.parser import Catalog
-from bot.parsing.corpus import Report, evaluate, load
+from parsing.corpus import Report, evaluate, load
+from parsing.parser import INTENTS as INTENT_NAMES
+from parsing.parser import Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "data" / "parser_corpus.jsonl"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.parser import INTENTS
-from bot.parsing.corpus import Report, evaluate, load_catalog_corpus
-from bot.parsing.lexicon import UNIT_CODES
+from parsing.corpus import Report, evaluate, load_catalog_corpus
+from parsing.lexicon import UNIT_CODES
+from parsing.parser import INTENTS
 
 CORPORA = load_catalog_corpus()
 pytestmark = pytest.mark.skipif(not CORPORA, reason="tests/data/corpus/ has no catalogs with messages yet")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.parser import Catalog, CatalogEntry, Intent, decimal_str, parse
+from parsing.parser import Catalog, CatalogEntry, Intent, decimal_str, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Property tests for bot.parser: it never raises, and what it returns is always well-formed."""
+"""Property tests for parsing.parser: it never raises, and what it returns is always well-formed."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.parser import INTENTS as INTENT_NAMES
-from bot.parser import Catalog, Intent, decimal_str, parse
-from bot.parsing.lexicon import UNIT_CODES
-from bot.parsing.orders import max_quantity
+from parsing.lexicon import UNIT_CODES
+from parsing.orders import max_quantity
+from parsing.parser import INTENTS as INTENT_NAMES
+from parsing.parser import Catalog, Intent, decimal_str, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = Catalog.from_csv(ROOT / "db" / "demo" / "products.csv")

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.parser import Catalog, decimal_str, parse
-from bot.parsing.units import DEFAULT_UNITS, convert, unit_code
 from db.models import OrderDraft, Product, Retailer, Unit, UnitRow
 from domain.catalog import CsvImportError, import_products, to_product_unit
 from handlers import Sender
 from handlers.dispatch import handle_message
+from parsing.parser import Catalog, decimal_str, parse
+from parsing.units import DEFAULT_UNITS, convert, unit_code
 from thok.config import Settings
 from thok.seed import seed_demo
 

@@ -259,8 +259,8 @@ def parse_cmd(text: str | None, as_json: bool, jsonl: bool, role: str) -> None:
     """Show how Thok understands a message, using the catalog in the database."""
     import json
 
-    from bot.parser import Catalog, parse
     from domain.catalog import catalog_entries
+    from parsing.parser import Catalog, parse
 
     with _database().session() as session:
         catalog = Catalog.from_tuples(catalog_entries(session))

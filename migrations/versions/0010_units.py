@@ -6,7 +6,7 @@
   scripts (`bag` is a spelling of `bora`), and its relation to another unit: `factor` of `base`
   in one (1 quintal = 100 kg, 1 pathi = 8 mana); `approximate` when it depends on what is measured
   (1 mana of rice is about 0.5625 kg, so a pathi about 4.5 kg; a dharni about 2.4 kg). The rows
-  are the parser's built-in table, bot/parsing/units.py (tests/test_parser_units.py holds them
+  are the parser's built-in table, parsing/units.py (tests/test_parser_units.py holds them
   equal); frozen here as a migration must be.
 - `products.pack_size` / `pack_unit`: how much one of the product's unit holds ("Surf Excel (1kg)"
   is 1 kg a packet, a 25 kg bora of rice), so 5 kg of a 1 kg packet product is 5 packets. Backfilled

@@ -57,7 +57,7 @@ INTENTS = {
     "reorder",
 }
 WHOLESALER_INTENTS = {"offer", "accept", "pass", "stock", "paid", "dispatched", "delivered"}
-# bot/parsing/lexicon.py UNIT_CODES plus the traditional measures of issue 16.
+# parsing/lexicon.py UNIT_CODES plus the traditional measures of issue 16.
 UNIT_CODES = {
     "bora",
     "kg",

@@ -22,8 +22,8 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from bot.parsing import lexicon as lx
-from bot.parsing.text import Token, is_devanagari, loose_key, phrase_keys, word_key
+from parsing import lexicon as lx
+from parsing.text import Token, is_devanagari, loose_key, phrase_keys, word_key
 
 MAX_CANDIDATES = 10
 _PAREN = re.compile(r"\(([^)]*)\)")

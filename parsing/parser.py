@@ -9,7 +9,7 @@ It never raises; anything unexpected gives `Intent("unknown")`.
 
 Understood: English, romanised Nepali and Devanagari (mixed freely), ASCII and Devanagari digits,
 number words and halves (aadha, dedh, adhai, sadhe/sawa/paune N), every spelling of the units in
-`bot.parsing.lexicon.UNIT_WORDS`, several items per message, quantity before or after the product,
+`parsing.lexicon.UNIT_WORDS`, several items per message, quantity before or after the product,
 list markers, emoji and politeness. Products are matched longest-alias-first, then phonetically,
 then by rapidfuzz; generic words ("chamal", "tel") and close fuzzy scores give an `Ambiguity`
 instead of a guess.
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.parsing import lexicon as lx
-from bot.parsing.catalog import Catalog, CatalogEntry
-from bot.parsing.orders import OrderLines, parse_order, prepare
-from bot.parsing.text import clean, detect_script, lower, tokenize
+from parsing import lexicon as lx
+from parsing.catalog import Catalog, CatalogEntry
+from parsing.orders import OrderLines, parse_order, prepare
+from parsing.text import clean, detect_script, lower, tokenize
 
 __all__ = ["Ambiguity", "BadQuantity", "Catalog", "CatalogEntry", "Intent", "ParsedItem", "parse", "decimal_str"]
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.parsing.text import word_key
+from parsing.text import word_key
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.parser import Catalog, Intent, decimal_str, parse
+from parsing.parser import Catalog, Intent, decimal_str, parse
 
 FIELDS = (
     "order_ref",
@@ -181,7 +181,7 @@ def evaluate(rows: list[dict[str, Any]], catalog: Catalog) -> Report:
     return report
 
 
-CORPUS_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "data" / "corpus"
+CORPUS_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "corpus"
 
 
 def load_catalog_corpus(directory: str | Path = CORPUS_DIR) -> dict[str, tuple[Catalog, list[dict[str, Any]]]]:

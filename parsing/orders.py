@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from bot.parsing import lexicon as lx
-from bot.parsing.catalog import Catalog
-from bot.parsing.text import Token, tokenize, word_key
+from parsing import lexicon as lx
+from parsing.catalog import Catalog
+from parsing.text import Token, tokenize, word_key
 
 MAX_QUANTITY = Decimal(100_000)
 # Above these a quantity is absurd for one shop's order: refused and asked, never trimmed.

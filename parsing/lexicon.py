@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from bot.parsing.text import phrase_keys, word_key
-from bot.parsing.units import DEFAULT_UNITS
+from parsing.text import phrase_keys, word_key
+from parsing.units import DEFAULT_UNITS
 
 UNIT_CODES = tuple(u.code for u in DEFAULT_UNITS)
 
@@ -34,7 +34,7 @@ def _table(spec: dict[str, str]) -> dict[str, str]:
 
 
 # --- units -------------------------------------------------------------------------------------
-# Built from the unit table (bot/parsing/units.py, the rows migration 0010 seeds).
+# Built from the unit table (parsing/units.py, the rows migration 0010 seeds).
 UNIT_WORDS: dict[str, str] = {word_key(w): u.code for u in DEFAULT_UNITS for w in u.spellings}
 # Short or common-word spellings that only count as a unit right after a number ("5 l", "2 ta").
 WEAK_UNITS: frozenset[str] = _keys("l lt lit g gr ta टा pc pis nos tre kes case box bag bags pack lit mana manas")

@@ -1,1 +1,0 @@
-"""Internals of the message parser; the public entry point is `bot.parser`."""

@@ -1,0 +1,1 @@
+"""Internals of the message parser; the public entry point is `parsing.parser`."""
