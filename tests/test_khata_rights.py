@@ -36,6 +36,7 @@ from db.models import (
     RetailerWholesalerCredit,
     VendorOffer,
 )
+from db.partitions import nepal_today
 from db.session import Database
 from domain.audit import AdminActor
 from domain.credit import account_balance, owed_to_wholesaler, set_credit_limit
@@ -552,7 +553,7 @@ def test_a_confirmed_order_is_cancelled_after_a_part_payment_and_the_rest_is_an_
     sender = Sender(kind="retailer", phone=w["retailer"].whatsapp_number, id=w["r"], language="en")
     hisab = handle_message(session, sender, "hisab", settings)[0].body
     assert "Outstanding: NPR 0" in hisab and "Advance (your money, used by your next order): NPR 1" in hisab
-    today = datetime.now(UTC).date()
+    today = nepal_today()  # statements run by Nepal days: UTC's date is a day behind after 18:15 UTC
     rows = statement_rows(session, w["r"], today.replace(day=1), today)
     assert rows[-1].balance == D("-1") and rows[-1].credit == D("20")
 

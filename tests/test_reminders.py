@@ -21,6 +21,8 @@ from thok.config import Settings
 from workers import context
 from workers.reminders import send_payment_reminders
 
+# Runs are 9 days after NOW: one day more than the 7-day rule needs, so a debit the fixture posts
+# just after Nepal midnight (the next Nepal day from NOW) is still owed "at the start of that day".
 NOW = datetime.now(UTC)
 
 
@@ -67,7 +69,7 @@ def test_a_reminder_goes_out_on_schedule_and_not_again_too_soon(
 ) -> None:
     s = _reminding(settings, fresh_database, twilio_templates=(("payment_reminder", "HXremind"),))
     assert _run(s, NOW) == {}  # owed for less than 7 days: a fresh order is not chased
-    later = NOW + timedelta(days=8)
+    later = NOW + timedelta(days=9)
     assert _run(s, later) == {"SENT": 1}  # the shop owing NPR 500 is below the threshold
     [row] = _rows(fresh_database)
     assert row.retailer_id == owing.id and row.status == "SENT" and row.outstanding == Decimal(5000)
@@ -85,7 +87,7 @@ def test_without_a_template_it_is_not_sent_and_the_dashboard_says_why(
     fresh_database: Database, settings: Settings, owing: Sender, redis: Redis
 ) -> None:
     s = _reminding(settings, fresh_database)
-    assert _run(s, NOW + timedelta(days=8)) == {"NOT_SENT": 1}
+    assert _run(s, NOW + timedelta(days=9)) == {"NOT_SENT": 1}
     [row] = _rows(fresh_database)
     assert row.outbound_message_id is None and "TWILIO_TEMPLATE_PAYMENT_REMINDER" in (row.reason or "")
     with fresh_database.session() as db:
@@ -107,7 +109,7 @@ def test_stop_is_honoured_and_audited_and_start_undoes_it(
         [reply] = handle_message(uow.session, owing, "रोक्नुहोस्", s)
         uow.commit()
     assert reply.body.startswith("हुन्छ, अब भुक्तानीको सम्झना पठाइने छैन")
-    assert _run(s, NOW + timedelta(days=8)) == {} and _rows(fresh_database) == []
+    assert _run(s, NOW + timedelta(days=9)) == {} and _rows(fresh_database) == []
     with fresh_database.unit_of_work() as uow:
         assert "no more payment reminders" in handle_message(uow.session, owing, "STOP", s)[0].body  # again: same
         assert "payment reminders again" in handle_message(uow.session, owing, "start", s)[0].body
@@ -116,7 +118,7 @@ def test_stop_is_honoured_and_audited_and_start_undoes_it(
         actions = [a.action for a in db.scalars(select(AuditLog).where(AuditLog.retailer_id == owing.id))]
         assert actions == ["reminders.stop", "reminders.start"]
         assert db.get(Retailer, owing.id).reminders_stopped_at is None  # type: ignore[union-attr]
-    assert _run(s, NOW + timedelta(days=8)) == {"SENT": 1}
+    assert _run(s, NOW + timedelta(days=9)) == {"SENT": 1}
 
 
 def test_stop_inside_a_sentence_is_not_an_opt_out(fresh_database: Database, settings: Settings, owing: Sender) -> None:
