@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from payments.esewa import sign
+from tests.fake_http import serve, shutdown
 
 KHALTI_KEY = "test-khalti-secret-key"
 ESEWA_KEY = "8gBm/:&EnhH.1/q"  # eSewa's published UAT key
@@ -68,15 +69,11 @@ class _Server:
             def do_GET(self) -> None:  # noqa: N802
                 fake._answer(self, "GET", "")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve(Handler)
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        shutdown(self.server)
 
     def _answer(self, h: BaseHTTPRequestHandler, method: str, body: str) -> None:
         if self.slow:

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.fake_http import send_json, serve, shutdown
+
 VERSION = "v21.0"
 PHONE_NUMBER_ID = "106540352242922"
 ACCESS_TOKEN = "test-meta-access-token"
@@ -71,15 +73,11 @@ class FakeGraph:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 fake._handle(self, json.loads(raw or b"{}"))
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve(Handler)
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        shutdown(self.server)
 
     def to(self, phone: str) -> list[dict[str, Any]]:
         """Accepted messages to this number (E.164), oldest first."""
@@ -91,18 +89,18 @@ class FakeGraph:
             self.requests.append(Recorded(handler.path, body, handler.headers.get("Authorization", "")))
             action = self.script.pop(0) if self.script else "200"
         if handler.path != f"/{VERSION}/{PHONE_NUMBER_ID}/messages":
-            return _json(handler, 404, {"error": {"message": "Unknown path", "code": 100}})
+            return send_json(handler, 404, {"error": {"message": "Unknown path", "code": 100}})
         if handler.headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
-            return _json(handler, 401, {"error": {"message": "Invalid OAuth access token", "code": 190}})
+            return send_json(handler, 401, {"error": {"message": "Invalid OAuth access token", "code": 190}})
         if action in ERRORS:
             status, error = ERRORS[action]
-            return _json(handler, status, {"error": {**error, "type": "OAuthException", "fbtrace_id": "Afake"}})
+            return send_json(handler, status, {"error": {**error, "type": "OAuthException", "fbtrace_id": "Afake"}})
         wamid = f"wamid.FAKE{next(self._ids):020d}"
         with self.lock:
             self.accepted.append({**body, "id": wamid})
         if action == "slow":
             time.sleep(self.delay)
-        _json(
+        send_json(
             handler,
             200,
             {
@@ -113,16 +111,6 @@ class FakeGraph:
         )
 
 
-def _json(handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
-    raw = json.dumps(payload).encode()
-    try:
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(raw)))
-        handler.end_headers()
-        handler.wfile.write(raw)
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the client timed out first: exactly the case "slow" is for
 
 
 # --- webhook posts, as Meta builds and signs them ------------------------------------------------

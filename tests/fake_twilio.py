@@ -23,6 +23,8 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 
+from tests.fake_http import send_json, serve, shutdown
+
 
 @dataclass
 class Recorded:
@@ -78,15 +80,11 @@ class FakeTwilio:
             def do_DELETE(self) -> None:  # noqa: N802
                 fake._content(self, "DELETE", "")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve(Handler)
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        shutdown(self.server)
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str, form: dict[str, str]) -> None:
         parsed = urlparse(handler.path)
@@ -97,25 +95,25 @@ class FakeTwilio:
             )
             action = self.script.pop(0) if method == "POST" and self.script else "201"
         if not parsed.path.endswith("/Messages.json"):
-            return self._json(handler, 404, {"code": 20404, "message": "not found", "status": 404})
+            return send_json(handler, 404, {"code": 20404, "message": "not found", "status": 404})
         if method == "GET":
-            return self._json(handler, 200, self._page(parsed.path, query))
+            return send_json(handler, 200, self._page(parsed.path, query))
         if action == "429":
-            return self._json(handler, 429, {"code": 20429, "message": "Too Many Requests", "status": 429})
+            return send_json(handler, 429, {"code": 20429, "message": "Too Many Requests", "status": 429})
         if action == "500":
-            return self._json(handler, 500, {"code": 20500, "message": "Internal Server Error", "status": 500})
+            return send_json(handler, 500, {"code": 20500, "message": "Internal Server Error", "status": 500})
         if action == "63016":
-            return self._json(
+            return send_json(
                 handler,
                 400,
                 {"code": 63016, "message": "Failed to send freeform message outside the window", "status": 400},
             )
         if form.get("ContentSid") and form["ContentSid"] not in self.contents:
-            return self._json(handler, 400, {"code": 21655, "message": "The ContentSid is Invalid", "status": 400})
+            return send_json(handler, 400, {"code": 21655, "message": "The ContentSid is Invalid", "status": 400})
         message = self._accept(parsed.path, form)
         if action == "slow":
             time.sleep(self.delay)
-        self._json(handler, 201, message)
+        send_json(handler, 201, message)
 
     def _accept(self, path: str, form: dict[str, str]) -> dict[str, Any]:
         now = datetime.now(UTC)
@@ -167,14 +165,14 @@ class FakeTwilio:
             )
         parts = parsed.path.rstrip("/").split("/")  # ["", "v1", "Content", sid?]
         if not handler.headers.get("Authorization", "").startswith("Basic "):
-            return self._json(handler, 401, {"code": 20003, "message": "Authenticate", "status": 401})
+            return send_json(handler, 401, {"code": 20003, "message": "Authenticate", "status": 401})
         if method == "POST" and len(parts) == 3:
             if handler.headers.get("Content-Type", "").split(";")[0] != "application/json":
-                return self._json(handler, 400, {"code": 20001, "message": "expected JSON", "status": 400})
+                return send_json(handler, 400, {"code": 20001, "message": "expected JSON", "status": 400})
             definition = json.loads(raw)
             missing = [k for k in ("friendly_name", "language", "types") if not definition.get(k)]
             if missing:
-                return self._json(handler, 400, {"code": 20001, "message": f"missing {missing}", "status": 400})
+                return send_json(handler, 400, {"code": 20001, "message": f"missing {missing}", "status": 400})
             now = format_datetime(datetime.now(UTC), usegmt=True)
             sid = "HX" + uuid.uuid4().hex
             content = {
@@ -191,7 +189,7 @@ class FakeTwilio:
             }
             with self.lock:
                 self.contents[sid] = content
-            return self._json(handler, 201, content)
+            return send_json(handler, 201, content)
         if method == "GET" and len(parts) == 3:
             size = self.content_page_size or int(query.get("PageSize", 50))
             page = int(query.get("Page", 0))
@@ -199,7 +197,7 @@ class FakeTwilio:
                 found = list(self.contents.values())
             more = len(found) > (page + 1) * size
             base = f"{self.url}/v1/Content?PageSize={size}"
-            return self._json(
+            return send_json(
                 handler,
                 200,
                 {
@@ -219,12 +217,12 @@ class FakeTwilio:
             with self.lock:
                 gone = self.contents.pop(parts[3], None)
             if gone is None:
-                return self._json(handler, 404, {"code": 20404, "message": "not found", "status": 404})
+                return send_json(handler, 404, {"code": 20404, "message": "not found", "status": 404})
             handler.send_response(204)
             handler.send_header("Content-Length", "0")
             handler.end_headers()
             return None
-        return self._json(handler, 404, {"code": 20404, "message": "not found", "status": 404})
+        return send_json(handler, 404, {"code": 20404, "message": "not found", "status": 404})
 
     def _page(self, path: str, query: dict[str, str]) -> dict[str, Any]:
         with self.lock:
@@ -250,17 +248,6 @@ class FakeTwilio:
             "end": start + len(found[start : start + size]),
         }
 
-    @staticmethod
-    def _json(handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
-        body = json.dumps(payload).encode()
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            handler.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client timed out first: exactly the case "slow" is for
 
 
 # --- helpers shared by the messaging tests -------------------------------------------------------
