@@ -27,6 +27,7 @@ CRITICAL_TABLES = (
     "stock_reservations",
     "retailers",
     "wholesalers",
+    "party_phones",
 )
 EXPECTED_TRIGGERS = {
     "ledger_entries": (*LEDGER_TRIGGERS, "trg_ledger_entries_key_guard"),
@@ -36,9 +37,24 @@ EXPECTED_TRIGGERS = {
     ),
     "ledger_checkpoints": ("trg_ledger_checkpoints_append_only", "trg_ledger_checkpoints_no_truncate"),
     "orders": ("trg_orders_winner_set_once",),
+    # A balance row is born at zero (0006): only ledger_post() moves it afterwards.
+    "credit_accounts": ("trg_credit_accounts_balance_starts_at_zero",),
+    "retailer_wholesaler_credits": ("trg_retailer_wholesaler_credits_balance_starts_at_zero",),
+    # One live party per WhatsApp number, across both party tables (0009).
+    "retailers": ("retailers_phone_claim",),
+    "wholesalers": ("wholesalers_phone_claim",),
 }
-# The khata's server-side functions: posting (migration 0004) and newest-first reads (0005).
-EXPECTED_FUNCTIONS = ("ledger_post", "ledger_newest", "ledger_entries_key_guard", "ledger_ensure_partition")
+# The khata's server-side functions: posting (0004, rights 0006), newest-first reads (0005), the
+# partition maker and reader (0003, 0007), the balance and phone-claim guards (0006, 0009).
+EXPECTED_FUNCTIONS = (
+    "ledger_post",
+    "ledger_newest",
+    "ledger_entries_key_guard",
+    "ledger_ensure_partition",
+    "ledger_default_months",
+    "credit_balance_starts_at_zero",
+    "party_phone_claim",
+)
 
 
 @dataclass

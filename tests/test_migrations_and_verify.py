@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import psycopg
+import pytest
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -70,6 +71,22 @@ def test_verify_reports_a_dropped_trigger_and_constraint(session: Session) -> No
     assert not report.ok
     assert "ledger_entries: trigger trg_ledger_entries_no_delete is missing" in report.missing
     assert any("ck_credit_accounts_credit_limit_non_negative" in m for m in report.missing)
+
+
+@pytest.mark.parametrize(
+    ("table", "trigger"),
+    [
+        ("credit_accounts", "trg_credit_accounts_balance_starts_at_zero"),
+        ("retailer_wholesaler_credits", "trg_retailer_wholesaler_credits_balance_starts_at_zero"),
+        ("retailers", "retailers_phone_claim"),
+        ("wholesalers", "wholesalers_phone_claim"),
+    ],
+)
+def test_verify_reports_a_dropped_khata_or_phone_guard(session: Session, table: str, trigger: str) -> None:
+    """The guards of migrations 0006 (balances start at zero) and 0009 (one live party per number)
+    are checked like the ledger's own: dropping one is reported by name."""
+    session.execute(text(f"DROP TRIGGER {trigger} ON {table}"))
+    assert verify(session.connection()).missing == [f"{table}: trigger {trigger} is missing"]
 
 
 def test_verify_reports_a_missing_khata_function(session: Session) -> None:
