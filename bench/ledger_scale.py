@@ -40,7 +40,8 @@ from db.partitions import add_months, month_start  # noqa: E402
 from db.session import Database  # noqa: E402
 from domain.errors import CreditLimitExceeded  # noqa: E402
 from domain.integrity import run_checks  # noqa: E402
-from domain.ledger import balance, last_entries, post_debit, statement_rows  # noqa: E402
+from domain.ledger import balance, last_entries, post_debit  # noqa: E402
+from domain.statements import statement_rows  # noqa: E402
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 DAYS = 365

@@ -41,7 +41,8 @@ from db.models import Order  # noqa: E402
 from db.partitions import NEPAL, add_months, month_start  # noqa: E402
 from db.session import Database  # noqa: E402
 from domain.archive import archive  # noqa: E402
-from domain.ledger import balance, last_entries, post_debit, statement_rows  # noqa: E402
+from domain.ledger import balance, last_entries, post_debit  # noqa: E402
+from domain.statements import statement_rows  # noqa: E402
 
 MONTHS = 36
 LIMIT = 10_000_000

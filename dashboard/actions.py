@@ -19,6 +19,7 @@ from db.models import (
     ActorType,
     Admin,
     Language,
+    LedgerEntry,
     OrderStatus,
     OutboundMessage,
     OutboundStatus,
@@ -28,7 +29,7 @@ from db.models import (
     Wholesaler,
     WholesalerProduct,
 )
-from domain import catalog, credit, decision, ledger, parties
+from domain import catalog, credit, decision, khata_payments, parties
 from domain.amounts import to_amount
 from domain.audit import AdminActor, record_admin_action, snapshot
 from domain.errors import InvalidInput, NotFound
@@ -220,10 +221,10 @@ def record_payment(
     reference: str,
     wholesaler_id: int | None = None,
     notes: str | None = None,
-) -> ledger.LedgerEntry:
+) -> LedgerEntry:
     get_retailer(session, retailer_id)
     before = credit.account_balance(session, retailer_id)
-    payment, entry = ledger.record_payment(
+    payment, entry = khata_payments.record_payment(
         session,
         retailer_id=retailer_id,
         amount=amount,  # type: ignore[arg-type]  # to_amount parses and checks the typed text
@@ -253,12 +254,12 @@ def record_payment(
 
 
 def reverse_payment(session: Session, actor: AdminActor, retailer_id: int, payment_id: int, reason: str) -> Any:
-    """Take back a wrongly booked payment (a compensating DEBIT; see `ledger.reverse_payment`)."""
+    """Take back a wrongly booked payment (a compensating DEBIT; see `khata_payments.reverse_payment`)."""
     get_retailer(session, retailer_id)
     payment = session.get(RetailerPayment, payment_id)
     if payment is None or payment.retailer_id != retailer_id:
         raise NotFound(f"payment #{payment_id} is not one of this retailer's")
-    return ledger.reverse_payment(session, payment_id, reason, actor)
+    return khata_payments.reverse_payment(session, payment_id, reason, actor)
 
 
 # --- catalog -------------------------------------------------------------------------------------

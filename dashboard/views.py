@@ -30,8 +30,8 @@ from dashboard.web import (
     read,
 )
 from db.models import OrderStatus, PaymentMethod
-from domain import ledger, reports
-from domain.calendar import BsMonth, admin_when
+from domain import reports
+from domain.calendar import NEPAL, BsMonth, admin_when
 from domain.catalog import CsvImportError
 from domain.credit import account_balance
 from domain.errors import DomainError, InvalidInput, NotFound
@@ -39,8 +39,9 @@ from domain.money import npr
 from domain.orders import TRANSITIONS
 from domain.payment_requests import recent_requests
 from domain.reminders import recent_reminders
+from domain.statement_csv import write_month_csv, write_statement_csv
 from domain.statement_pdf import render_statements
-from domain.statements import month_statement, write_month_csv
+from domain.statements import StatementRow, month_statement, statement_rows
 from handlers.messages import LANGUAGES, t
 from thok.web import services
 from workers.queueing import enqueue_send
@@ -444,15 +445,15 @@ def statement(party_id: int) -> ResponseReturnValue:
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
-    def load(session: Any) -> tuple[Any, list[ledger.StatementRow]]:
+    def load(session: Any) -> tuple[Any, list[StatementRow]]:
         start = reports.parse_day(request.args.get("from"), "from") or reports.nepal_today() - timedelta(days=30)
         end = reports.parse_day(request.args.get("to"), "to") or reports.nepal_today()
         party = reports.get_retailer(session, party_id)
-        return party, ledger.statement_rows(session, party_id, start, end)
+        return party, statement_rows(session, party_id, start, end)
 
     party, rows = read(load)
     buffer = io.StringIO()
-    ledger.write_statement_csv(rows, buffer)
+    write_statement_csv(rows, buffer)
     name = f"khata-{party.whatsapp_number.lstrip('+')}.csv"
     return Response(
         "\ufeff" + buffer.getvalue(),  # the BOM lets Excel read Devanagari descriptions as UTF-8
@@ -545,7 +546,7 @@ def _qty_filter(value: Any) -> str:
 
 @bp.app_template_filter("when")
 def _when_filter(value: Any) -> str:
-    return value.astimezone(ledger.NEPAL).strftime("%Y-%m-%d %H:%M") if value else "—"
+    return value.astimezone(NEPAL).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
 @bp.app_template_global("pct")

@@ -26,7 +26,7 @@ from domain.amounts import to_amount
 from domain.credit import account_balance, wholesaler_label
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.events import Notice, notify
-from domain.ledger import record_payment
+from domain.khata_payments import record_payment
 from domain.money import npr
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from db.models import ActorType, AuditLog, CreditAccount, PaymentReminder, Retai
 from domain.calendar import nepal_day
 from domain.credit import account_balance
 from domain.events import Notice, notify
-from domain.ledger import statement_rows
 from domain.money import npr
+from domain.statements import statement_rows
 
 NO_TEMPLATE = (
     "not sent: the shop has not written in the last 24 hours, so WhatsApp allows only an approved "

@@ -40,8 +40,8 @@ from db.models import (
     Wholesaler,
     WholesalerProduct,
 )
+from domain.calendar import NEPAL
 from domain.errors import InvalidInput, NotFound
-from domain.ledger import NEPAL
 
 PAGE_SIZE = 50
 COUNT_CAP = 1000

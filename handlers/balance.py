@@ -10,7 +10,8 @@ from dataclasses import replace
 from decimal import Decimal
 
 from domain.calendar import BsMonth, bs_date, month_in_text
-from domain.ledger import balance, last_entries, statement_rows
+from domain.ledger import balance, last_entries
+from domain.statements import statement_rows
 from handlers import Reply, choices
 from handlers.context import Context
 from handlers.pay import GATEWAY_NAMES

@@ -11,7 +11,8 @@ from __future__ import annotations
 from domain.credit import owed_to_wholesaler, retailer_by_phone, wholesaler_label
 from domain.errors import NotFound
 from domain.events import Notice, notify
-from domain.ledger import NoOpenBalance, ReferenceTooLong, balance, record_payment
+from domain.khata_payments import ReferenceTooLong, record_payment
+from domain.ledger import NoOpenBalance, balance
 from domain.phones import normalize_phone
 from handlers import Reply
 from handlers.context import Context

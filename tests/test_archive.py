@@ -17,7 +17,8 @@ import pytest
 from db.session import Database
 from domain.archive import archive
 from domain.integrity import run_checks
-from domain.ledger import balance, post_debit, statement_rows
+from domain.ledger import balance, post_debit
+from domain.statements import statement_rows
 from tests.conftest import ROOT
 
 D = Decimal

@@ -25,7 +25,8 @@ from db.models import (
 from db.session import Database
 from domain.credit import set_wholesaler_credit_limit
 from domain.integrity import run_checks
-from domain.ledger import post_debit, record_payment, reverse_entry
+from domain.khata_payments import record_payment
+from domain.ledger import post_debit, reverse_entry
 from domain.parties import create_admin, register_retailer, register_wholesaler
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,11 +18,13 @@ from db.models import Language
 from db.session import Database
 from domain.calendar import BsMonth, admin_when, bs_date, bs_iso, month_in_text
 from domain.errors import InvalidInput
-from domain.ledger import post_debit, record_payment
+from domain.khata_payments import record_payment
+from domain.ledger import post_debit
 from domain.money import npr, npr_for, rupees
 from domain.parties import create_admin
+from domain.statement_csv import write_month_csv
 from domain.statement_pdf import render_statements
-from domain.statements import month_statement, write_month_csv
+from domain.statements import month_statement
 from handlers import Sender
 from handlers.dispatch import handle_message
 from handlers.messages import t

@@ -44,17 +44,12 @@ from domain.decision import cancel_order
 from domain.errors import InvalidInput
 from domain.events import take_notices
 from domain.integrity import run_checks
-from domain.ledger import (
-    NoOpenBalance,
-    StatementRow,
-    post_debit,
-    record_payment,
-    reverse_payment,
-    statement_rows,
-    write_statement_csv,
-)
+from domain.khata_payments import record_payment, reverse_payment
+from domain.ledger import NoOpenBalance, post_debit
 from domain.money import npr
 from domain.parties import create_admin, register_retailer, register_wholesaler
+from domain.statement_csv import write_statement_csv
+from domain.statements import StatementRow, statement_rows
 from handlers import Sender
 from handlers.dispatch import handle_message
 from tests.browser import support

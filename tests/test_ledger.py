@@ -21,16 +21,11 @@ from db.session import Database
 from domain.credit import account_balance, hold_credit, set_wholesaler_credit_limit
 from domain.errors import CreditLimitExceeded, InvalidInput, NotFound
 from domain.integrity import run_checks
-from domain.ledger import (
-    last_entries,
-    post_credit,
-    post_debit,
-    record_payment,
-    reverse_entry,
-    statement_rows,
-    write_statement_csv,
-)
+from domain.khata_payments import record_payment
+from domain.ledger import last_entries, post_credit, post_debit, reverse_entry
 from domain.parties import create_admin, register_retailer, register_wholesaler
+from domain.statement_csv import write_statement_csv
+from domain.statements import statement_rows
 
 D = Decimal
 

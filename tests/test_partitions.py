@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from db.migrate import alembic_config, downgrade, upgrade
 from db.partitions import add_months, ensure_partitions, month_start, nepal_today, partition_problems
 from db.verify import verify
-from domain.ledger import last_entries, post_debit, statement_rows
+from domain.ledger import last_entries, post_debit
+from domain.statements import statement_rows
 
 RESTRICT, UNIQUE, CHECK = "23001", "23505", "23514"
 INSERT = (

@@ -30,7 +30,8 @@ from db.verify import verify
 from domain import stats
 from domain.archive import archive
 from domain.credit import account_balance, hold_credit, release_hold, set_credit_limit
-from domain.ledger import last_entries, post_debit, statement_rows
+from domain.ledger import last_entries, post_debit
+from domain.statements import statement_rows
 from tests.conftest import ROOT
 from tests.fake_twilio import PUBLIC, fake_twilio, run_worker, signed_headers, thok_settings, twilio_form  # noqa: F401
 from tests.test_archive import _old_books
@@ -220,7 +221,7 @@ def test_admin_khata_work_runs_as_the_runtime_role(runtime_url: str, books: dict
     """What the dashboard does to parties and khatas: register, limits, a payment and its reversal."""
     from domain.audit import AdminActor
     from domain.credit import set_wholesaler_credit_limit
-    from domain.ledger import record_payment, reverse_payment
+    from domain.khata_payments import record_payment, reverse_payment
     from domain.parties import create_admin, register_retailer, soft_delete
 
     r, w = books["retailer"], books["wholesaler"]

@@ -437,8 +437,8 @@ def statement_cmd(  # type: ignore[no-untyped-def]
     range (--from/--to) as CSV."""
     from domain.calendar import BsMonth
     from domain.credit import retailer_by_phone
-    from domain.ledger import statement_rows, write_statement_csv
-    from domain.statements import month_statement, write_month_csv
+    from domain.statement_csv import write_month_csv, write_statement_csv
+    from domain.statements import month_statement, statement_rows
 
     if (month is None and (start is None or end is None)) or (month is not None and (start or end)):
         raise click.UsageError("give either --month YYYY-MM (Bikram Sambat) or both --from and --to")
@@ -496,7 +496,8 @@ def record_payment_cmd(
 ) -> None:
     """Record a retailer's payment: one payment row and its one CREDIT entry."""
     from domain.credit import retailer_by_phone, wholesaler_by_phone
-    from domain.ledger import balance, record_payment
+    from domain.khata_payments import record_payment
+    from domain.ledger import balance
 
     try:
         with _database().unit_of_work() as uow:
@@ -542,7 +543,8 @@ def reverse_payment_cmd(payment_id: int, reason: str, admin_email: str) -> None:
     the retailer and the wholesaler paid are told on WhatsApp. Refused if already reversed, or if
     the restored debt would exceed the credit limit (raise it first)."""
     from domain.audit import AdminActor
-    from domain.ledger import balance, reverse_payment
+    from domain.khata_payments import reverse_payment
+    from domain.ledger import balance
     from thok import runtime
     from workers import effects
 

@@ -1,0 +1,243 @@
+"""Payments into the khata: recording one (a payment row and its one CREDIT) and an admin's
+reversal of a wrongly booked one (a compensating DEBIT). The posting itself is `ledger`'s."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import (
+    EntryType,
+    LedgerEntry,
+    LedgerIdempotencyKey,
+    PaymentMethod,
+    Retailer,
+    RetailerPayment,
+    RetailerWholesalerCredit,
+)
+from domain.amounts import to_amount
+from domain.audit import AdminActor, record_admin_action
+from domain.calendar import NEPAL
+from domain.credit import account_balance
+from domain.errors import CreditLimitExceeded, InvalidInput, NotFound
+from domain.events import Notice, notify
+from domain.ledger import NoOpenBalance, already_posted, entry_by_key, lock_account, post_credit, post_debit
+from domain.money import npr
+
+METHODS = {
+    "cash": PaymentMethod.CASH,
+    "esewa": PaymentMethod.ESEWA,
+    "khalti": PaymentMethod.KHALTI,
+    "fonepay": PaymentMethod.FONEPAY,
+    "bank": PaymentMethod.BANK_TRANSFER,
+    "bank_transfer": PaymentMethod.BANK_TRANSFER,
+    "bank-transfer": PaymentMethod.BANK_TRANSFER,
+}
+
+
+MAX_REFERENCE = 100  # retailer_payments.reference
+MAX_NOTES = 500
+MAX_REASON = 300
+
+
+def payment_method(raw: str | PaymentMethod) -> PaymentMethod:
+    if isinstance(raw, PaymentMethod):
+        return raw
+    method = METHODS.get(raw.strip().lower())
+    if method is None:
+        raise InvalidInput(f"unknown payment method {raw!r}; use cash, esewa, khalti, fonepay or bank")
+    return method
+
+
+class ReferenceTooLong(InvalidInput):
+    def __init__(self, length: int, limit: int):
+        super().__init__(f"the reference is {length} characters long; at most {limit} fit")
+        self.length = length
+        self.limit = limit
+
+
+def record_payment(
+    session: Session,
+    *,
+    retailer_id: int,
+    amount: Decimal,
+    method: PaymentMethod | str,
+    reference: str | None,
+    recorded_by_admin_id: int | None = None,
+    recorded_by_wholesaler_id: int | None = None,
+    wholesaler_id: int | None = None,
+    idempotency_key: str | None = None,
+    notes: str | None = None,
+    payment_request_id: int | None = None,
+) -> tuple[RetailerPayment, LedgerEntry]:
+    """A payment and its one CREDIT entry. A wholesaler recording it is also the one paid, unless
+    told otherwise. The same eSewa/Khalti/bank reference is never booked twice. A payment request
+    (a gateway link, domain/payment_requests.py) that the gateway confirmed records itself."""
+    if recorded_by_admin_id is None and recorded_by_wholesaler_id is None and payment_request_id is None:
+        raise InvalidInput("a payment must be recorded by an admin or a wholesaler")
+    method = payment_method(method)
+    value = to_amount(amount)
+    reference = (reference or "").strip() or None
+    if reference is not None and len(reference) > MAX_REFERENCE:
+        raise ReferenceTooLong(len(reference), MAX_REFERENCE)
+    if notes is not None and len(notes) > MAX_NOTES:
+        raise InvalidInput(f"the notes are {len(notes)} characters long; at most {MAX_NOTES} fit")
+    if recorded_by_wholesaler_id is not None:
+        # A wholesaler moves only its own money: what the retailer owes *them* (ledger_post agrees).
+        if wholesaler_id not in (None, recorded_by_wholesaler_id):
+            raise NoOpenBalance()
+        wholesaler_id = recorded_by_wholesaler_id
+    key = idempotency_key or (f"payment:{method.value}:{reference}" if reference else f"payment:{uuid.uuid4().hex}")
+    lock_account(session, retailer_id)  # the replay and reference checks run under the lock
+    replay = already_posted(session, key, retailer_id, EntryType.CREDIT, value)
+    if replay is not None:
+        if replay.payment_id is None:
+            raise InvalidInput(f"idempotency key {key!r} already booked entry #{replay.id}, not a payment")
+        payment = session.get(RetailerPayment, replay.payment_id)
+        assert payment is not None
+        return payment, replay
+    if reference is not None:
+        dup = session.scalars(
+            select(RetailerPayment).where(RetailerPayment.method == method, RetailerPayment.reference == reference)
+        ).first()
+        if dup is not None:
+            raise InvalidInput(
+                f"{method.value} reference {reference} is already recorded (payment #{dup.id}, "
+                f"NPR {npr(dup.amount)}); check the reference"
+            )
+    label = method.value.replace("_", " ").title() + (f" ref {reference}" if reference else "")
+    # A refused payment must leave nothing behind: the payment row and its CREDIT go in one
+    # savepoint, rolled back when ledger_post refuses (more than is owed).
+    with session.begin_nested():
+        payment = RetailerPayment(
+            retailer_id=retailer_id,
+            wholesaler_id=wholesaler_id,
+            amount=value,
+            method=method,
+            reference=reference,
+            notes=notes,
+            recorded_by_admin_id=recorded_by_admin_id,
+            recorded_by_wholesaler_id=recorded_by_wholesaler_id,
+            payment_request_id=payment_request_id,
+        )
+        session.add(payment)
+        session.flush()
+        entry = post_credit(
+            session,
+            retailer_id=retailer_id,
+            amount=value,
+            idempotency_key=key,
+            description=f"Payment ({label})",
+            wholesaler_id=wholesaler_id,
+            payment_id=payment.id,
+        )
+    return payment, entry
+
+
+def payment_credit(session: Session, payment_id: int) -> LedgerEntry:
+    """A payment's one CREDIT entry, found through the key table's payment index (one partition read)."""
+    found = session.execute(
+        select(LedgerIdempotencyKey.entry_id, LedgerIdempotencyKey.created_at).where(
+            LedgerIdempotencyKey.payment_id == payment_id
+        )
+    ).first()
+    entry = (
+        session.scalars(
+            select(LedgerEntry).where(LedgerEntry.id == found.entry_id, LedgerEntry.created_at == found.created_at)
+        ).first()
+        if found
+        else None
+    )
+    if entry is None:
+        raise NotFound(f"payment #{payment_id} has no entry in the khata (never booked, or archived)")
+    return entry
+
+
+def reverse_payment(session: Session, payment_id: int, reason: str, actor: AdminActor) -> LedgerEntry:
+    """An admin takes back a wrongly booked payment: a DEBIT for the whole CREDIT, referencing it,
+    to the same wholesaler's balance; audited, and the retailer (and the wholesaler paid) told.
+
+    The ledger keeps both entries. One reversal per payment (its idempotency key): a second is
+    refused, not replayed, so a double click cannot look like two corrections. Restoring the debt
+    must fit the credit limit like any DEBIT (the CHECK stays the last word): when it would not, the
+    reversal is refused with the figures, and the admin raises the limit first, on purpose."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput("say why the payment is reversed (it is written in the khata)")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"the reason is {len(reason)} characters long; at most {MAX_REASON} fit")
+    payment = session.get(RetailerPayment, payment_id)
+    if payment is None:
+        raise NotFound(f"payment #{payment_id} does not exist")
+    lock_account(session, payment.retailer_id)  # the "already reversed" check runs under the lock
+    credit = payment_credit(session, payment_id)
+    key = f"reversal:{credit.id}"
+    done = entry_by_key(session, key)
+    if done is not None:
+        raise InvalidInput(f"payment #{payment_id} was already reversed (entry #{done.id}, {done.created_at:%Y-%m-%d})")
+    before = account_balance(session, payment.retailer_id)
+    try:
+        entry = post_debit(
+            session,
+            retailer_id=payment.retailer_id,
+            amount=credit.amount,
+            idempotency_key=key,
+            description=f"Payment #{payment_id} reversed: {reason}",
+            wholesaler_id=credit.wholesaler_id,
+            reverses_entry_id=credit.id,
+        )
+    except CreditLimitExceeded as exc:
+        where = f"the limit with {exc.wholesaler}" if exc.wholesaler else "the credit limit"
+        short = credit.amount - Decimal(str(exc.available))
+        raise InvalidInput(
+            f"restoring NPR {npr(credit.amount)} of debt would exceed {where} (NPR {npr(exc.available)} "
+            f"available): raise it by at least NPR {npr(short)} first, then reverse the payment"
+        ) from None
+    after = account_balance(session, payment.retailer_id)
+    record_admin_action(
+        session,
+        actor,
+        "payment.reverse",
+        "retailer_payment",
+        payment.id,
+        before={"credit_entry_id": credit.id, "amount": credit.amount, "outstanding": before.net},
+        after={"entry_id": entry.id, "reason": reason, "outstanding": after.net},
+    )
+    method = payment.method.value.replace("_", " ").title()
+    received = f"{payment.received_at.astimezone(NEPAL):%Y-%m-%d}"
+    common = {"amount": npr(credit.amount), "method": method, "date": received}
+    notify(
+        session,
+        Notice(
+            key="payment_reversed",
+            to_kind="retailer",
+            to_id=payment.retailer_id,
+            dedupe_key=f"payment:{payment.id}:reversed",
+            kind="payment_update",
+            params=common | {"outstanding": npr(after.outstanding)},
+        ),
+    )
+    if credit.wholesaler_id is not None:
+        retailer = session.get(Retailer, payment.retailer_id, execution_options={"include_deleted": True})
+        assert retailer is not None
+        owed = session.execute(
+            select(RetailerWholesalerCredit.outstanding).where(
+                RetailerWholesalerCredit.retailer_id == payment.retailer_id,
+                RetailerWholesalerCredit.wholesaler_id == credit.wholesaler_id,
+            )
+        ).scalar_one()
+        notify(
+            session,
+            Notice(
+                key="payment_reversed_wholesaler",
+                to_kind="wholesaler",
+                to_id=credit.wholesaler_id,
+                dedupe_key=f"payment:{payment.id}:reversed:w",
+                kind="payment_update",
+                params=common | {"retailer": retailer.shop_name or retailer.name, "owed": npr(owed)},
+            ),
+        )
+    return entry
