@@ -29,8 +29,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CATALOGS = ("a", "b", "c")
-SEEDS = {"a": 16_001, "b": 16_002, "c": 16_003}
+CATALOGS = ("a", "b", "c", "d")
+SEEDS = {"a": 16_001, "b": 16_002, "c": 16_003, "d": 16_004}
+# Catalogs whose messages are all holdout and all hand-written: the "never seen" check (catalog d was
+# written in one batch before the parser was run on it; nothing there is tuned on).
+HOLDOUT_ONLY = {"d"}
 HOLDOUT_SHARE = 0.30
 # How many templated messages to add to each catalog's hand-written ones.
 GENERATED_PER_CATALOG = 720
@@ -1188,7 +1191,7 @@ def published_splits(path: Path) -> dict[str, str]:
     return {norm(r["text"]): r["split"] for r in rows}
 
 
-def validate(rows: list[dict], catalog: dict[str, Product], name: str) -> list[str]:
+def validate(rows: list[dict], catalog: dict[str, Product], name: str, both_splits: bool = True) -> list[str]:
     errors: list[str] = []
     texts: Counter[str] = Counter()
     for n, row in enumerate(rows, 1):
@@ -1230,7 +1233,7 @@ def validate(rows: list[dict], catalog: dict[str, Product], name: str) -> list[s
     for row in rows:
         by_kind[row["kind"]].add(row["split"])
     for kind, splits in by_kind.items():
-        if splits != {"tune", "holdout"}:
+        if both_splits and splits != {"tune", "holdout"}:
             errors.append(f"{name}: kind {kind} only in {sorted(splits)}")
     return errors
 
@@ -1254,6 +1257,10 @@ def build(letter: str) -> list[dict]:
         if key in seen:
             raise SystemExit(f"hand_{letter}.txt:{row['_line']}: same text as line {seen[key]}")
         seen[key] = row["_line"]
+    if letter in HOLDOUT_ONLY:
+        for row in hand:
+            row["split"] = "holdout"
+        return hand
     taken = {shape(r["text"]) for r in hand}
     generated = generate(letter, catalog, rng, GENERATED_PER_CATALOG, taken)
     rows = hand + generated
@@ -1295,7 +1302,7 @@ def main(argv: list[str]) -> int:
                 continue
             rows = build(letter)
             path.write_text("".join(dump(r) + "\n" for r in rows), encoding="utf-8")
-        errors += validate(rows, catalog, path.name)
+        errors += validate(rows, catalog, path.name, both_splits=letter not in HOLDOUT_ONLY)
         all_rows[letter] = rows
     report(all_rows)
     for e in errors:
