@@ -6,10 +6,11 @@ precision/recall and the confusion table per intent.
     python bench/parser_accuracy.py --corpus tests/data/parser_corpus.jsonl [--products 82|1000]
 
 The issue 16 corpus (tests/data/corpus/) is written against four catalogs (a: the demo kirana
-staples, b: a Terai general wholesaler, c: a hill bazaar supplier, d: a hardware wholesaler); each message is in the "tune"
-or the "holdout" split. Holdout messages are only ever counted here, never listed: their texts are
-not read when changing the parser. The parser is rules (no learned part), so the catalog-held-out
-figure is each catalog's holdout part on its own; the targets are checked on the holdout total.
+staples, b: a Terai general wholesaler, c: a hill bazaar supplier, d: a hardware wholesaler); each
+message is in the "tune" or the "holdout" split. Holdout messages are only ever counted here,
+never listed: their texts are not read when changing the parser. The parser is rules (no learned
+part), so the catalog-held-out figure is each catalog's holdout part on its own; the targets are
+checked on the holdout total.
 An item is correct when sku, quantity and unit all match; a message is an exact match when intent,
 items, products, refused quantities, ambiguity and labelled fields all match.
 Exits 0 (a report, not a gate; tests/test_parser_corpus*.py hold the floors).
@@ -97,7 +98,8 @@ def catalog_corpus(args: argparse.Namespace) -> int:
         unseen = never_seen(rows)
         (fresh if unseen else hold).append(h)
         tune.append(t)
-        print(f"catalog {name}: {len(catalog)} products" + ("  [never seen: all holdout, no tune part]" if unseen else ""))
+        note = "  [never seen: all holdout, no tune part]" if unseen else ""
+        print(f"catalog {name}: {len(catalog)} products{note}")
         if t.messages:
             print("  " + figures("tune", t))
         print("  " + figures("holdout", h))
