@@ -203,7 +203,9 @@ class PgCluster:
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
         self.killed_at = time.monotonic()
-        psutil.wait_procs(procs, timeout=10)
+        deadline = self.killed_at + 10
+        while any(_alive(proc.pid) for proc in procs) and time.monotonic() < deadline:
+            time.sleep(0.01)  # not psutil.wait_procs: its backoff polls non-children for seconds
 
     def promote_standby(self, timeout: int = 30) -> None:
         """pg_promote(): the standby leaves recovery and takes writes (returns once it does)."""

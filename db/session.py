@@ -48,6 +48,8 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     # No pre-ping: it costs a round trip on every checkout of the hot webhook path. A connection
     # broken by a database restart fails once (503 to Twilio, which retries; RQ retries jobs) and
     # SQLAlchemy then discards the pool. connect_timeout keeps an unreachable host from hanging us.
+    # With a multi-host URL (target_session_attrs=read-write) the next connection finds whichever
+    # server takes writes, so a promoted standby is found the same way (tests/test_failover.py).
     kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("pool_recycle", 1800)
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
