@@ -16,6 +16,7 @@ import csv
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from os import PathLike
 from pathlib import Path
 
@@ -27,6 +28,26 @@ from parsing.text import Token, is_devanagari, loose_key, phrase_keys, word_key
 
 MAX_CANDIDATES = 10
 _PAREN = re.compile(r"\(([^)]*)\)")
+# A size inside a product's name or alias: "Tractor Emulsion (20 L)", "Coke 500ml", "sintex 1000 litre".
+_SIZE = re.compile(r"(?<![0-9.])([0-9]+(?:\.[0-9]+)?)\s*([a-z]+|[\u0900-\u097f]+)")
+_SIZE_CODES = {"inch": "inch", "inches": "inch", "in": "inch", "inchi": "inch", "mm": "mm", "watt": "watt",
+               "watts": "watt", "w": "watt", "amp": "amp", "amps": "amp", "a": "amp"}  # fmt: skip
+
+
+def size_code(word: str) -> str | None:
+    """The measure a size is written in: a unit code ("ltr" -> litre) or a size word (inch, mm, watt)."""
+    key = word_key(word.lower())
+    return lx.UNIT_WORDS.get(key) or _SIZE_CODES.get(key)
+
+
+def _sizes(entry: CatalogEntry) -> frozenset[tuple[Decimal, str]]:
+    out: set[tuple[Decimal, str]] = set()
+    for form in (entry.name, *entry.aliases):
+        for m in _SIZE.finditer(form.lower()):
+            code = size_code(m.group(2))
+            if code is not None:
+                out.add((Decimal(m.group(1)), code))
+    return frozenset(out)
 
 
 @dataclass(frozen=True)
@@ -97,6 +118,7 @@ class Catalog:
                 by_sku[entry.sku] = entry
         self.entries: tuple[CatalogEntry, ...] = tuple(by_sku.values())
         self._by_sku = by_sku
+        self._size = {e.sku: _sizes(e) for e in self.entries}
         self._order = {sku: i for i, sku in enumerate(by_sku)}
         self._sku_len = max((len(s) for s in by_sku), default=0)
         self._sku_parts = max((len(re.findall(r"[A-Z]+|[0-9]+", s)) for s in by_sku), default=0)
@@ -134,7 +156,8 @@ class Catalog:
             if len(keys) < 2 or loose_key(keys[-1]) not in generic:
                 continue
             head = keys[:-1]
-            if all(k.isdigit() for k in head) or "".join(head) in taken:
+            if all(k.isdigit() or k in lx.SIZE_WORDS for k in head) or "".join(head) in taken:
+                # "3 inch kanti" must not make "3 inch" the nail: a size names no product ("3 inch brush")
                 continue  # "jeera chamal" must not make "jeera" the rice
             if len(head) == 1 and (_reserved(head[0]) or len(tokens.get(loose_key(head[0]), ())) > 1):
                 continue  # "coke sano" must not make "coke" the crate
@@ -308,6 +331,10 @@ class Catalog:
             if span.upper() in self._by_sku:
                 return end
         return start
+
+    def sized(self, skus: Iterable[str], value: Decimal, unit: str) -> tuple[str, ...]:
+        """Those of skus whose name carries this size ("20 litre" -> Tractor Emulsion (20 L))."""
+        return tuple(s for s in skus if (value, unit) in self._size.get(s, ()))
 
     def chat_word_skus(self, key: str) -> tuple[str, ...]:
         return self._chat.get(key, ())

@@ -180,7 +180,8 @@ _INTENT_SPEC: dict[str, list[str]] = {
         "pranam", "subha prabhat", "shubha prabhat", "suprabhat", "प्रणाम", "शुभ प्रभात", "सुप्रभात",
         "जय नेपाल", "kasto chha", "kasto xa", "k xa", "k chha", "ke chha", "ke xa", "ke cha khabar", "k cha khabar",
         "ram ram", "राम राम", "how are you", "how r u", "कस्तो छ",
-        "धन्यवाद", "के छ", "सन्चै",
+        "धन्यवाद", "के छ", "सन्चै", "thanks a lot", "thank you so much", "thank u", "many thanks", "tq",
+        "thanks so much", "dhanyabaad", "dhanybad", "धन्यवाद है",
     ],
     "lang_en": [
         "english", "eng", "en", "engl", "inglish", "angreji", "angrezi", "अंग्रेजी", "अङ्ग्रेजी", "इङ्लिस",
@@ -388,5 +389,11 @@ NOT_PRODUCT_WORDS: frozenset[str] = (
 ENOUGH_WORDS: frozenset[str] = _keys("pugcha pugchha pugxa पुग्छ")
 NOT_THERE_WORDS: frozenset[str] = _keys("chaina chhaina xaina छैन nahi nahin नहीं")
 PRE_NEGATION_WORDS: frozenset[str] = _keys("dont don't not without except no")
+# Measures of a product's size inside its name ("3 inch kanti", "Tractor 20 L", "Philips 9W"): a
+# number with one of these names a variety, never a product on its own.
+SIZE_WORDS: frozenset[str] = _keys(
+    """inch inches inchi in mm cm watt watts w ml l lt ltr litre liter litres kg kgs g gm gms gram grams
+    ft feet sq amp amps a sutar suta इन्च इञ्च एमएम मिमि वाट लिटर केजी ग्राम फिट एम्पियर"""
+)
 # Words of talk never read as a generic product word either ("pichhle baar" is not a soap bar).
 NEVER_TOKEN_WORDS: frozenset[str] = REPEAT_WORDS | TALK_WORDS | TIME_WORDS

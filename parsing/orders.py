@@ -678,7 +678,7 @@ def _segment(toks: list[Token], text: str, cat: Catalog, prep: Prepared | None =
         els = _resolve_unknown(els, keys, cat)
     if fillers:
         els = _promote_chat_word(els, fillers, keys, cat)
-    els = _merge_products(_quantities(_drop_times(els, keys)), keys, cat)
+    els = _merge_products(_sizes_in_names(_quantities(_drop_times(els, keys)), keys, cat), keys, cat)
 
     def span(a: int, b: int) -> str:
         return text[toks[a].start : toks[b - 1].end]
@@ -787,6 +787,48 @@ def _segment(toks: list[Token], text: str, cat: Catalog, prep: Prepared | None =
     return seg
 
 
+def _sizes_in_names(els: list[El], keys: list[str], cat: Catalog) -> list[El]:
+    """A size beside a product that names it is part of the name, not a quantity: "sintex 500 litre
+    tank 1 ta" (the alias "sintex 500" ends in its size, "litre" is the rest of it), "20 litre tractor
+    2 ta", "coke 500ml 3 case" (a second quantity is there for the order; the size picks the variety)."""
+    if not any(e.kind == "Q" for e in els) or not any(e.kind == "P" for e in els):
+        return els
+    explicit = sum(1 for e in els if e.kind == "Q" and e.explicit)
+    # products side by side are one name ("sintex tank"): count runs
+    products = sum(1 for n, e in enumerate(els) if e.kind == "P" and (n == 0 or els[n - 1].kind != "P"))
+    out = list(els)
+    m = 0
+    while m < len(out):
+        e = out[m]
+        if e.kind != "Q" or e.unit is None:
+            m += 1
+            continue
+        for side in (m - 1, m + 1):
+            p = out[side] if 0 <= side < len(out) else None
+            if p is None or p.kind != "P":
+                continue
+            if not e.explicit:  # a bare unit right after a name that ends in a number
+                if side != m - 1 or not keys[p.j - 1].isdigit():
+                    continue
+                value = Decimal(keys[p.j - 1])
+            elif explicit > products and e.value is not None:
+                value = e.value
+            else:
+                continue
+            fitting = cat.sized(p.skus, value, e.unit)
+            if not fitting:
+                continue
+            how = p.how if len(fitting) == len(p.skus) else ("exact" if len(fitting) == 1 else "token")
+            out[side] = El("P", min(p.i, e.i), max(p.j, e.j), skus=fitting, how=how)
+            del out[m]
+            if e.explicit:
+                explicit -= 1
+            break
+        else:
+            m += 1
+    return out
+
+
 def _negates(keys: list[str], i: int) -> bool:
     k = keys[i]
     if k in lx.NEGATION_WORDS or (len(k) >= 5 and k.startswith(lx.NEGATION_PREFIXES)):
@@ -834,11 +876,57 @@ def _drop_times(els: list[El], keys: list[str]) -> list[El]:
     return out
 
 
+def _size_tokens(toks: list[Token]) -> int:
+    """How many tokens at the start are a size: "12 mm", "half inch", "15 w", "½ inch"."""
+    n = 0
+    while n + 1 < len(toks) and (toks[n].kind in ("n", "v") or toks[n].key in lx.HALF_WORDS):
+        if toks[n + 1].key not in lx.SIZE_WORDS or toks[n + 1].key in lx.UNIT_WORDS:
+            break  # "2 kg" is a quantity, not a size
+        n += 2
+    return n
+
+
+def _shared_names(cut: list[list[Token]]) -> list[list[Token]]:
+    """Sizes of one product written once: "8mm, 10mm ra 12mm rod" (the name after the last size) and
+    "philips 9w ra 15w" (the name before the first): each size gets the shared words."""
+    if len(cut) < 2:
+        return cut
+    out = list(cut)
+    for k in range(len(out) - 2, -1, -1):  # from the end: "8mm, 10mm ra 12mm rod" passes "rod" back
+        toks = out[k]
+        if _size_tokens(toks) != len(toks):
+            continue
+        nxt = out[k + 1]
+        start = _size_tokens(nxt)
+        name: list[Token] = []
+        for t in nxt[start:] if start else ():
+            if t.kind != "w" or t.key in lx.UNIT_WORDS or t.key in lx.NUMBER_WORDS or t.key in lx.EACH_WORDS:
+                break
+            name.append(t)
+        if name:
+            out[k] = toks + name
+    for k in range(1, len(out)):
+        toks = out[k]
+        size = _size_tokens(toks)
+        if not size or any(
+            t.kind == "w" and not (t.key in lx.UNIT_WORDS or t.key in lx.EACH_WORDS or t.key in lx.FILLER)
+            for t in toks[size:]
+        ):
+            continue  # only a size, with its quantity: "15w 5 ta", "15w dubai 10-10 ta"
+        prev = out[k - 1]
+        lead = 0
+        while lead < len(prev) and prev[lead].kind == "w" and prev[lead].key not in lx.NUMBER_WORDS:
+            lead += 1
+        if 0 < lead < len(prev) and _size_tokens(prev[lead:]):  # "philips 9w": the brand before it
+            out[k] = prev[:lead] + toks
+    return out
+
+
 def parse_order(low: str, original: str, cat: Catalog, prep: Prepared | None = None) -> OrderLines:
     """Order lines of a message; `low` is the lower-cased `original` (same offsets), `prep` what
     `prepare` marked in it (when given, `low` is expected to be `prep.low`)."""
     result = OrderLines()
-    cut = [toks for toks in segments(low, cat) if toks]
+    cut = _shared_names([toks for toks in segments(low, cat) if toks])
     segs = [_segment(toks, original, cat, prep) for toks in cut]
     loose_words: list[str] = []
     last_item: Item | None = None

@@ -1,0 +1,83 @@
+"""Issue 16, kinds of mistakes found on a catalog the parser had never seen (a hardware wholesaler,
+tests/data/corpus/catalog_d.csv). The examples here are new and written against another small
+catalog of this file's own (paint, bulbs, rods, nails, drinks), so the rules are checked on names
+nobody tuned them on."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from parsing.parser import Catalog, parse
+
+ROWS = [
+    ("PAINT-SILK-20L", "Berger Silk Emulsion (20 L)", "बर्जर सिल्क २० लिटर", "berger silk 20 litre|silk 20 litre", "pcs"),
+    ("PAINT-SILK-4L", "Berger Silk Emulsion (4 L)", "बर्जर सिल्क ४ लिटर", "berger silk 4 litre|silk 4 litre", "pcs"),
+    ("BULB-HAVELLS-7W", "Havells LED Bulb 7W", "हेभल्स बल्ब ७ वाट", "havells 7w|havells 7 watt", "pcs"),
+    ("BULB-HAVELLS-12W", "Havells LED Bulb 12W", "हेभल्स बल्ब १२ वाट", "havells 12w|havells 12 watt", "pcs"),
+    ("ROD-20MM", "TMT Rod 20 mm", "२० एमएम रड", "20mm rod|20 mm rod", "kg"),
+    ("ROD-25MM", "TMT Rod 25 mm", "२५ एमएम रड", "25mm rod|25 mm rod", "kg"),
+    ("NAIL-1IN", "Kanti 1 inch", "१ इन्च काँटी", "1 inch kanti|1 inch nail", "kg"),
+    ("NAIL-4IN", "Kanti 4 inch", "४ इन्च काँटी", "4 inch kanti|4 inch nail", "kg"),
+    ("NAIL-ROOF", "Roofing Kanti", "जस्ता काँटी", "jasta kanti|roofing kanti", "kg"),
+    ("BRUSH-1IN", "Paint Brush 1 inch", "१ इन्च ब्रस", "1 inch brush|brush 1 inch", "pcs"),
+    ("BRUSH-3IN", "Paint Brush 3 inch", "३ इन्च ब्रस", "3 inch brush|brush 3 inch", "pcs"),
+    ("SPRITE-250", "Sprite 250ml", "स्प्राइट", "sprite 250|sprite sano", "crate"),
+    ("SPRITE-2L", "Sprite 2 L", "स्प्राइट २ लिटर", "sprite 2 litre|sprite thulo", "case"),
+    ("TANK-2000L", "Aqua Tank 2000 L", "पानी ट्याङ्की २०००", "aqua 2000|aqua tank 2000 litre", "pcs"),
+    ("TANK-300L", "Aqua Tank 300 L", "पानी ट्याङ्की ३००", "aqua 300|aqua tank 300 litre", "pcs"),
+]
+CATALOG = Catalog.from_rows([{"sku": s, "name": n, "name_ne": ne, "aliases": a, "unit": u} for s, n, ne, a, u in ROWS])
+
+
+def items(text: str) -> list[tuple[str, str, str]]:
+    got = parse(text, CATALOG)
+    assert got.intent == "order", (text, got)
+    return [(i.sku, str(i.quantity), i.unit) for i in got.items]
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        # a size beside a product that names one of its varieties is part of the name
+        ("berger silk 20 litre 3 ta", [("PAINT-SILK-20L", "3", "piece")]),
+        ("4 litre ko berger silk 2 ta", [("PAINT-SILK-4L", "2", "piece")]),
+        ("aqua 300 litre tank 1 ta", [("TANK-300L", "1", "piece")]),
+        ("2000 litre ko aqua tank 2 ta", [("TANK-2000L", "2", "piece")]),
+        ("sprite 250ml 4 crate", [("SPRITE-250", "4", "crate")]),
+        # sizes of one product written once: the name shared before or after them
+        ("20mm ra 25mm rod dubai 2-2 quintal", [("ROD-20MM", "2", "quintal"), ("ROD-25MM", "2", "quintal")]),
+        ("havells 7w ra 12w 10-10 ta", [("BULB-HAVELLS-7W", "10", "piece"), ("BULB-HAVELLS-12W", "10", "piece")]),
+        ("havells 7w 6 ta ra 12w 4 ta", [("BULB-HAVELLS-7W", "6", "piece"), ("BULB-HAVELLS-12W", "4", "piece")]),
+        ("1 inch ra 4 inch kanti 3-3 kg", [("NAIL-1IN", "3", "kg"), ("NAIL-4IN", "3", "kg")]),
+    ],
+)
+def test_sizes_in_product_names(text: str, want: list[tuple[str, str, str]]) -> None:
+    assert items(text) == want
+
+
+def test_a_quantity_that_fits_no_size_is_still_the_quantity() -> None:
+    got = parse("berger silk 5 litre", CATALOG)
+    assert got.intent == "order" and not got.items
+    assert [set(a.candidates) for a in got.ambiguities] == [{"PAINT-SILK-20L", "PAINT-SILK-4L"}]
+
+
+def test_a_size_alone_names_no_product() -> None:
+    # "4 inch kanti" must not make "4 inch" the nail: there is no 4 inch brush, so it is asked
+    got = parse("4 inch brush 2 ta", CATALOG)
+    assert all(i.sku != "NAIL-4IN" for i in got.items)
+    assert got.ambiguities or got.unmatched
+    assert items("4 inch kanti 2 kg") == [("NAIL-4IN", "2", "kg")]
+
+
+@pytest.mark.parametrize("text", ["thanks a lot", "thank you so much dai", "many thanks"])
+def test_thanks_is_a_greeting(text: str) -> None:
+    assert parse(text, CATALOG).intent == "greeting"
+
+
+def test_a_lone_quantity_is_never_read_as_a_size() -> None:
+    # "12" is the count of 7 W bulbs, not the 12 W bulb; "4 litre" alone is 4 litres asked back
+    got = parse("havells 7w 12 ta", CATALOG)
+    assert [(i.sku, i.quantity) for i in got.items] == [("BULB-HAVELLS-7W", Decimal(12))]
+    assert not parse("4 litre berger silk", CATALOG).items
