@@ -60,7 +60,8 @@ def bare_app() -> Flask:
 def floor_app() -> Flask:
     """The real app with one more route: the inbound webhook's checks without its I/O."""
     from bot.app import create_app
-    from bot.webhook import EMPTY_TWIML, _verified_form, bp, incoming_message
+    from bot.webhook import EMPTY_TWIML, _verified_form, bp
+    from channels.twilio import incoming_message
 
     app = create_app()
 

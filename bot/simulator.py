@@ -20,9 +20,8 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy import select
 
-from bot.channel import WHATSAPP_PREFIX
 from bot.signature import SIGNATURE_HEADER, sign
-from bot.webhook import BadRequest, incoming_message
+from channels.twilio import WHATSAPP_PREFIX, BadRequest, incoming_message
 from db.models import OutboundMessage, OutboundStatus
 from domain import messaging
 from domain.errors import InvalidInput

@@ -11,7 +11,6 @@ Redis being down is not an error here: the row stays PENDING and the periodic sw
 from __future__ import annotations
 
 import logging
-import re
 import time
 from urllib.parse import parse_qsl
 
@@ -19,12 +18,10 @@ from flask import Blueprint, Request, Response, g, request
 from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from bot.channel import TWILIO_STATUS
 from bot.signature import is_signed, signature_required
-from db.models import OutboundStatus
+from channels.base import StatusUpdate
+from channels.twilio import BadRequest, form_byte_limit, incoming_message, status_update
 from domain import messaging
-from domain.errors import InvalidInput
-from domain.phones import mask_phone, whatsapp_sender
 from thok import metrics
 from thok.logging import bind
 from thok.web import services
@@ -34,16 +31,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-MAX_MEDIA = 10  # Twilio's own limit per message
-# WhatsApp's own limit on a message, in characters. The limit is on `Body`'s characters, not on the
-# request's bytes: form-encoded, a Devanagari character takes 9 bytes (three %XX), a 4-byte one 12.
-MAX_BODY_CHARS = 4096
-MAX_ENCODED_CHAR_BYTES = 12
-_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
-
-
-class BadRequest(ValueError):
-    """A request Twilio would never send; 400, and retrying cannot fix it."""
 
 
 @bp.post("/webhooks/twilio/whatsapp")
@@ -85,59 +72,37 @@ def status_callback() -> Response:
     form = _verified_form(request)
     if isinstance(form, Response):
         return form
-    sid, reported = form.get("MessageSid", ""), form.get("MessageStatus", "").lower()
-    if not _SID.match(sid) or not reported:
-        return _refuse(400, "status callback without MessageSid or MessageStatus")
-    new_status = TWILIO_STATUS.get(reported)
-    if new_status is None:
-        log.info("status %r for %s ignored", reported, sid)
+    try:
+        update_ = status_update(form, request.args.get("ob", ""))
+    except BadRequest as exc:
+        return _refuse(400, str(exc))
+    if update_ is None:
         return Response(status=204)
-    bind(message_sid=sid, provider_status=reported)
-    moved = apply_status(
-        sid,
-        reported,
-        new_status,
-        outbound_id=_outbound_marker(request.args.get("ob", "")),
-        error_code=form.get("ErrorCode") or None,
-        error_message=form.get("ErrorMessage") or None,
-    )
+    bind(message_sid=update_.provider_sid, provider_status=update_.reported)
+    moved = apply_status(update_)
     if not moved:
         g.webhook_outcome = "duplicate"
     return Response(status=204)
 
 
-def apply_status(
-    sid: str,
-    reported: str,
-    new_status: OutboundStatus,
-    *,
-    outbound_id: int | None,
-    error_code: str | None,
-    error_message: str | None,
-) -> bool:
+def apply_status(report: StatusUpdate) -> bool:
     """One provider status report onto its outbound row, only forward; every provider's status
     webhook comes through here. False: late (the row is further on) or not one of ours."""
     with services().database.unit_of_work() as uow:
         moved = messaging.advance_status(
             uow.session,
-            new_status,
-            provider_sid=sid,
-            outbound_id=outbound_id,
-            error_code=error_code,
-            error_message=error_message or (f"provider status {reported}" if error_code else None),
+            report.status,
+            provider_sid=report.provider_sid,
+            outbound_id=report.outbound_id,
+            error_code=report.error_code,
+            error_message=report.error_message or (f"provider status {report.reported}" if report.error_code else None),
         )
         uow.commit()
     if moved:
-        metrics.message_out(new_status.value)
+        metrics.message_out(report.status.value)
     else:
-        log.info("status %s for %s not applied (late, or unknown message)", reported, sid)
+        log.info("status %s for %s not applied (late, or unknown message)", report.reported, report.provider_sid)
     return moved
-
-
-def _outbound_marker(raw: str) -> int | None:
-    """Our `?ob=<outbound id>` on the callback URL; anything that is not a BIGINT id is ignored
-    (the provider SID still finds the message), never sent to PostgreSQL to overflow there."""
-    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**63 else None
 
 
 # Outcomes and latency for every webhook response, error handlers' included: the routes only say
@@ -203,12 +168,6 @@ def _enqueue(inbound_id: int) -> None:
         log.warning("could not mark inbound %s PENDING; the sweep finds it QUEUED without a job", inbound_id)
 
 
-def form_byte_limit(other_fields_bytes: int) -> int:
-    """The request's byte cap: the longest Body WhatsApp can send, fully encoded, plus room for
-    the other fields (MAX_BODY_BYTES). Only a guard against floods; Body's limit is in characters."""
-    return MAX_BODY_CHARS * MAX_ENCODED_CHAR_BYTES + other_fields_bytes
-
-
 def read_form(req: Request, max_bytes: int) -> dict[str, str]:
     """The urlencoded body, strictly: Werkzeug would silently replace invalid UTF-8 and we would
     store (and reply to) garbage, so the body is decoded here and refused when malformed."""
@@ -226,51 +185,3 @@ def read_form(req: Request, max_bytes: int) -> dict[str, str]:
     if any("\x00" in key or "\x00" in value for key, value in pairs):
         raise BadRequest("NUL character in form data")  # PostgreSQL text cannot hold it
     return dict(pairs)
-
-
-MAX_CHOICE_ID = 256  # WhatsApp's longest reply-button id (a list row's is 200)
-
-
-def incoming_message(form: dict[str, str]) -> messaging.IncomingMessage:
-    missing = [name for name in ("MessageSid", "From", "Body") if name not in form]
-    if missing:
-        raise BadRequest(f"missing field(s) {', '.join(missing)}")
-    if not _SID.match(form["MessageSid"]):
-        raise BadRequest("malformed MessageSid")
-    try:
-        # Nothing is stored for, or ever sent to, an address that is not a real WhatsApp number.
-        sender = whatsapp_sender(form["From"])
-    except InvalidInput as exc:
-        raise BadRequest(f"From: {exc}") from None  # not the value itself: logs carry no raw numbers
-    if len(form["Body"]) > MAX_BODY_CHARS:
-        raise BadRequest(f"Body of {len(form['Body'])} characters is over WhatsApp's {MAX_BODY_CHARS}")
-    try:
-        num_media = int(form.get("NumMedia") or 0)
-    except ValueError:
-        raise BadRequest("NumMedia is not a number") from None
-    if not 0 <= num_media <= MAX_MEDIA:
-        raise BadRequest(f"NumMedia {num_media} out of range")
-    media = [form[f"MediaUrl{i}"] for i in range(num_media) if form.get(f"MediaUrl{i}")]
-    if len(media) != num_media:
-        raise BadRequest("NumMedia does not match the MediaUrl fields")
-    log.debug("inbound %s from %s", form["MessageSid"], mask_phone(sender))
-    return messaging.IncomingMessage(
-        message_sid=form["MessageSid"],
-        from_number=sender,
-        to_number=(form.get("To") or None) and form["To"][:40],
-        body=form["Body"],
-        wa_id=(form.get("WaId") or None) and form["WaId"][:40],
-        profile_name=(form.get("ProfileName") or None) and form["ProfileName"][:200],
-        media_urls=media,
-        button_payload=_choice_id(form),
-        button_text=form.get("ButtonText") or form.get("ListTitle") or None,
-    )
-
-
-def _choice_id(form: dict[str, str]) -> str | None:
-    """A tapped reply button (ButtonPayload) or list row (ListId): the id Thok gave it is the command
-    it stands for, and the worker reads it instead of the title WhatsApp puts in Body."""
-    payload = form.get("ButtonPayload") or form.get("ListId") or None
-    if payload is not None and len(payload) > MAX_CHOICE_ID:
-        raise BadRequest(f"ButtonPayload/ListId of {len(payload)} characters is over {MAX_CHOICE_ID}")
-    return payload

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from redis import Redis
 
-from bot.channel import channel_for
+from channels import channel_for
 from db.embedded import redis_socket
 from tests.conftest import ROOT, _private_dir
 from tests.fake_twilio import fake_twilio, free_port, jobs, thok_settings  # noqa: F401 (fixtures)

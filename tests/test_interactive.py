@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.content import DEFINITIONS, SIDS_KEY, ContentApi, recorded_sids, sync
+from channels.content import DEFINITIONS, SIDS_KEY, ContentApi, recorded_sids, sync
 from db.models import InboundMessage, Order, OutboundMessage, Wholesaler
 from domain import messaging
 from tests.fake_twilio import PUBLIC, fake_twilio, run_worker, signed_headers, thok_settings, twilio_form  # noqa: F401
@@ -241,7 +241,7 @@ def test_an_oversized_choice_id_is_a_400_not_stored(phone) -> None:
 
 
 def test_which_shape_a_set_of_choices_takes() -> None:
-    from bot.content import interactive
+    from channels.content import interactive
 
     sids = {d["friendly_name"]: f"HX{n:032d}" for n, d in enumerate(DEFINITIONS)}
     three = interactive("Confirm?", [("YES", "Confirm"), ("CHANGE", "Change"), ("NO", "Cancel")], sids)

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.channel import TwilioChannel, channel_for
-from bot.meta_channel import MetaChannel, message_key
+from channels import channel_for
+from channels.meta import MetaChannel, message_key
+from channels.twilio import TwilioChannel
 from db.models import (
     EntryType,
     InboundMessage,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.channel import TransientSendError
+from channels.base import TransientSendError
 from db.models import OutboundMessage, OutboundStatus
 from db.session import Database
 from domain import messaging

@@ -28,7 +28,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select, update
 
-from bot.channel import OutgoingMessage
+from channels.base import OutgoingMessage
 from db.models import DecisionConflictLog, InboundMessage, OrderStatus, OutboundMessage
 from db.session import Database
 from domain import decision, messaging

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from bot.channel import Channel, channel_for
+from channels import channel_for
+from channels.base import Channel
 from db.session import Database
 from thok import runtime
 from thok.config import Settings

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from redis import Redis
 from sqlalchemy.exc import IntegrityError
 
-from bot.channel import OutgoingMessage, PermanentSendError, SendResult, TransientSendError
+from channels.base import OutgoingMessage, PermanentSendError, SendResult, TransientSendError
 from db.models import OutboundStatus
 from domain import messaging
 from domain.phones import mask_phone
@@ -116,9 +116,6 @@ def send_outbound(outbound_id: int) -> str:
             media_url=row.media_url,
             # Buttons only with free-form text: a template (outside the window) brings its own.
             choices=() if delivery.content_sid else tuple(messaging.choices_of(row)),
-            status_callback=(
-                f"{settings.public_base_url}/webhooks/twilio/status?ob={row.id}" if settings.public_base_url else None
-            ),
         )
     try:
         result: SendResult | None = None
