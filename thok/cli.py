@@ -378,7 +378,7 @@ def content_sync_cmd() -> None:
     (in Redis, where the worker reads them). Safe to run again: nothing changes when all match."""
     import requests
 
-    from bot.content import ContentApi, sync
+    from channels.content import ContentApi, sync
     from thok import runtime
 
     settings = _settings()
