@@ -34,9 +34,10 @@ from domain.amounts import to_amount
 from domain.audit import AdminActor, record_admin_action, snapshot
 from domain.errors import InvalidInput, NotFound
 from domain.events import take_events, take_notices
+from domain.messaging import FAILED_OUTBOUND
 from domain.orders import lock_order
+from domain.parties import get_retailer, get_wholesaler
 from domain.phones import normalize_phone
-from domain.reports import FAILED_OUTBOUND, get_retailer, get_wholesaler
 from thok.config import Settings
 
 RETAILER_FIELDS = ("name", "shop_name", "whatsapp_number", "district", "address", "language", "is_active", "deleted_at")

@@ -1,4 +1,4 @@
-"""The dashboard's pages. Each route parses the request, calls one read query (`domain.reports`) or
+"""The dashboard's pages. Each route parses the request, calls one read query (`dashboard.read_model`) or
 one admin change (`dashboard.actions` inside `perform`), and maps a refusal to a flash and a 4xx."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from redis.exceptions import RedisError
 
-from dashboard import actions, jobs, validation  # noqa: F401 - validation registers the edge check
+from dashboard import actions, jobs, read_model, validation  # noqa: F401 - validation registers the edge check
 from dashboard.charts import bar_chart
 from dashboard.web import (
     ActionFailed,
@@ -30,13 +30,13 @@ from dashboard.web import (
     read,
 )
 from db.models import OrderStatus, PaymentMethod
-from domain import reports
 from domain.calendar import NEPAL, BsMonth, admin_when
 from domain.catalog import CsvImportError
 from domain.credit import account_balance
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.money import npr
 from domain.orders import TRANSITIONS
+from domain.parties import get_retailer, get_wholesaler
 from domain.payment_requests import recent_requests
 from domain.reminders import recent_reminders
 from domain.statement_csv import write_month_csv, write_statement_csv
@@ -66,11 +66,11 @@ def _args() -> dict[str, str]:
 OVERVIEW_TTL_SECONDS = 60
 
 
-def _cached_overview() -> reports.Overview:
+def _cached_overview() -> read_model.Overview:
     """The overview scans a month of orders (a quarter of a second at a million orders), so it is
     computed at most once a minute and shared by every admin; Redis down just means no cache."""
     redis = services().redis
-    key = f"thok:dashboard:overview:{reports.nepal_today()}"
+    key = f"thok:dashboard:overview:{read_model.nepal_today()}"
     try:
         cached = redis.get(key)
     except RedisError:
@@ -79,8 +79,8 @@ def _cached_overview() -> reports.Overview:
         raw = json.loads(cached)
         raw["gmv_today"] = Decimal(raw["gmv_today"])
         raw["days"] = [(date.fromisoformat(d), n, Decimal(g)) for d, n, g in raw["days"]]
-        return reports.Overview(**raw)
-    data = read(reports.overview)
+        return read_model.Overview(**raw)
+    data = read(read_model.overview)
     encoded = dataclasses.asdict(data) | {
         "gmv_today": str(data.gmv_today),
         "days": [(d.isoformat(), n, str(g)) for d, n, g in data.days],
@@ -107,13 +107,13 @@ def overview() -> ResponseReturnValue:
 def orders() -> ResponseReturnValue:
     args = _args()
     try:
-        flt = reports.OrderFilter.parse(args)
+        flt = read_model.OrderFilter.parse(args)
     except InvalidInput as exc:
         flash(str(exc), "error")
-        flt = reports.OrderFilter()
-    page = read(reports.list_orders, flt, args.get("after"))
-    wholesalers = read(reports.wholesaler_choices)
-    retailer = read(reports.get_retailer, flt.retailer_id) if flt.retailer_id else None
+        flt = read_model.OrderFilter()
+    page = read(read_model.list_orders, flt, args.get("after"))
+    wholesalers = read(read_model.wholesaler_choices)
+    retailer = read(get_retailer, flt.retailer_id) if flt.retailer_id else None
     first_args = {k: v for k, v in args.items() if k != "after"}
     return render_template(
         "dashboard/orders.html",
@@ -130,7 +130,7 @@ def orders() -> ResponseReturnValue:
 
 @bp.get("/orders/<int:order_id>")
 def order(order_id: int) -> ResponseReturnValue:
-    detail = read(reports.order_detail, order_id)
+    detail = read(read_model.order_detail, order_id)
     allowed = TRANSITIONS[detail.order.status]
     return render_template(
         "dashboard/order.html",
@@ -211,7 +211,7 @@ def parties(kinds: str) -> ResponseReturnValue:
     q = request.args.get("q", "")[:100]
     deleted = request.args.get("deleted") == "1"
     page = _page_arg()
-    lister = reports.list_retailers if kind == "retailer" else reports.list_wholesalers
+    lister = read_model.list_retailers if kind == "retailer" else read_model.list_wholesalers
     rows, more = read(lister, q, deleted, page)
     return render_template(
         "dashboard/parties.html", kind=kind, kinds=kinds, rows=rows, more=more, q=q, deleted=deleted, page=page
@@ -265,11 +265,11 @@ def restore_party(kinds: str, party_id: int) -> ResponseReturnValue:
 def retailer(party_id: int) -> ResponseReturnValue:
     def load(session: Any) -> dict[str, Any]:
         return {
-            "party": reports.get_retailer(session, party_id),
+            "party": get_retailer(session, party_id),
             "balance": account_balance(session, party_id),
-            "limits": reports.wholesaler_credit_limits(session, party_id),
-            "wholesalers": reports.wholesaler_choices(session),
-            "recent": reports.khata_page(session, party_id, limit=5).rows,
+            "limits": read_model.wholesaler_credit_limits(session, party_id),
+            "wholesalers": read_model.wholesaler_choices(session),
+            "recent": read_model.khata_page(session, party_id, limit=5).rows,
         }
 
     return render_template("dashboard/retailer.html", kind="retailer", kinds="retailers", **read(load))
@@ -299,8 +299,8 @@ def _wholesaler_page(party_id: int, import_errors: list[Any] | None = None, stat
 
     def load(session: Any) -> dict[str, Any]:
         return {
-            "party": reports.get_wholesaler(session, party_id),
-            "catalog": reports.wholesaler_catalog(session, party_id, q),
+            "party": get_wholesaler(session, party_id),
+            "catalog": read_model.wholesaler_catalog(session, party_id, q),
         }
 
     return render_template(
@@ -372,15 +372,15 @@ def khata(party_id: int) -> ResponseReturnValue:
 
     def load(session: Any) -> dict[str, Any]:
         return {
-            "party": reports.get_retailer(session, party_id),
+            "party": get_retailer(session, party_id),
             "balance": account_balance(session, party_id),
-            "page": reports.khata_page(session, party_id, before),
-            "wholesalers": reports.wholesaler_choices(session),
+            "page": read_model.khata_page(session, party_id, before),
+            "wholesalers": read_model.wholesaler_choices(session),
             "reminders": recent_reminders(session, party_id),
             "pay_requests": recent_requests(session, party_id),
         }
 
-    today = reports.nepal_today()
+    today = read_model.nepal_today()
     this_month = BsMonth.containing(today)
     months = [this_month]
     while len(months) < STATEMENT_MONTHS:  # the picker: this BS month and the year before it
@@ -446,9 +446,9 @@ def statement(party_id: int) -> ResponseReturnValue:
         )
 
     def load(session: Any) -> tuple[Any, list[StatementRow]]:
-        start = reports.parse_day(request.args.get("from"), "from") or reports.nepal_today() - timedelta(days=30)
-        end = reports.parse_day(request.args.get("to"), "to") or reports.nepal_today()
-        party = reports.get_retailer(session, party_id)
+        start = read_model.parse_day(request.args.get("from"), "from") or read_model.nepal_today() - timedelta(days=30)
+        end = read_model.parse_day(request.args.get("to"), "to") or read_model.nepal_today()
+        party = get_retailer(session, party_id)
         return party, statement_rows(session, party_id, start, end)
 
     party, rows = read(load)
@@ -470,14 +470,14 @@ def audit() -> ResponseReturnValue:
     args = _args()
     tab = "conflicts" if args.get("tab") == "conflicts" else "admin"
     try:
-        flt = reports.AuditFilter.parse(args)
+        flt = read_model.AuditFilter.parse(args)
     except InvalidInput as exc:
         flash(str(exc), "error")
-        flt = reports.AuditFilter()
+        flt = read_model.AuditFilter()
     if tab == "conflicts":
-        page = read(reports.decision_conflicts, flt, args.get("order"), args.get("after"))
+        page = read(read_model.decision_conflicts, flt, args.get("order"), args.get("after"))
     else:
-        page = read(reports.admin_audit, flt, args.get("after"))
+        page = read(read_model.admin_audit, flt, args.get("after"))
     first_args = {k: v for k, v in args.items() if k != "after"}
     return render_template(
         "dashboard/audit.html",
@@ -491,7 +491,7 @@ def audit() -> ResponseReturnValue:
 
 @bp.get("/messages")
 def messages() -> ResponseReturnValue:
-    page = read(reports.failed_outbound, request.args.get("after"))
+    page = read(read_model.failed_outbound, request.args.get("after"))
     failed = jobs.failed_jobs(services().redis)
     return render_template("dashboard/messages.html", page=page, jobs=failed)
 

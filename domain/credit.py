@@ -109,24 +109,6 @@ def wholesaler_label(session: Session, wholesaler_id: int) -> str:
     return (row[0] or row[1]) if row else f"wholesaler {wholesaler_id}"
 
 
-def available_credit(session: Session, retailer_id: int, wholesaler_id: int | None = None) -> Decimal:
-    """What the retailer can still order: the overall room, narrowed by the wholesaler's limit if any."""
-    available = account_balance(session, retailer_id).available
-    if wholesaler_id is not None:
-        per = wholesaler_balance(session, retailer_id, wholesaler_id)
-        if per is not None:
-            available = min(available, per.available)
-    return available
-
-
-def check_wholesaler_credit(session: Session, retailer_id: int, wholesaler_id: int, amount: Decimal) -> None:
-    """Refuse (CreditLimitExceeded) if `amount` does not fit the retailer's limit with this wholesaler.
-    A read, not a hold: use it to skip a wholesaler the retailer cannot buy from on credit."""
-    per = wholesaler_balance(session, retailer_id, wholesaler_id)
-    if per is not None and amount > per.available:
-        raise CreditLimitExceeded(amount, max(per.available, Decimal(0)), wholesaler_label(session, wholesaler_id))
-
-
 _HOLD_ACCOUNT = text(
     "UPDATE credit_accounts SET held = held + :a, updated_at = now() "
     "WHERE retailer_id = :r AND outstanding + held + :a <= credit_limit + advance "

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import Admin, AdminRole, CreditAccount, Language, Retailer, Wholesaler
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, NotFound
 from domain.phones import normalize_phone
 
 _hasher = PasswordHasher()
@@ -150,3 +150,23 @@ def create_admin(session: Session, email: str, password: str, role: AdminRole = 
 
 def set_language(party: Retailer | Wholesaler, language: str) -> None:
     party.language = Language(language)
+
+
+def get_retailer(session: Session, retailer_id: int) -> Retailer:
+    """The retailer with this id, removed or not (old orders and the khata still name them)."""
+    retailer = session.scalars(
+        select(Retailer).where(Retailer.id == retailer_id).execution_options(include_deleted=True)
+    ).first()
+    if retailer is None:
+        raise NotFound(f"retailer {retailer_id} does not exist")
+    return retailer
+
+
+def get_wholesaler(session: Session, wholesaler_id: int) -> Wholesaler:
+    """The wholesaler with this id, removed or not."""
+    wholesaler = session.scalars(
+        select(Wholesaler).where(Wholesaler.id == wholesaler_id).execution_options(include_deleted=True)
+    ).first()
+    if wholesaler is None:
+        raise NotFound(f"wholesaler {wholesaler_id} does not exist")
+    return wholesaler

@@ -214,7 +214,7 @@ def test_refusals_come_whole_in_the_readers_language(chat: Any) -> None:
 def test_an_order_page_shows_only_that_orders_thread(chat: Any) -> None:
     # Before: the order page listed every message of the retailer and winner within a day (other
     # orders, HELP texts, the khata) — 50 messages for one order.
-    from domain.reports import order_detail
+    from dashboard.read_model import order_detail
 
     chat.send(SURESH, "help")
     chat.send(SURESH, "2 bora chamal")

@@ -15,12 +15,11 @@ from db.migrate import downgrade, upgrade
 from db.session import Database
 from domain.credit import (
     account_balance,
-    available_credit,
-    check_wholesaler_credit,
     hold_credit,
     release_hold,
     set_credit_limit,
     set_wholesaler_credit_limit,
+    wholesaler_balance,
 )
 from domain.errors import CreditLimitExceeded, InvalidInput
 from domain.ledger import post_debit
@@ -42,7 +41,7 @@ def test_hold_reduces_available_and_release_gives_it_back(session: Session) -> N
     session.flush()
     assert hold_credit(session, r, D("4000"), order_id=None) == D("6000")
     assert account_balance(session, r).held == D("4000")
-    assert available_credit(session, r) == D("6000")
+    assert account_balance(session, r).available == D("6000")
     release_hold(session, r, D("4000"), order_id=None)
     assert account_balance(session, r).available == D("10000")
 
@@ -85,12 +84,16 @@ def test_per_wholesaler_limit_refuses_and_undoes_the_account_hold(session: Sessi
         hold_credit(session, r, D("2500"), order_id=None, wholesaler_id=w)
     assert account_balance(session, r).held == 0  # the overall hold was taken back
     with pytest.raises(CreditLimitExceeded):
-        check_wholesaler_credit(session, r, w, D("2000.01"))
-    check_wholesaler_credit(session, r, other, D("9000"))  # no row: no per-wholesaler limit
-    assert available_credit(session, r, w) == D("2000")
-    assert available_credit(session, r, other) == D("10000")
+        hold_credit(session, r, D("2000.01"), order_id=None, wholesaler_id=w)
+    per = wholesaler_balance(session, r, w)
+    assert per is not None and per.available == D("2000")
+    assert wholesaler_balance(session, r, other) is None  # no row: no per-wholesaler limit
+    assert hold_credit(session, r, D("9000"), order_id=None, wholesaler_id=other) == D("1000")
+    release_hold(session, r, D("9000"), order_id=None, wholesaler_id=other)
     hold_credit(session, r, D("1500"), order_id=None, wholesaler_id=w)
-    assert available_credit(session, r, w) == D("500")
+    per = wholesaler_balance(session, r, w)
+    assert per is not None and per.available == D("500")
+    assert account_balance(session, r).available == D("8500")
 
 
 def test_new_wholesaler_limit_starts_from_what_the_ledger_says(session: Session) -> None:

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from dashboard import read_model
 from db.models import Order, OrderStatus
-from domain import reports
 from domain.audit import AdminActor, json_safe, record_admin_action
 from domain.errors import InvalidInput
 from domain.parties import create_admin, soft_delete
@@ -44,17 +44,17 @@ def test_keyset_pages_cover_every_order_once_newest_first(session: Session) -> N
     ids = _orders(session, shop.id, 7, NOW, OrderStatus.EXPIRED)
     # Two orders in the same instant: the id breaks the tie, so the page boundary cannot drop one.
     ids += _orders(session, shop.id, 1, NOW - timedelta(minutes=3), OrderStatus.EXPIRED)
-    flt = reports.OrderFilter(retailer_id=shop.id)
+    flt = read_model.OrderFilter(retailer_id=shop.id)
     seen: list[int] = []
     after = None
     while True:
-        page = reports.list_orders(session, flt, after, limit=3)
+        page = read_model.list_orders(session, flt, after, limit=3)
         seen += [r.id for r in page.rows]
         if page.next_cursor is None:
             break
         after = page.next_cursor
     assert sorted(seen) == sorted(ids) and len(seen) == len(set(seen))
-    created = [r.created_at for r in reports.list_orders(session, flt, limit=50).rows]
+    created = [r.created_at for r in read_model.list_orders(session, flt, limit=50).rows]
     assert created == sorted(created, reverse=True)
     assert page.total == 8 and page.total_label == "8"
 
@@ -64,24 +64,24 @@ def test_filters_by_status_and_nepal_date(session: Session) -> None:
     # 00:30 in Kathmandu on Nov 25 is still Nov 24 in UTC: the filter is by the admin's calendar.
     [early] = _orders(session, shop.id, 1, datetime(2026, 11, 24, 18, 45, tzinfo=UTC), OrderStatus.CANCELLED)
     [late] = _orders(session, shop.id, 1, datetime(2026, 11, 24, 18, 0, tzinfo=UTC), OrderStatus.EXPIRED)
-    day = reports.OrderFilter.parse({"from": "2026-11-25", "to": "2026-11-25", "retailer_id": str(shop.id)})
-    assert [r.id for r in reports.list_orders(session, day).rows] == [early]
-    cancelled = reports.OrderFilter.parse({"status": "cancelled", "retailer_id": str(shop.id)})
-    assert [r.id for r in reports.list_orders(session, cancelled).rows] == [early]
-    assert late not in [r.id for r in reports.list_orders(session, cancelled).rows]
+    day = read_model.OrderFilter.parse({"from": "2026-11-25", "to": "2026-11-25", "retailer_id": str(shop.id)})
+    assert [r.id for r in read_model.list_orders(session, day).rows] == [early]
+    cancelled = read_model.OrderFilter.parse({"status": "cancelled", "retailer_id": str(shop.id)})
+    assert [r.id for r in read_model.list_orders(session, cancelled).rows] == [early]
+    assert late not in [r.id for r in read_model.list_orders(session, cancelled).rows]
     with pytest.raises(InvalidInput, match="unknown status"):
-        reports.OrderFilter.parse({"status": "LOST"})
+        read_model.OrderFilter.parse({"status": "LOST"})
     with pytest.raises(InvalidInput, match="ends .* before it starts"):
-        reports.OrderFilter.parse({"from": "2026-11-25", "to": "2026-11-01"})
+        read_model.OrderFilter.parse({"from": "2026-11-25", "to": "2026-11-01"})
     with pytest.raises(InvalidInput, match="page link is broken"):
-        reports.list_orders(session, day, after="nonsense")
+        read_model.list_orders(session, day, after="nonsense")
 
 
 def test_counts_stop_at_the_cap(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     shop = f.retailer(session)
     _orders(session, shop.id, 6, NOW, OrderStatus.EXPIRED)
-    monkeypatch.setattr(reports, "COUNT_CAP", 4)
-    page = reports.list_orders(session, reports.OrderFilter(retailer_id=shop.id), limit=2)
+    monkeypatch.setattr(read_model, "COUNT_CAP", 4)
+    page = read_model.list_orders(session, read_model.OrderFilter(retailer_id=shop.id), limit=2)
     assert page.total == 5 and page.total_label == "4+"
 
 
@@ -90,20 +90,20 @@ def test_a_removed_retailer_still_names_their_orders(session: Session) -> None:
     [order_id] = _orders(session, shop.id, 1, NOW, OrderStatus.EXPIRED)
     soft_delete(shop)
     session.flush()
-    [row] = reports.list_orders(session, reports.OrderFilter(retailer_id=shop.id)).rows
+    [row] = read_model.list_orders(session, read_model.OrderFilter(retailer_id=shop.id)).rows
     assert row.id == order_id and row.retailer_name == "Removed Shop"
-    assert reports.order_detail(session, order_id).retailer.name == "Removed Shop"
-    live, _ = reports.list_retailers(session, q="Removed Shop")
-    gone, _ = reports.list_retailers(session, q="Removed Shop", deleted=True)
+    assert read_model.order_detail(session, order_id).retailer.name == "Removed Shop"
+    live, _ = read_model.list_retailers(session, q="Removed Shop")
+    gone, _ = read_model.list_retailers(session, q="Removed Shop", deleted=True)
     assert not live and [r[0].id for r in gone] == [shop.id]
 
 
 def test_search_by_any_run_of_phone_digits(session: Session) -> None:
     shop = f.retailer(session, "Phone Search")
     digits = shop.whatsapp_number[-6:]
-    rows, _ = reports.list_retailers(session, q=digits)
+    rows, _ = read_model.list_retailers(session, q=digits)
     assert [r[0].id for r in rows] == [shop.id]
-    assert not reports.list_retailers(session, q="%_")[0]  # LIKE wildcards are taken literally
+    assert not read_model.list_retailers(session, q="%_")[0]  # LIKE wildcards are taken literally
 
 
 def test_audit_rows_keep_money_exact_and_filter(session: Session) -> None:
@@ -118,9 +118,9 @@ def test_audit_rows_keep_money_exact_and_filter(session: Session) -> None:
         before={"credit_limit": Decimal("10.10")},
         after={"credit_limit": Decimal("20.20")},
     )
-    page = reports.admin_audit(session, reports.AuditFilter.parse({"entity_type": "retailer", "entity_id": "42"}))
+    page = read_model.admin_audit(session, read_model.AuditFilter.parse({"entity_type": "retailer", "entity_id": "42"}))
     [(row, email, _, _)] = page.rows
     assert email == "auditor@thok.local" and row.after == {"credit_limit": "20.20"} and row.ip_address == "192.0.2.7"
-    assert not reports.admin_audit(session, reports.AuditFilter.parse({"action": "order."})).rows
+    assert not read_model.admin_audit(session, read_model.AuditFilter.parse({"action": "order."})).rows
     assert type(json_safe(OrderStatus.EXPIRED)) is str
     assert json_safe({"at": NOW, "s": OrderStatus.EXPIRED}) == {"at": NOW.isoformat(), "s": "EXPIRED"}

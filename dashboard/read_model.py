@@ -1,4 +1,6 @@
-"""The dashboard's read side: every query an admin page runs, set-based and paginated.
+"""The dashboard's read model: every query an admin page runs, set-based and paginated, with the
+parsing of its query strings (filters, cursors, dates) and the wording its pages show. It lives next
+to the dashboard because nothing else reads it; rules other callers need live in `domain`.
 
 Each list is one SELECT over an index that matches its filter and its ORDER BY (see the indexes in
 `db.models`): keyset pagination on (created_at, id) walks the index instead of counting past
@@ -31,7 +33,6 @@ from db.models import (
     OrderItem,
     OrderStatus,
     OutboundMessage,
-    OutboundStatus,
     Product,
     Retailer,
     RetailerWholesalerCredit,
@@ -42,11 +43,10 @@ from db.models import (
 )
 from domain.calendar import NEPAL
 from domain.errors import InvalidInput, NotFound
+from domain.messaging import FAILED_OUTBOUND
 
 PAGE_SIZE = 50
 COUNT_CAP = 1000
-FAILED_OUTBOUND = (OutboundStatus.FAILED, OutboundStatus.UNDELIVERED)
-GMV_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.DISPATCHED, OrderStatus.DELIVERED)
 ALL = {"include_deleted": True}
 
 
@@ -493,22 +493,6 @@ def _offset_page(session: Session, stmt: Select[*tuple[Any, ...]], page: int, li
     page = max(1, page)
     rows = list(session.execute(stmt.offset((page - 1) * limit).limit(limit + 1)))
     return rows[:limit], len(rows) > limit
-
-
-def get_retailer(session: Session, retailer_id: int) -> Retailer:
-    retailer = session.scalars(select(Retailer).where(Retailer.id == retailer_id).execution_options(**ALL)).first()
-    if retailer is None:
-        raise NotFound(f"retailer {retailer_id} does not exist")
-    return retailer
-
-
-def get_wholesaler(session: Session, wholesaler_id: int) -> Wholesaler:
-    wholesaler = session.scalars(
-        select(Wholesaler).where(Wholesaler.id == wholesaler_id).execution_options(**ALL)
-    ).first()
-    if wholesaler is None:
-        raise NotFound(f"wholesaler {wholesaler_id} does not exist")
-    return wholesaler
 
 
 def wholesaler_catalog(session: Session, wholesaler_id: int, q: str = "") -> list[Any]:
