@@ -682,6 +682,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Write your total and delivery day for {ref}, e.g. OFFER {ref} 4500 tomorrow",
         "ne": "{ref} को लागि आफ्नो जम्मा मूल्य र डेलिभरी दिन लेख्नुहोस्, जस्तै: OFFER {ref} 4500 भोलि",
     },
+    # --- payments recorded by Thok (usecases.khata): the shop, and the wholesaler paid, are told ---
+    "payment_received_thok": {
+        "en": "Thok recorded your payment of NPR {amount} ({method}). Outstanding now: NPR {outstanding}.",
+        "ne": "थोकले तपाईंको रु {amount} भुक्तानी दर्ता गर्‍यो ({method})। अब बाँकी: रु {outstanding}।",
+    },
+    "payment_recorded_wholesaler": {
+        "en": "Thok recorded a payment of NPR {amount} from {retailer} to you ({method}). They now owe you NPR {outstanding}.",
+        "ne": "{retailer} ले तपाईंलाई तिरेको रु {amount} भुक्तानी थोकले दर्ता गर्‍यो ({method})। अब तपाईंलाई तिर्न बाँकी रु {outstanding}।",
+    },
 }
 
 LANGUAGES = ("en", "ne")

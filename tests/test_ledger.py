@@ -260,7 +260,7 @@ def test_parallel_posts_of_one_event_book_one_entry(fresh_database: Database) ->
 
 
 def test_cli_statement_record_payment_and_limit(
-    fresh_database: Database, fresh_database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path
+    fresh_database: Database, fresh_database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path, redis_url: str
 ) -> None:  # type: ignore[no-untyped-def]
     from thok import runtime
     from thok.cli import main
@@ -271,7 +271,11 @@ def test_cli_statement_record_payment_and_limit(
         post_debit(uow.session, retailer_id=r, amount=D("4000"), idempotency_key="d", description="TK-CLI1")
         uow.commit()
     monkeypatch.setenv("DATABASE_URL", fresh_database_url)
-    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/9")
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    # record-payment tells the shop on WhatsApp (usecases.khata): production needs the channel set.
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-test-token")
+    monkeypatch.setenv("TWILIO_WHATSAPP_FROM", "whatsapp:+14155238886")
     runtime.settings.cache_clear()
     try:
         runner = CliRunner()

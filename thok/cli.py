@@ -46,6 +46,55 @@ def _owner_url() -> str:
     return str(url)
 
 
+def _actor(session, admin_email: str | None):  # type: ignore[no-untyped-def]
+    """Who acts at the shell: the admin named by --admin, else the operator by their login name
+    (audited as such: the use cases write every change down, whoever makes it)."""
+    import getpass
+
+    from usecases.actor import Actor
+
+    if admin_email:
+        return Actor.admin(_admin_id(session, admin_email), via="cli")
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        name = f"uid {os.getuid()}"
+    return Actor.cli_operator(name)
+
+
+def _use_case(change, tells: bool = False):  # type: ignore[no-untyped-def]
+    """Run one use case in one unit of work, as the dashboard's `perform` does: `change(session)`
+    does the change, its audit row and its notices; the notices become outbox rows before the
+    commit and their sends are queued after it (Redis down: the sweep sends them). `tells`: it
+    messages someone on WhatsApp, so a production run needs the channel's settings."""
+    from thok import runtime
+    from workers import effects
+
+    settings = _settings()
+    if tells:
+        try:
+            settings.require_production(WORKER_NEEDS)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+    try:
+        with runtime.database_for(settings).unit_of_work() as uow:
+            result = change(uow.session)
+            done = effects.collect(uow.session, settings)
+            uow.commit()
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    effects.apply(done, runtime.redis_for(settings), settings)
+    return result
+
+
+ADMIN_OPTION = click.option(
+    "--admin",
+    "admin_email",
+    default=None,
+    help="Email of the admin doing it (audited as them; else as you, the operator).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
 def main(verbose: bool) -> None:
@@ -243,11 +292,17 @@ def import_products_cmd(file: Path) -> None:
 @main.command("import-prices")
 @click.argument("wholesaler_phone")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_prices_cmd(wholesaler_phone: str, file: Path) -> None:
-    """Set one wholesaler's prices and stock from a CSV: sku,price,stock."""
-    from domain.catalog import import_prices
+@ADMIN_OPTION
+def import_prices_cmd(wholesaler_phone: str, file: Path, admin_email: str | None) -> None:
+    """Set one wholesaler's prices and stock from a CSV: sku,price,stock (all or nothing; audited)."""
+    from domain.credit import wholesaler_by_phone
+    from usecases.catalog import import_prices
 
-    _run_import(file, "prices", lambda s, d, n, p: import_prices(s, wholesaler_phone, d, n, p))
+    def run(session, data, name, progress):  # type: ignore[no-untyped-def]
+        wholesaler = wholesaler_by_phone(session, wholesaler_phone)
+        return import_prices(session, _actor(session, admin_email), wholesaler.id, data, name, progress)
+
+    _run_import(file, "prices", run)
 
 
 @main.command("parse")
@@ -494,32 +549,28 @@ def statement_cmd(  # type: ignore[no-untyped-def]
 def record_payment_cmd(
     phone: str, amount: str, method: str, reference: str | None, admin_email: str, wholesaler_phone: str | None
 ) -> None:
-    """Record a retailer's payment: one payment row and its one CREDIT entry."""
+    """Record a retailer's payment: one payment row and its one CREDIT entry, audited; the retailer
+    (and the wholesaler paid) are told on WhatsApp."""
     from domain.credit import retailer_by_phone, wholesaler_by_phone
-    from domain.khata_payments import record_payment
-    from domain.ledger import balance
+    from usecases import khata
 
-    try:
-        with _database().unit_of_work() as uow:
-            admin_id = _admin_id(uow.session, admin_email)
-            retailer = retailer_by_phone(uow.session, phone)
-            wholesaler_id = wholesaler_by_phone(uow.session, wholesaler_phone).id if wholesaler_phone else None
-            payment, entry = record_payment(
-                uow.session,
-                retailer_id=retailer.id,
-                amount=amount,  # type: ignore[arg-type]  # to_amount parses and checks the text
-                method=method,
-                reference=reference,
-                recorded_by_admin_id=admin_id,
-                wholesaler_id=wholesaler_id,
-            )
-            left = balance(uow.session, retailer.id)
-            uow.commit()
-    except DomainError as exc:
-        raise click.ClickException(str(exc)) from None
+    def change(session):  # type: ignore[no-untyped-def]
+        retailer = retailer_by_phone(session, phone)
+        wholesaler_id = wholesaler_by_phone(session, wholesaler_phone).id if wholesaler_phone else None
+        return khata.record_payment(
+            session,
+            _actor(session, admin_email),
+            retailer_id=retailer.id,
+            amount=amount,
+            method=method,
+            reference=reference,
+            wholesaler_id=wholesaler_id,
+        )
+
+    done = _use_case(change, tells=True)
     click.echo(
-        f"payment #{payment.id} recorded for {retailer.whatsapp_number}: entry #{entry.id}, "
-        f"outstanding now NPR {left.outstanding:,.2f}, available NPR {left.available:,.2f}"
+        f"payment #{done.payment.id} recorded for {done.retailer.whatsapp_number}: entry #{done.entry.id}, "
+        f"outstanding now NPR {done.balance.outstanding:,.2f}, available NPR {done.balance.available:,.2f}"
     )
 
 
@@ -542,57 +593,89 @@ def reverse_payment_cmd(payment_id: int, reason: str, admin_email: str) -> None:
     """Reverse a wrongly booked payment: a compensating DEBIT (the ledger keeps both), audited, and
     the retailer and the wholesaler paid are told on WhatsApp. Refused if already reversed, or if
     the restored debt would exceed the credit limit (raise it first)."""
-    from domain.audit import AdminActor
-    from domain.khata_payments import reverse_payment
-    from domain.ledger import balance
-    from thok import runtime
-    from workers import effects
+    from usecases import khata
 
-    settings = _settings()
-    try:
-        settings.require_production(WORKER_NEEDS)  # it tells both parties on WhatsApp
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        with runtime.database_for(settings).unit_of_work() as uow:
-            actor = AdminActor(_admin_id(uow.session, admin_email), ip="cli")
-            entry = reverse_payment(uow.session, payment_id, reason, actor)
-            left = balance(uow.session, entry.retailer_id)
-            done = effects.collect(uow.session)  # the messages commit with the reversal
-            uow.commit()
-    except DomainError as exc:
-        raise click.ClickException(str(exc)) from None
-    effects.apply(done, runtime.redis_for(settings), settings)  # Redis down: the sweep sends them
+    done = _use_case(
+        lambda session: khata.reverse_payment(session, _actor(session, admin_email), payment_id, reason), tells=True
+    )
     click.echo(
-        f"payment #{payment_id} reversed: entry #{entry.id} DEBIT NPR {entry.amount:,.2f}, "
-        f"outstanding now NPR {left.outstanding:,.2f}"
+        f"payment #{payment_id} reversed: entry #{done.entry.id} DEBIT NPR {done.entry.amount:,.2f}, "
+        f"outstanding now NPR {done.balance.outstanding:,.2f}"
     )
 
 
 @main.command("set-credit-limit")
 @click.argument("phone")
 @click.argument("amount")
-def set_credit_limit_cmd(phone: str, amount: str) -> None:
-    """Set a retailer's credit limit in NPR (not below what they owe)."""
-    from decimal import Decimal, InvalidOperation
+@click.option("--wholesaler", "wholesaler_phone", default=None, help="Set the shop's limit with this wholesaler only.")
+@ADMIN_OPTION
+def set_credit_limit_cmd(phone: str, amount: str, wholesaler_phone: str | None, admin_email: str | None) -> None:
+    """Set a retailer's credit limit in NPR, overall or with one wholesaler (not below what they
+    owe; audited)."""
+    from domain.credit import retailer_by_phone, wholesaler_by_phone
+    from usecases import khata
 
-    from domain.credit import retailer_by_phone, set_credit_limit
+    def change(session):  # type: ignore[no-untyped-def]
+        retailer = retailer_by_phone(session, phone)
+        wholesaler_id = wholesaler_by_phone(session, wholesaler_phone).id if wholesaler_phone else None
+        actor = _actor(session, admin_email)
+        return retailer, khata.set_credit_limit(session, actor, retailer.id, amount, wholesaler_id=wholesaler_id)
 
-    try:
-        limit = Decimal(amount.replace(",", ""))
-    except InvalidOperation:
-        raise click.ClickException(f"{amount!r} is not an amount (write it like 50000)") from None
-    try:
-        with _database().unit_of_work() as uow:
-            retailer = retailer_by_phone(uow.session, phone)
-            result = set_credit_limit(uow.session, retailer.id, limit)
-            uow.commit()
-    except DomainError as exc:
-        raise click.ClickException(str(exc)) from None
+    retailer, result = _use_case(change)
+    with_whom = f" with {wholesaler_phone}" if wholesaler_phone else ""
     click.echo(
-        f"{retailer.whatsapp_number}: limit NPR {result.credit_limit:,.2f}, outstanding NPR "
+        f"{retailer.whatsapp_number}: limit{with_whom} NPR {result.credit_limit:,.2f}, outstanding NPR "
         f"{result.outstanding:,.2f}, held NPR {result.held:,.2f}, available NPR {result.available:,.2f}"
     )
+
+
+# --- parties -------------------------------------------------------------------------------------
+
+
+def _party_options(fn):  # type: ignore[no-untyped-def]
+    for option in reversed(
+        [
+            click.option("--district", default=None),
+            click.option("--address", default=None),
+            click.option("--language", type=click.Choice(["en", "ne"]), default=None, help="Default: their script."),
+            ADMIN_OPTION,
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+@main.command("register-retailer")
+@click.argument("phone")
+@click.argument("name")
+@click.option("--shop", default=None, help="The shop's name.")
+@click.option("--credit-limit", default="0", show_default=True, help="NPR of credit to start with.")
+@_party_options
+def register_retailer_cmd(  # type: ignore[no-untyped-def]
+    phone: str, name: str, shop: str | None, credit_limit: str, district, address, language, admin_email
+) -> None:
+    """Register a retailer and their credit account (audited; one live party per number)."""
+    from usecases.parties import NewParty, register_retailer
+
+    new = NewParty(name, phone, shop, district, address, language)
+    retailer = _use_case(lambda s: register_retailer(s, _actor(s, admin_email), new, credit_limit))
+    click.echo(f"retailer #{retailer.id} {retailer.whatsapp_number} registered")
+
+
+@main.command("register-wholesaler")
+@click.argument("phone")
+@click.argument("name")
+@click.option("--business", default=None, help="The business's name.")
+@_party_options
+def register_wholesaler_cmd(  # type: ignore[no-untyped-def]
+    phone: str, name: str, business: str | None, district, address, language, admin_email
+) -> None:
+    """Register a wholesaler (audited; one live party per number)."""
+    from usecases.parties import NewParty, register_wholesaler
+
+    new = NewParty(name, phone, business, district, address, language)
+    wholesaler = _use_case(lambda s: register_wholesaler(s, _actor(s, admin_email), new))
+    click.echo(f"wholesaler #{wholesaler.id} {wholesaler.whatsapp_number} registered")
 
 
 # --- operations ----------------------------------------------------------------------------------
