@@ -336,6 +336,10 @@ class Catalog:
         """Those of skus whose name carries this size ("20 litre" -> Tractor Emulsion (20 L))."""
         return tuple(s for s in skus if (value, unit) in self._size.get(s, ()))
 
+    def spelt(self, compact: str) -> tuple[str, ...]:
+        """Products whose whole name sounds like these letters run together ("callgate" -> Colgate)."""
+        return self._loose.get(loose_key(compact), ())
+
     def chat_word_skus(self, key: str) -> tuple[str, ...]:
         return self._chat.get(key, ())
 

@@ -314,7 +314,9 @@ COMPLAINT_WORDS: frozenset[str] = _keys(
     """futeko phuteko futyo phutyo bigreko bigryo kharab kharaab sadeko sadyo kuhiyeko missing broken
     damaged damage leaking leak chuheko chuhiyo expired expire expiry complain complaint complained
     faltu naramro ghati short torn fateko phateko chaldaina chalena bhanera
-    फुटेको बिग्रेको खराब सडेको कुहिएको चुहिएको फाटेको म्याद गुनासो"""
+    bhachiyo bhanchiyo bhaachiyo bhachieko bhanchieko bhacheko chyatiyo chyateko chyatieko bigriyo
+    cracked defective faulty dented rusted khiya
+    फुटेको बिग्रेको खराब सडेको कुहिएको चुहिएको फाटेको म्याद गुनासो भाँचिएको भाँचियो च्यातिएको बिग्रियो"""
 )
 # Reorder: "same as last time", "aghi ko order feri pathaunu", "usual order".
 REPEAT_WORDS: frozenset[str] = _keys(
@@ -368,7 +370,9 @@ TALK_WORDS: frozenset[str] = _keys(
     """thiyo thyo thye bhayo bhaeko bhako bhaecha aayo aaeko aako aayena bechthe bechyo bikchha bikcha
     bikyo raichha raicha raixa piye khaye khayera sakiyo sakyo kholeko bhijeko bhijyo
     galat poster tansana tasna scheme garaula garaumla karte baat khanu piunu aaunus aaunu
-    थियो भयो आयो आएको बेच्थे बिक्छ रैछ सकियो खोलेको भिजेको भनेको"""
+    aaunchhu aaunchu aauchhu aauchu aaula aaunchha lanchhu lanchu launchhu launchu linchhu linchu
+    lijanchhu lijanchu lagchhu gayo liyo liyera afai aafai aaphai banaudai
+    थियो भयो आयो आएको बेच्थे बिक्छ रैछ सकियो खोलेको भिजेको भनेको आउँछु लान्छु लिन्छु आफै"""
 )
 # A pack's content asked: "X ko packet ma kati wota aucha?", "kati ko size cha?"
 PACK_QUESTION_WORDS: frozenset[str] = _keys("wota wata ota gota ta size saiz page pages वटा ओटा साइज")

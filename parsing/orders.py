@@ -430,6 +430,62 @@ def _resolve_unknown(els: list[El], keys: list[str], cat: Catalog) -> list[El]:
     return res
 
 
+_POSTPOSITIONS = frozenset({"ko", "ka", "ki", "ke", "ma", "le", "lai", "bata", "dekhi", "samma", "of", "in", "to"})
+
+
+def _heard_apart(els: list[El], keys: list[str], cat: Catalog) -> list[El]:
+    """A brand heard by voice typing as ordinary words: "dr fix it" (Dr. Fixit), "call gate"
+    (Colgate), where a short word ("it", "call") is also a chat word. Unknown words with the short
+    words around them, run together, that sound like exactly one product's name are that product."""
+    if not any(e.kind == "W" for e in els):
+        return els
+    out: list[El] = []
+    k = 0
+    while k < len(els):
+        e = els[k]
+        if e.kind not in ("W", "F"):
+            out.append(e)
+            k += 1
+            continue
+        r = k
+        while r < len(els) and els[r].kind in ("W", "F") and (r == k or els[r].i == els[r - 1].j):
+            r += 1
+        run = els[k:r]
+        best: tuple[int, int, El] | None = None
+        if any(x.kind == "W" for x in run) and any(x.kind == "F" for x in run):
+            for a in range(len(run)):
+                for b in range(a + 2, min(len(run), a + 4) + 1):
+                    part = run[a:b]
+                    if not any(x.kind == "W" for x in part) or any(
+                        (
+                            x.kind == "F"
+                            and (len(keys[x.i]) > 4 or not keys[x.i].isascii() or keys[x.i] in _POSTPOSITIONS)
+                        )
+                        or (x.kind == "W" and keys[x.i] in lx.NOT_PRODUCT_WORDS)
+                        for x in part
+                    ):
+                        continue  # "ko bhau", "bazar ko": words of the sentence, not a name heard apart
+                    compact = "".join(keys[x.i] for x in part)
+                    skus = cat.spelt(compact)
+                    if len(skus) == 1:
+                        best = (a, b, El("P", part[0].i, part[-1].j, skus=skus, how="loose"))
+                        break
+                    # one slip at most: "callgate" is Colgate, "thehulaswire" is not a 1 mm wire
+                    hits = [h for h in cat.fuzzy(compact) if h[1] >= 85.0] if len(compact) >= 7 else []
+                    if len(hits) == 1 or (len(hits) > 1 and hits[0][1] - hits[1][1] >= FUZZY_MARGIN):
+                        best = (a, b, El("P", part[0].i, part[-1].j, skus=(hits[0][0],), how="fuzzy"))
+                        break
+                if best is not None:
+                    break
+        if best is None:
+            out.extend(run)
+        else:
+            a, b, product = best
+            out.extend([*run[:a], product, *run[b:]])
+        k = r
+    return out
+
+
 def _promote_chat_word(els: list[El], fillers: list[El], keys: list[str], cat: Catalog) -> list[El]:
     """A chat word that is also a brand ("hello" = Hello Biscuit) names the product only when the
     segment has a written quantity and no other product: "parle-g 5 ctn & hello 2 ctn"."""
@@ -672,6 +728,7 @@ def _segment(toks: list[Token], text: str, cat: Catalog, prep: Prepared | None =
         i += 1
     if prep is not None and toks and any(toks[0].start <= a <= toks[-1].end for a in prep.each_at):
         seg.each = True
+    els = _heard_apart(els, keys, cat)
     fillers = [e for e in els if e.kind == "F"]
     els = [e for e in els if e.kind != "F"]
     if any(e.kind == "W" for e in els):

@@ -444,9 +444,13 @@ def _parse(cleaned: str, catalog: Catalog, role: str, script: str) -> Intent:
     return Intent("unknown", order_ref=ref, script=script)
 
 
+# "pathaeko", "pathayo": a verb of ordering in the past ("the 2 you sent ...") asks for nothing
+_PAST_ENDINGS = ("eko", "ako", "yeko", "yo", "ekoma", "ekole", "एको", "यो", "ेको", "ायो")
+
+
 def _first(keys: list[str], words: frozenset[str], prefixes: tuple[str, ...] = ()) -> str | None:
     for k in keys:
-        if k in words or (prefixes and len(k) >= 5 and k.startswith(prefixes)):
+        if k in words or (prefixes and len(k) >= 5 and k.startswith(prefixes) and not k.endswith(_PAST_ENDINGS)):
             return k
     return None
 

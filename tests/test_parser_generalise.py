@@ -81,3 +81,47 @@ def test_a_lone_quantity_is_never_read_as_a_size() -> None:
     got = parse("havells 7w 12 ta", CATALOG)
     assert [(i.sku, i.quantity) for i in got.items] == [("BULB-HAVELLS-7W", Decimal(12))]
     assert not parse("4 litre berger silk", CATALOG).items
+
+
+ROWS_2 = [
+    ("SEAL-SEALIT", "Sealit Waterproof (1 L)", "सिलिट", "sealit", "bottle"),
+    ("ADD-ASMIX", "Asmix Cement Additive (1 L)", "एसमिक्स", "asmix", "bottle"),
+    ("DISTEMPER", "Tractor Distemper (10 kg)", "डिस्टेम्पर", "distemper|tractor distemper", "bag"),
+    ("BULB-HAVELLS-7W", "Havells LED Bulb 7W", "हेभल्स बल्ब ७ वाट", "havells 7w|havells 7 watt", "pcs"),
+    ("SHOVEL", "Belcha (Shovel)", "बेल्चा", "belcha|shovel", "pcs"),
+]
+CATALOG_2 = Catalog.from_rows(
+    [{"sku": s, "name": n, "name_ne": ne, "aliases": a, "unit": u} for s, n, ne, a, u in ROWS_2]
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "sku"),
+    [
+        ("seal it 4 bottle", "SEAL-SEALIT"),  # voice typing cuts the brand into everyday words
+        ("as mix 10 bottle", "ADD-ASMIX"),
+    ],
+)
+def test_a_brand_heard_as_ordinary_words(text: str, sku: str) -> None:
+    got = parse(text, CATALOG_2)
+    assert got.intent == "order" and [i.sku for i in got.items] == [sku]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "it is raining, call me at 2",  # short chat words next to unknown ones are not a product
+        "pathaeko 3 ta belcha ko bind bhachiyo",  # "the 3 you sent broke": a complaint, and "sent" is past
+        "hijo pathayeko havells 7w 2 ta fuse bhayo, kharab raicha",
+        "ma parsi aaunchhu, 10 ta belcha afai lanchhu",  # I will come and take them myself
+        "mero sathi le 5 ta belcha liyera gayo hijo",  # talk about someone taking them
+    ],
+)
+def test_complaints_and_talk_with_quantities_are_not_orders(text: str) -> None:
+    got = parse(text, CATALOG_2)
+    assert got.intent != "order" and not got.items, (text, got)
+
+
+def test_a_request_to_send_is_still_an_order() -> None:
+    got = parse("belcha 5 ta pathaidinu", CATALOG_2)
+    assert got.intent == "order" and [(i.sku, i.quantity) for i in got.items] == [("SHOVEL", Decimal(5))]
