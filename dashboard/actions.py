@@ -1,7 +1,9 @@
 """What an admin can change, one function per use case (no Flask here).
 
-Each takes the caller's session and an `AdminActor`, calls the domain service that owns the rule,
-and writes the audit row in the same transaction; the route commits once. A DomainError raised
+Each takes the caller's session and an `AdminActor`. The money, party and price-list changes
+are `usecases`' (the same ones WhatsApp and the CLI call: one audit row, the same notices): these
+only translate the form's text into the call. The others call the domain service that owns the rule
+and write the audit row in the same transaction. The route commits once; a DomainError raised
 anywhere leaves nothing behind: the route's unit of work rolls back the change and its audit row.
 """
 
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -18,19 +19,16 @@ from sqlalchemy.orm import Session
 from db.models import (
     ActorType,
     Admin,
-    Language,
     LedgerEntry,
     OrderStatus,
     OutboundMessage,
     OutboundStatus,
     Retailer,
-    RetailerPayment,
     VendorOffer,
     Wholesaler,
     WholesalerProduct,
 )
-from domain import catalog, credit, decision, khata_payments, parties
-from domain.amounts import to_amount
+from domain import catalog, credit, decision, parties
 from domain.audit import AdminActor, record_admin_action, snapshot
 from domain.errors import InvalidInput, NotFound
 from domain.events import take_events, take_notices
@@ -39,89 +37,31 @@ from domain.orders import lock_order
 from domain.parties import get_retailer, get_wholesaler
 from domain.phones import normalize_phone
 from thok.config import Settings
+from usecases import catalog as catalog_usecases
+from usecases import khata
+from usecases import parties as party_usecases
+from usecases.actor import Actor
+from usecases.parties import RETAILER_FIELDS, WHOLESALER_FIELDS, NewParty, clean
 
-RETAILER_FIELDS = ("name", "shop_name", "whatsapp_number", "district", "address", "language", "is_active", "deleted_at")
-WHOLESALER_FIELDS = (
-    "name",
-    "business_name",
-    "whatsapp_number",
-    "district",
-    "address",
-    "language",
-    "is_active",
-    "deleted_at",
-)
 ORDER_FIELDS = ("status", "final_wholesaler_id", "final_total", "status_reason")
 
 
 @dataclass(frozen=True)
-class PartyForm:
+class PartyForm(NewParty):
     """A retailer's or wholesaler's editable fields, as typed into the form."""
 
-    name: str
-    phone: str
-    display_name: str | None = None  # shop name / business name
-    district: str | None = None
-    address: str | None = None
-    language: str | None = None
     is_active: bool = True
-
-    def language_value(self) -> Language | None:
-        raw = (self.language or "").strip().lower()
-        if not raw:
-            return None
-        try:
-            return Language(raw)
-        except ValueError:
-            raise InvalidInput(f"language {raw!r} is not one of: en, ne (or leave it empty)") from None
-
-
-def _clean(value: str | None) -> str | None:
-    return (value or "").strip() or None
-
-
-def _limit(raw: str) -> Decimal:
-    raw = (raw or "").replace(",", "").strip()
-    if raw in ("0", "0.00", "0.0"):
-        return Decimal(0)
-    return to_amount(raw, "credit limit")
 
 
 # --- retailers and wholesalers -------------------------------------------------------------------
 
 
 def create_retailer(session: Session, actor: AdminActor, form: PartyForm, credit_limit: str = "0") -> Retailer:
-    retailer = parties.register_retailer(
-        session,
-        name=form.name,
-        phone=form.phone,
-        shop_name=_clean(form.display_name),
-        district=_clean(form.district),
-        language=form.language_value(),
-        credit_limit=_limit(credit_limit or "0"),
-    )
-    retailer.address = _clean(form.address)
-    session.flush()
-    after = snapshot(retailer, *RETAILER_FIELDS) | {"credit_limit": credit_limit or "0"}
-    record_admin_action(session, actor, "retailer.create", "retailer", retailer.id, after=after)
-    return retailer
+    return party_usecases.register_retailer(session, Actor.from_admin(actor), form, credit_limit or "0")
 
 
 def create_wholesaler(session: Session, actor: AdminActor, form: PartyForm) -> Wholesaler:
-    wholesaler = parties.register_wholesaler(
-        session,
-        name=form.name,
-        phone=form.phone,
-        business_name=_clean(form.display_name),
-        district=_clean(form.district),
-        language=form.language_value(),
-    )
-    wholesaler.address = _clean(form.address)
-    session.flush()
-    record_admin_action(
-        session, actor, "wholesaler.create", "wholesaler", wholesaler.id, after=snapshot(wholesaler, *WHOLESALER_FIELDS)
-    )
-    return wholesaler
+    return party_usecases.register_wholesaler(session, Actor.from_admin(actor), form)
 
 
 def update_party(session: Session, actor: AdminActor, kind: str, party_id: int, form: PartyForm) -> None:
@@ -139,11 +79,11 @@ def update_party(session: Session, actor: AdminActor, kind: str, party_id: int, 
         party.name = form.name.strip()
         party.whatsapp_number = number
         if kind == "retailer":
-            party.shop_name = _clean(form.display_name)
+            party.shop_name = clean(form.display_name)
         else:
-            party.business_name = _clean(form.display_name)
-        party.district = _clean(form.district)
-        party.address = _clean(form.address)
+            party.business_name = clean(form.display_name)
+        party.district = clean(form.district)
+        party.address = clean(form.address)
         party.language = language
         party.is_active = form.is_active
     record_admin_action(session, actor, f"{kind}.update", kind, party.id, before=before, after=snapshot(party, *fields))
@@ -178,38 +118,13 @@ def restore_party(session: Session, actor: AdminActor, kind: str, party_id: int)
 
 
 def set_credit_limit(session: Session, actor: AdminActor, retailer_id: int, raw_limit: str) -> credit.Balance:
-    get_retailer(session, retailer_id)
-    before = credit.account_balance(session, retailer_id)
-    after = credit.set_credit_limit(session, retailer_id, _limit(raw_limit))
-    record_admin_action(
-        session,
-        actor,
-        "credit.set_limit",
-        "retailer",
-        retailer_id,
-        before={"credit_limit": before.credit_limit},
-        after={"credit_limit": after.credit_limit},
-    )
-    return after
+    return khata.set_credit_limit(session, Actor.from_admin(actor), retailer_id, raw_limit)
 
 
 def set_wholesaler_credit_limit(
     session: Session, actor: AdminActor, retailer_id: int, wholesaler_id: int, raw_limit: str
 ) -> credit.Balance:
-    get_retailer(session, retailer_id)
-    get_wholesaler(session, wholesaler_id)
-    before = credit.wholesaler_balance(session, retailer_id, wholesaler_id)
-    after = credit.set_wholesaler_credit_limit(session, retailer_id, wholesaler_id, _limit(raw_limit))
-    record_admin_action(
-        session,
-        actor,
-        "credit.set_wholesaler_limit",
-        "retailer",
-        retailer_id,
-        before={"wholesaler_id": wholesaler_id, "credit_limit": before.credit_limit if before else None},
-        after={"wholesaler_id": wholesaler_id, "credit_limit": after.credit_limit},
-    )
-    return after
+    return khata.set_credit_limit(session, Actor.from_admin(actor), retailer_id, raw_limit, wholesaler_id=wholesaler_id)
 
 
 def record_payment(
@@ -223,44 +138,22 @@ def record_payment(
     wholesaler_id: int | None = None,
     notes: str | None = None,
 ) -> LedgerEntry:
-    get_retailer(session, retailer_id)
-    before = credit.account_balance(session, retailer_id)
-    payment, entry = khata_payments.record_payment(
+    done = khata.record_payment(
         session,
+        Actor.from_admin(actor),
         retailer_id=retailer_id,
-        amount=amount,  # type: ignore[arg-type]  # to_amount parses and checks the typed text
+        amount=amount,
         method=method,
         reference=reference,
-        recorded_by_admin_id=actor.admin_id,
         wholesaler_id=wholesaler_id,
-        notes=_clean(notes),
+        notes=notes,
     )
-    record_admin_action(
-        session,
-        actor,
-        "payment.record",
-        "retailer",
-        retailer_id,
-        before={"outstanding": before.outstanding},
-        after={
-            "payment_id": payment.id,
-            "entry_id": entry.id,
-            "amount": payment.amount,
-            "method": payment.method,
-            "reference": payment.reference,
-            "outstanding": entry.balance_after,
-        },
-    )
-    return entry
+    return done.entry
 
 
-def reverse_payment(session: Session, actor: AdminActor, retailer_id: int, payment_id: int, reason: str) -> Any:
-    """Take back a wrongly booked payment (a compensating DEBIT; see `khata_payments.reverse_payment`)."""
-    get_retailer(session, retailer_id)
-    payment = session.get(RetailerPayment, payment_id)
-    if payment is None or payment.retailer_id != retailer_id:
-        raise NotFound(f"payment #{payment_id} is not one of this retailer's")
-    return khata_payments.reverse_payment(session, payment_id, reason, actor)
+def reverse_payment(session: Session, actor: AdminActor, retailer_id: int, payment_id: int, reason: str) -> LedgerEntry:
+    """Take back a wrongly booked payment (a compensating DEBIT; see `usecases.khata.reverse_payment`)."""
+    return khata.reverse_payment(session, Actor.from_admin(actor), payment_id, reason, retailer_id=retailer_id).entry
 
 
 # --- catalog -------------------------------------------------------------------------------------
@@ -269,22 +162,8 @@ def reverse_payment(session: Session, actor: AdminActor, retailer_id: int, payme
 def import_prices(
     session: Session, actor: AdminActor, wholesaler_id: int, data: bytes, filename: str
 ) -> catalog.ImportResult:
-    """The foundation's all-or-nothing import; a CsvImportError carries every bad line."""
-    wholesaler = get_wholesaler(session, wholesaler_id)
-    if wholesaler.deleted_at is not None:
-        raise InvalidInput("this wholesaler was removed; restore them before importing prices")
-    if not data.strip():
-        raise InvalidInput("the file is empty: upload a CSV with the header sku,price,stock")
-    result = catalog.import_prices(session, wholesaler.whatsapp_number, data, source=filename or "prices.csv")
-    record_admin_action(
-        session,
-        actor,
-        "catalog.import_prices",
-        "wholesaler",
-        wholesaler_id,
-        after={"file": filename, "rows": result.rows, "inserted": result.inserted, "updated": result.updated},
-    )
-    return result
+    """The all-or-nothing import; a CsvImportError carries every bad line."""
+    return catalog_usecases.import_prices(session, Actor.from_admin(actor), wholesaler_id, data, filename)
 
 
 def update_price(
