@@ -36,7 +36,7 @@ from domain.credit import account_balance
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.money import npr
 from domain.orders import TRANSITIONS
-from domain.parties import get_retailer, get_wholesaler
+from domain.parties import PartyKind, get_retailer, get_wholesaler
 from domain.payment_requests import recent_requests
 from domain.reminders import recent_reminders
 from domain.statement_csv import write_month_csv, write_statement_csv
@@ -48,7 +48,6 @@ from workers.queueing import enqueue_send
 
 STATEMENT_MONTHS = 13  # the khata page's month picker
 
-KINDS = {"retailers": "retailer", "wholesalers": "wholesaler"}
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
 
@@ -180,10 +179,11 @@ def advance_order(order_id: int) -> ResponseReturnValue:
 # --- retailers and wholesalers -------------------------------------------------------------------
 
 
-def _kind(kinds: str) -> str:
-    if kinds not in KINDS:
+def _kind(kinds: str) -> PartyKind:
+    kind = PartyKind.from_plural(kinds)
+    if kind is None:
         abort(404)
-    return KINDS[kinds]
+    return kind
 
 
 def _party_form() -> actions.PartyForm:
@@ -211,7 +211,7 @@ def parties(kinds: str) -> ResponseReturnValue:
     q = request.args.get("q", "")[:100]
     deleted = request.args.get("deleted") == "1"
     page = _page_arg()
-    lister = read_model.list_retailers if kind == "retailer" else read_model.list_wholesalers
+    lister = read_model.list_retailers if kind is PartyKind.RETAILER else read_model.list_wholesalers
     rows, more = read(lister, q, deleted, page)
     return render_template(
         "dashboard/parties.html", kind=kind, kinds=kinds, rows=rows, more=more, q=q, deleted=deleted, page=page
@@ -225,7 +225,7 @@ def new_party(kinds: str) -> ResponseReturnValue:
         return render_template("dashboard/party_form.html", kind=kind, kinds=kinds, party=None, form={})
     form = _party_form()
     try:
-        if kind == "retailer":
+        if kind is PartyKind.RETAILER:
             created: Any = perform(actions.create_retailer, form, form_text("credit_limit", "0") or "0")
         else:
             created = perform(actions.create_wholesaler, form)
@@ -234,7 +234,7 @@ def new_party(kinds: str) -> ResponseReturnValue:
         return render_template(
             "dashboard/party_form.html", kind=kind, kinds=kinds, party=None, form=request.form
         ), exc.status
-    flash(f"{kind.title()} {created.name} created.", "ok")
+    flash(f"{kind.label} {created.name} created.", "ok")
     return _back(url_for(f"dashboard.{kind}", party_id=created.id))
 
 
@@ -249,7 +249,7 @@ def edit_party(kinds: str, party_id: int) -> ResponseReturnValue:
 def delete_party(kinds: str, party_id: int) -> ResponseReturnValue:
     kind = _kind(kinds)
     perform_and_flash(
-        f"{kind.title()} removed (restore them from the removed list).", actions.remove_party, kind, party_id
+        f"{kind.label} removed (restore them from the removed list).", actions.remove_party, kind, party_id
     )
     return _back(url_for(f"dashboard.{kind}", party_id=party_id))
 
@@ -257,7 +257,7 @@ def delete_party(kinds: str, party_id: int) -> ResponseReturnValue:
 @bp.post("/<any(retailers, wholesalers):kinds>/<int:party_id>/restore")
 def restore_party(kinds: str, party_id: int) -> ResponseReturnValue:
     kind = _kind(kinds)
-    perform_and_flash(f"{kind.title()} restored.", actions.restore_party, kind, party_id)
+    perform_and_flash(f"{kind.label} restored.", actions.restore_party, kind, party_id)
     return _back(url_for(f"dashboard.{kind}", party_id=party_id))
 
 

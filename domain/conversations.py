@@ -14,15 +14,14 @@ from datetime import datetime
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from db.models import InboundMessage, OutboundMessage, OutboundStatus, Retailer, Wholesaler
-from domain.messaging import choices_of
-
-FAILED = (OutboundStatus.FAILED, OutboundStatus.UNDELIVERED)
+from db.models import InboundMessage, OutboundMessage, Retailer, Wholesaler
+from domain.messaging import FAILED_OUTBOUND, choices_of
+from domain.parties import PartyKind
 
 
 @dataclass(frozen=True)
 class Party:
-    kind: str  # "retailer" | "wholesaler" | "unknown"
+    kind: str  # a PartyKind, or "unknown"
     id: int | None
     name: str
 
@@ -56,9 +55,9 @@ def parties_by_number(session: Session, numbers: list[str]) -> dict[str, Party]:
     if not numbers:
         return found
     for r in session.scalars(select(Retailer).where(Retailer.whatsapp_number.in_(numbers))):
-        found[r.whatsapp_number] = Party("retailer", r.id, r.shop_name or r.name)
+        found[r.whatsapp_number] = Party(PartyKind.RETAILER, r.id, PartyKind.shown_name(r))
     for w in session.scalars(select(Wholesaler).where(Wholesaler.whatsapp_number.in_(numbers))):
-        found.setdefault(w.whatsapp_number, Party("wholesaler", w.id, w.business_name or w.name))
+        found.setdefault(w.whatsapp_number, Party(PartyKind.WHOLESALER, w.id, PartyKind.shown_name(w)))
     return found
 
 
@@ -93,7 +92,7 @@ def threads(session: Session, limit: int = 100) -> list[ThreadSummary]:
     failed = dict(
         session.execute(
             select(OutboundMessage.to_number, func.count())
-            .where(OutboundMessage.to_number.in_(numbers), OutboundMessage.status.in_(FAILED))
+            .where(OutboundMessage.to_number.in_(numbers), OutboundMessage.status.in_(FAILED_OUTBOUND))
             .group_by(OutboundMessage.to_number)
         ).all()
     )
@@ -132,7 +131,7 @@ def thread(session: Session, number: str, limit: int = 200) -> list[Line]:
             m.created_at,
             m.body,
             m.status.value,
-            m.error_message if m.status in FAILED else None,
+            m.error_message if m.status in FAILED_OUTBOUND else None,
             m.order_id,
             tuple(title for _, title in choices_of(m)),
             m.kind,

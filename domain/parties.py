@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,6 +20,55 @@ from domain.phones import normalize_phone
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
+
+
+class PartyKind(StrEnum):
+    """Who a party is: a retailer (a shop that orders on credit) or a wholesaler (who offers and
+    supplies). The two near-twin tables differ in a few places, and those differences live here, so
+    a branch on the kind reads `kind.model` or `kind.shown_name(party)` rather than `kind == "..."`.
+    A StrEnum: it is stored, logged and put in URLs as its value ("retailer")."""
+
+    RETAILER = "retailer"
+    WHOLESALER = "wholesaler"
+
+    @property
+    def model(self) -> type[Retailer] | type[Wholesaler]:
+        return Retailer if self is PartyKind.RETAILER else Wholesaler
+
+    @property
+    def plural(self) -> str:
+        """The dashboard's URL segment and list title ("retailers")."""
+        return f"{self.value}s"
+
+    @property
+    def label(self) -> str:
+        return self.value.title()
+
+    @property
+    def display_field(self) -> str:
+        """The column with the name the trade knows the party by: the shop's or the business's."""
+        return "shop_name" if self is PartyKind.RETAILER else "business_name"
+
+    @classmethod
+    def of(cls, party: Retailer | Wholesaler) -> PartyKind:
+        return cls.RETAILER if isinstance(party, Retailer) else cls.WHOLESALER
+
+    @classmethod
+    def from_plural(cls, plural: str) -> PartyKind | None:
+        return next((kind for kind in cls if kind.plural == plural), None)
+
+    @staticmethod
+    def shown_name(party: Retailer | Wholesaler) -> str:
+        """The shop's or business's name, else the person's."""
+        return getattr(party, PartyKind.of(party).display_field) or party.name
+
+    def get(self, session: Session, party_id: int) -> Retailer | Wholesaler:
+        """The party with this id, removed or not (old orders and the khata still name them)."""
+        # session.get: a party already loaded in this unit of work costs no round trip
+        found = session.get(self.model, party_id, execution_options={"include_deleted": True})
+        if not isinstance(found, Retailer | Wholesaler):
+            raise NotFound(f"{self.value} {party_id} does not exist")
+        return found
 
 
 def register_retailer(
@@ -92,7 +142,8 @@ def ensure_number_free(session: Session, number: str, kind: str | None = None, o
     """Refuse a number another live party holds, retailer or wholesaler (`kind`/`own_id`: the party
     being edited, which may keep its own number). PostgreSQL enforces the same rule; asking first
     gives the admin the holder's kind instead of a constraint name."""
-    for model, holder in ((Retailer, "retailer"), (Wholesaler, "wholesaler")):
+    for holder in PartyKind:
+        model = holder.model
         query = select(model.id).where(model.whatsapp_number == number)
         if holder == kind and own_id is not None:
             query = query.where(model.id != own_id)
@@ -115,7 +166,7 @@ def claiming_number(session: Session, number: str) -> Iterator[None]:
         if getattr(diag, "constraint_name", None) not in NUMBER_CONSTRAINTS:
             raise
         said = str(getattr(diag, "message_primary", ""))  # "... already belongs to another wholesaler"
-        holder = next((kind for kind in ("retailer", "wholesaler") if said.endswith(f"another {kind}")), "party")
+        holder = next((kind.value for kind in PartyKind if said.endswith(f"another {kind}")), "party")
         raise NumberTaken(number, holder) from None
 
 
@@ -153,20 +204,14 @@ def set_language(party: Retailer | Wholesaler, language: str) -> None:
 
 
 def get_retailer(session: Session, retailer_id: int) -> Retailer:
-    """The retailer with this id, removed or not (old orders and the khata still name them)."""
-    retailer = session.scalars(
-        select(Retailer).where(Retailer.id == retailer_id).execution_options(include_deleted=True)
-    ).first()
-    if retailer is None:
-        raise NotFound(f"retailer {retailer_id} does not exist")
-    return retailer
+    """The retailer with this id, removed or not (`PartyKind.get`, typed)."""
+    found = PartyKind.RETAILER.get(session, retailer_id)
+    assert isinstance(found, Retailer)
+    return found
 
 
 def get_wholesaler(session: Session, wholesaler_id: int) -> Wholesaler:
-    """The wholesaler with this id, removed or not."""
-    wholesaler = session.scalars(
-        select(Wholesaler).where(Wholesaler.id == wholesaler_id).execution_options(include_deleted=True)
-    ).first()
-    if wholesaler is None:
-        raise NotFound(f"wholesaler {wholesaler_id} does not exist")
-    return wholesaler
+    """The wholesaler with this id, removed or not (`PartyKind.get`, typed)."""
+    found = PartyKind.WHOLESALER.get(session, wholesaler_id)
+    assert isinstance(found, Wholesaler)
+    return found
