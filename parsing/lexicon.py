@@ -153,7 +153,7 @@ _INTENT_SPEC: dict[str, list[str]] = {
         "hudaina", "hunna", "cancel draft", "discard", "wrong", "galat", "not now", "no thanks",
         "dont send", "don't send", "napathaunus", "napathau", "होइन", "हैन", "नाई", "नाइँ", "नाइ", "चाहिँदैन",
         "चाहिदैन", "पर्दैन", "हुँदैन", "हुन्न", "गलत", "नपठाउनुस्", "no no", "bhayo pardaina", "bas bhayo",
-        "pardaina bhayo", "no need", "बस भयो",
+        "pardaina bhayo", "no need", "बस भयो", "naa", "nahh",
     ],
     "status": [
         "status", "stat", "staus", "statas", "order status", "track", "tracking", "track order", "where",
@@ -198,11 +198,17 @@ _INTENT_SPEC: dict[str, list[str]] = {
     ],
 }
 INTENT_PHRASES: dict[str, str] = {}
+# Where the words of each phrase meet: "ko k" must not read as "k ok" (both are "kok" run together).
+INTENT_PHRASE_CUTS: dict[str, set[tuple[int, ...]]] = {}
 for _label, _phrases in _INTENT_SPEC.items():
     for _p in _phrases:
-        _k = "".join(phrase_keys(_p))
+        _pwords = phrase_keys(_p)
+        _k = "".join(_pwords)
         if _k and _k not in INTENT_PHRASES:
             INTENT_PHRASES[_k] = _label
+        if _k:
+            _cuts = tuple(sum(len(w) for w in _pwords[: n + 1]) for n in range(len(_pwords) - 1))
+            INTENT_PHRASE_CUTS.setdefault(_k, set()).add(_cuts)
 INTENT_PHRASE_MAX = 4
 
 # Keywords that give an intent even inside a longer sentence ("mero hisab kati bhayo?").
@@ -215,7 +221,13 @@ STATUS_STRONG: frozenset[str] = _keys("status staus track tracking स्थि�
 STATUS_WEAK: frozenset[str] = _keys(
     """kaha kahaa kahile kaile where when pugyo pugena aayena aaena aaucha aauchha aaunchha aunchha
     aaula bela late dhilo nikalyo niskyo kab aayega arrive arriving arrived dispatched shipped aaucha
-    कहाँ कहिले पुग्यो आएन आउँछ आइपुग्छ ढिलो निस्कियो"""
+    aaipugyo aaipugena aaipugcha aaipugchha aipugyo hidyo hideko reached
+    कहाँ कहिले पुग्यो आएन आउँछ आइपुग्छ ढिलो निस्कियो आइपुग्यो हिँड्यो"""
+)
+# Goods on the way asked about: "mero cement aaipugyo ki nai?" names a product and is still a status question.
+ARRIVAL_WORDS: frozenset[str] = _keys(
+    """pugyo pugena aayena aaena aaipugyo aaipugena aipugyo hidyo hideko hidena nikalyo niskyo arrive arrived
+    arriving reached dispatched shipped पुग्यो आएन आइपुग्यो हिँड्यो निस्कियो"""
 )
 CANCEL_WORDS: frozenset[str] = _keys("cancel cancell cancle radda रद्द क्यान्सिल")
 DRAFT_WORDS: frozenset[str] = _keys("draft drafts ड्राफ्ट")
@@ -363,6 +375,8 @@ HELP_SENTENCES: tuple[frozenset[str], ...] = tuple(
         "ke ho yo", "k ho yo", "yo ke ho", "yo k ho", "कसरी चलाउने", "कसरी अर्डर", "के गर्न", "यो के हो",
         "kaise order", "what can ask", "what ask here", "system k garcha", "system ke garcha", "app k garcha",
         "system k garchha", "k garcha yo", "what is thok", "what thok", "thok ke ho", "thok k ho",
+        "kasari kinne", "kasari kine", "ke ke milcha", "k k milcha", "ke ke paincha", "what do sell",
+        "what sell", "कसरी किन्ने", "के के पाइन्छ", "के के मिल्छ",
     )
 )  # fmt: skip
 # Talk about the past or about selling, not a request: "pahile 6 pack bechthe", "hijo 2 kam aayo".

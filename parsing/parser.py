@@ -142,13 +142,33 @@ def _word_keys(low: str) -> list[str]:
     return [t.key for t in tokenize(low) if t.kind in ("w", "n")]
 
 
+_STRETCHED = re.compile(r"(.)\1{2,}")
+
+
+def _unstretched(keys: list[str]) -> list[str]:
+    """ "naaa", "yesss", "hooo": a letter held for feeling is one letter, unless the word is known."""
+    out = []
+    for k in keys:
+        if k not in lx.INTENT_PHRASES and _STRETCHED.search(k):
+            two = _STRETCHED.sub(r"\1\1", k)  # "naaa" -> "naa" (no), else "yesss" -> "yes"
+            k = two if two in lx.INTENT_PHRASES else _STRETCHED.sub(r"\1", k)
+        out.append(k)
+    return out
+
+
 def _labels(keys: list[str]) -> list[tuple[str | None, int]]:
     """Greedy phrase labelling: [(label or None, token count)]."""
     out: list[tuple[str | None, int]] = []
+    keys = _unstretched(keys)
     i, n = 0, len(keys)
     while i < n:
         for size in range(min(lx.INTENT_PHRASE_MAX, n - i), 0, -1):
-            label = lx.INTENT_PHRASES.get("".join(keys[i : i + size]))
+            joined = "".join(keys[i : i + size])
+            label = lx.INTENT_PHRASES.get(joined)
+            if label is not None and size > 1:
+                cuts = {sum(len(k) for k in keys[i : i + m + 1]) for m in range(size - 1)}
+                if not any(set(c) <= cuts for c in lx.INTENT_PHRASE_CUTS[joined]):
+                    label = None  # the words meet elsewhere than the phrase's: "ko k" is not "k ok"
             if label is not None:
                 out.append((label, size))
                 i += size
@@ -574,6 +594,9 @@ def _retailer(
         return result("price", f"price asked ({price_word or 'how much'})", products=products)
     if pack_question and lines.found:
         return result("unknown", "asks what a pack holds")
+    arrival = _first(keys, lx.ARRIVAL_WORDS)
+    if arrival and lines.found and question and not asks and not complaint and not lines.refused:
+        return result("status", f"asks whether their goods came ({arrival!r})")  # "mero cement aaipugyo ki nai?"
     asked = "?" in cleaned or "？" in cleaned or tag_question
     if (question and kset & lx.ORDER_WORDS or asked and kset & lx.STATUS_WEAK) and not lines.found and not repeat:
         return result("status", "asks about their goods")  # "saman bato ma atkiyo ki?"

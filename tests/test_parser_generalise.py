@@ -125,3 +125,24 @@ def test_complaints_and_talk_with_quantities_are_not_orders(text: str) -> None:
 def test_a_request_to_send_is_still_an_order() -> None:
     got = parse("belcha 5 ta pathaidinu", CATALOG_2)
     assert got.intent == "order" and [(i.sku, i.quantity) for i in got.items] == [("SHOVEL", Decimal(5))]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("mero belcha aaipugyo ki nai?", "status"),  # names a product, asks whether it came
+        ("havells 7w hidyo ki?", "status"),
+        ("order ko k bhayo?", "status"),  # "ko k" is not "k ok"
+        ("kasari kinne?", "help"),
+        ("ke ke milcha yaha?", "help"),
+        ("naaa", "decline"),  # a held letter
+        ("yesss", "confirm"),
+        ("k ok", "confirm"),
+    ],
+)
+def test_natural_status_help_and_stretched_words(text: str, intent: str) -> None:
+    assert parse(text, CATALOG_2).intent == intent
+
+
+def test_a_price_question_about_arrived_goods_is_still_a_price() -> None:
+    assert parse("belcha ko rate kati ho?", CATALOG_2).intent == "price"
