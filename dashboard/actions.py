@@ -1,6 +1,6 @@
 """What an admin can change, one function per use case (no Flask here).
 
-Each takes the caller's session and an `AdminActor`. The money, party and price-list changes
+Each takes the caller's session and an `AdminActor`. The order, money, party and price-list changes
 are `usecases`' (the same ones WhatsApp and the CLI call: one audit row, the same notices): these
 only translate the form's text into the call. The others call the domain service that owns the rule
 and write the audit row in the same transaction. The route commits once; a DomainError raised
@@ -17,33 +17,28 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import (
-    ActorType,
     Admin,
     LedgerEntry,
-    OrderStatus,
     OutboundMessage,
     OutboundStatus,
     Retailer,
-    VendorOffer,
     Wholesaler,
     WholesalerProduct,
 )
-from domain import catalog, credit, decision, parties
+from domain import catalog, credit, parties
 from domain.audit import AdminActor, record_admin_action, snapshot
 from domain.errors import InvalidInput, NotFound
-from domain.events import take_events, take_notices
 from domain.messaging import FAILED_OUTBOUND
-from domain.orders import lock_order
 from domain.parties import get_retailer, get_wholesaler
 from domain.phones import normalize_phone
 from thok.config import Settings
 from usecases import catalog as catalog_usecases
 from usecases import khata
+from usecases import offers as offer_usecases
+from usecases import orders as order_usecases
 from usecases import parties as party_usecases
 from usecases.actor import Actor
 from usecases.parties import RETAILER_FIELDS, WHOLESALER_FIELDS, NewParty, clean
-
-ORDER_FIELDS = ("status", "final_wholesaler_id", "final_total", "status_reason")
 
 
 @dataclass(frozen=True)
@@ -204,75 +199,18 @@ def update_price(
 
 
 def cancel_order(session: Session, actor: AdminActor, order_id: int, reason: str) -> None:
-    reason = reason.strip()
-    if not reason:
-        raise InvalidInput("say why the order is cancelled (the retailer and wholesaler are told)")
-    order = lock_order(session, order_id)
-    before = snapshot(order, *ORDER_FIELDS)
-    decision.cancel_order(session, order_id, actor_type=ActorType.ADMIN, actor_id=actor.admin_id, reason=reason)
-    record_admin_action(
-        session, actor, "order.cancel", "order", order_id, before=before, after=snapshot(order, *ORDER_FIELDS)
-    )
+    """Thok cancels: the retailer and the wholesaler are both told, with the reason (the use case)."""
+    order_usecases.cancel_order(session, Actor.from_admin(actor), order_id, reason)
 
 
 def override_winner(session: Session, actor: AdminActor, order_id: int, offer_id: int, settings: Settings) -> str:
-    """Make this offer win through `pick_winner` itself: same scoring, stock and credit checks, and
-    the same conflict log when the order is already decided. A forced offer that cannot be served
-    is refused with the order left open, rather than letting the engine expire the order."""
-    offer = session.get(VendorOffer, offer_id)
-    if offer is None or offer.order_id != order_id:
-        raise InvalidInput("that offer does not belong to this order")
-    order = lock_order(session, order_id)
-    before = snapshot(order, *ORDER_FIELDS)
-    savepoint = session.begin_nested()
-    result = decision.pick_winner(
-        session,
-        order_id,
-        settings,
-        source=actor.source,
-        forced_offer_id=offer_id,
-        actor_type=ActorType.ADMIN,
-        actor_id=actor.admin_id,
-    )
-    if result.outcome == "expired":
-        savepoint.rollback()
-        take_notices(session), take_events(session)  # the expiry's messages must not go out
-        raise InvalidInput(
-            f"offer {offer_id} cannot win: the wholesaler lacks the stock or the retailer the credit; "
-            "the order stays open"
-        )
-    savepoint.commit()
-    record_admin_action(
-        session,
-        actor,
-        "order.override_winner",
-        "order",
-        order_id,
-        before=before,
-        after=snapshot(order, *ORDER_FIELDS) | {"offer_id": offer_id, "outcome": result.outcome},
-    )
-    return result.outcome
+    """Make this offer win through the decision engine's own rules (usecases.offers.override_winner)."""
+    return offer_usecases.override_winner(session, Actor.from_admin(actor), order_id, offer_id, settings).outcome
 
 
 def advance_order(session: Session, actor: AdminActor, order_id: int, to: str) -> None:
-    """Mark dispatched or delivered, by the same transitions a wholesaler's message makes."""
-    order = lock_order(session, order_id)
-    before = snapshot(order, *ORDER_FIELDS)
-    if to == OrderStatus.DISPATCHED.value:
-        decision.mark_dispatched(session, order, actor_type=ActorType.ADMIN, actor_id=actor.admin_id)
-    elif to == OrderStatus.DELIVERED.value:
-        decision.mark_delivered(session, order, actor_type=ActorType.ADMIN, actor_id=actor.admin_id)
-    else:
-        raise InvalidInput(f"an admin can mark an order DISPATCHED or DELIVERED, not {to!r}")
-    record_admin_action(
-        session,
-        actor,
-        f"order.mark_{to.lower()}",
-        "order",
-        order_id,
-        before=before,
-        after=snapshot(order, *ORDER_FIELDS),
-    )
+    """Mark dispatched or delivered: the same use case as the wholesaler's DISPATCHED / DELIVERED."""
+    order_usecases.advance_order(session, Actor.from_admin(actor), order_id, to)
 
 
 # --- messages ------------------------------------------------------------------------------------

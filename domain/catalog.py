@@ -48,6 +48,8 @@ class RowError:
 class CsvImportError(DomainError):
     """The file was refused; nothing of it was written. `errors` name each bad line."""
 
+    code = "csv_refused"
+
     def __init__(self, source: str, errors: Sequence[RowError]):
         self.source = source
         self.errors = list(errors)
@@ -349,9 +351,16 @@ def set_stock(session: Session, wholesaler_id: int, sku: str, quantity: Decimal)
         .with_for_update()
     ).first()
     if row is None:
-        raise NotFound(f"you have no price for {sku} yet; send your price list to Thok first")
+        raise NotFound(
+            f"you have no price for {sku} yet; send your price list to Thok first", code="stock_no_price", sku=sku
+        )
     if quantity < row.reserved_stock:
-        raise InvalidInput(f"{row.reserved_stock.normalize()} of {sku} is reserved for orders; stock cannot be less")
+        raise InvalidInput(
+            f"{row.reserved_stock.normalize()} of {sku} is reserved for orders; stock cannot be less",
+            code="stock_below_reserved",
+            sku=sku,
+            reserved=row.reserved_stock.normalize(),
+        )
     row.stock = quantity
     session.flush()
     return row

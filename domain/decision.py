@@ -68,7 +68,7 @@ class Decision:
 
 
 class DecisionConflict(DomainError):
-    pass
+    code = "decision_conflict"
 
 
 # --- scoring -------------------------------------------------------------------------------------
@@ -195,7 +195,9 @@ def pick_winner(
     if forced_offer_id is not None:
         offers = [o for o in offers if o.id == forced_offer_id]
         if not offers:
-            raise InvalidInput("that offer cannot win: it was passed, declined or belongs to another order")
+            raise InvalidInput(
+                "that offer cannot win: it was passed, declined or belongs to another order", code="offer_cannot_win"
+            )
     scored = score_offers(session, order, offers, settings) if offers else []
     for offer, score, breakdown in scored:
         offer.score, offer.score_breakdown = score, breakdown
@@ -368,7 +370,12 @@ def confirm_winner(session: Session, wholesaler_id: int, ref: str, settings: Dec
     """`ACCEPT TK-7F3K` from the winner: the order is CONFIRMED and the khata gets its DEBIT."""
     order = lock_order(session, find_order(session, ref).id)
     if order.status is not OrderStatus.WHOLESALER_SELECTED or order.final_wholesaler_id != wholesaler_id:
-        raise InvalidInput(f"{order.ref} is not waiting for your acceptance ({order.status.value})")
+        raise InvalidInput(
+            f"{order.ref} is not waiting for your acceptance ({order.status.value})",
+            code="order_not_waiting",
+            ref=order.ref,
+            state=order.status,
+        )
     transition(
         session,
         order,
@@ -407,7 +414,12 @@ def decline_as_winner(session: Session, wholesaler_id: int, ref: str, settings: 
     """`PASS TK-7F3K` from the current winner."""
     order = lock_order(session, find_order(session, ref).id)
     if order.status is not OrderStatus.WHOLESALER_SELECTED or order.final_wholesaler_id != wholesaler_id:
-        raise InvalidInput(f"{order.ref} is not waiting for your acceptance ({order.status.value})")
+        raise InvalidInput(
+            f"{order.ref} is not waiting for your acceptance ({order.status.value})",
+            code="order_not_waiting",
+            ref=order.ref,
+            state=order.status,
+        )
     return decline_winner(
         session,
         order,
@@ -420,27 +432,20 @@ def decline_as_winner(session: Session, wholesaler_id: int, ref: str, settings: 
 
 
 def mark_dispatched(session: Session, order: Order, *, actor_type: ActorType, actor_id: int | None) -> None:
+    """The goods left. Who is told is the use case's (usecases.orders.mark_dispatched)."""
     transition(session, order, OrderStatus.DISPATCHED, actor_type=actor_type, actor_id=actor_id, reason="dispatched")
-    notify(
-        session,
-        Notice(
-            "order_dispatched", "retailer", order.retailer_id, f"dispatched:{order.id}", order.id, {"ref": order.ref}
-        ),
-    )
 
 
 def mark_delivered(session: Session, order: Order, *, actor_type: ActorType, actor_id: int | None) -> None:
+    """The goods arrived: the reserved stock is used up. Who is told is the use case's."""
     transition(session, order, OrderStatus.DELIVERED, actor_type=actor_type, actor_id=actor_id, reason="delivered")
     consume_reservations(session, order.id)
-    notify(
-        session,
-        Notice("order_delivered", "retailer", order.retailer_id, f"delivered:{order.id}", order.id, {"ref": order.ref}),
-    )
 
 
 def cancel_order(session: Session, order_id: int, *, actor_type: ActorType, actor_id: int | None, reason: str) -> Order:
     """Cancel what may still be cancelled: stock goes back, a credit hold is released, a posted
-    DEBIT is answered by a CREDIT entry (never an edit)."""
+    DEBIT is answered by a CREDIT entry (never an edit). Who is told depends on who cancelled, so
+    the use case tells them (usecases.orders.cancel_order)."""
     order = lock_order(session, order_id)
     was = order.status
     transition(session, order, OrderStatus.CANCELLED, actor_type=actor_type, actor_id=actor_id, reason=reason)
@@ -453,18 +458,6 @@ def cancel_order(session: Session, order_id: int, *, actor_type: ActorType, acto
         ).first()
         if debit is not None:
             reverse_entry(session, debit.id, f"Order {order.ref} cancelled: {reason}", f"order:{order.id}:cancel")
-    if order.final_wholesaler_id is not None:
-        notify(
-            session,
-            Notice(
-                "order_cancelled_wholesaler",
-                "wholesaler",
-                order.final_wholesaler_id,
-                f"cancelled:{order.id}:w",
-                order.id,
-                {"ref": order.ref},
-            ),
-        )
     return order
 
 

@@ -53,6 +53,8 @@ def payment_method(raw: str | PaymentMethod) -> PaymentMethod:
 
 
 class ReferenceTooLong(InvalidInput):
+    code = "payment_reference_too_long"
+
     def __init__(self, length: int, limit: int):
         super().__init__(f"the reference is {length} characters long; at most {limit} fit")
         self.length = length

@@ -88,6 +88,8 @@ class NoOpenBalance(DomainError):
     """A payment towards a wholesaler the retailer owes nothing. Worded alike whatever the reason
     (never traded, paid up, not even a retailer), so the answer reveals nothing about the retailer."""
 
+    code = "no_open_balance"
+
     def __init__(self) -> None:
         super().__init__("there is no open balance with this wholesaler to record a payment against")
 

@@ -49,6 +49,7 @@ class OfferRules(Protocol):
 
 
 OPEN_OFFER = (OfferStatus.PENDING, OfferStatus.SUBMITTED)
+MAX_DELIVERY_DAYS = 60
 
 
 @dataclass(frozen=True)
@@ -59,19 +60,21 @@ class OrderLine:
 
 
 class NoWholesalerAvailable(DomainError):
-    pass
+    code = "no_wholesaler"
 
 
 class LateOffer(DomainError):
     """The window has closed (or the order moved on): the answer is refused politely."""
 
+    code = "offer_late"
+
     def __init__(self, order: Order):
         super().__init__(f"the offer window for {order.ref} has closed ({order.status.value})")
-        self.order_ref = order.ref
+        self.ref = self.order_ref = order.ref
 
 
 class NotInvited(DomainError):
-    pass
+    code = "not_invited"
 
 
 # Wholesalers who sell every line with enough available stock, with their catalog total.
@@ -110,7 +113,7 @@ def place_order(
     the eligible wholesalers. All or nothing: a refusal (no wholesaler, credit limit) leaves no
     trace because the work happens in a savepoint."""
     if not lines:
-        raise InvalidInput("an order needs at least one item")
+        raise InvalidInput("an order needs at least one item", code="order_empty")
     now = now or datetime.now(UTC)
     savepoint = session.begin_nested()
     try:
@@ -139,9 +142,9 @@ def _create(
     session.flush()
     for line in lines:
         if line.product_id not in units:
-            raise NotFound(f"product {line.product_id} is not in the catalog")
+            raise NotFound(f"product {line.product_id} is not in the catalog", code="product_gone")
         if line.quantity <= 0:
-            raise InvalidInput("quantities must be more than zero")
+            raise InvalidInput("quantities must be more than zero", code="quantity_not_positive")
         session.add(
             OrderItem(
                 order_id=order.id,
@@ -198,7 +201,7 @@ def _invited_offer(session: Session, order: Order, wholesaler_id: int) -> Vendor
         .with_for_update()
     ).first()
     if offer is None:
-        raise NotInvited(f"you were not asked for an offer on {order.ref}")
+        raise NotInvited(f"you were not asked for an offer on {order.ref}", ref=order.ref)
     return offer
 
 
@@ -229,17 +232,26 @@ def submit_offer(
     """`OFFER TK-7F3K 5400 tomorrow`: a new total (and delivery time) for the whole order."""
     now = now or datetime.now(UTC)
     if price <= 0:
-        raise InvalidInput("an offer needs a price above zero")
+        raise InvalidInput(
+            "an offer needs a price above zero", code="offer_price_not_positive", ref=ref.strip().upper()
+        )
     if price > MAX_AMOUNT:  # the column's range; checked before quantize, which fails beyond it
         raise OutOfRange("an offer's total", MAX_AMOUNT)
     if decimal_places(price) > 2:  # NUMERIC(14, 2) would round it silently
         raise TooManyDecimals("an offer's total", 2)
-    if delivery_days is not None and not 0 <= delivery_days <= 60:
-        raise InvalidInput("delivery must be within 60 days")
+    if delivery_days is not None and not 0 <= delivery_days <= MAX_DELIVERY_DAYS:
+        raise InvalidInput(
+            f"delivery must be within {MAX_DELIVERY_DAYS} days", code="delivery_too_late", days=MAX_DELIVERY_DAYS
+        )
     order = _open_for_offers(session, ref, now)
     offer = _invited_offer(session, order, wholesaler_id)
     if offer.status not in OPEN_OFFER:
-        raise InvalidInput(f"you already answered {order.ref} ({offer.status.value.lower()})")
+        raise InvalidInput(
+            f"you already answered {order.ref} ({offer.status.value.lower()})",
+            code="already_answered",
+            ref=order.ref,
+            state=offer.status,
+        )
     offer.total_price = price.quantize(Decimal("0.01"))
     offer.delivery_days = delivery_days
     offer.status = OfferStatus.SUBMITTED
@@ -259,7 +271,12 @@ def accept_at_catalog_price(session: Session, wholesaler_id: int, ref: str, now:
         offer.responded_at = now
         session.flush()
     elif offer.status is not OfferStatus.SUBMITTED:
-        raise InvalidInput(f"you already answered {order.ref} ({offer.status.value.lower()})")
+        raise InvalidInput(
+            f"you already answered {order.ref} ({offer.status.value.lower()})",
+            code="already_answered",
+            ref=order.ref,
+            state=offer.status,
+        )
     _check_all_answered(session, order)
     return offer
 
@@ -270,7 +287,12 @@ def pass_offer(session: Session, wholesaler_id: int, ref: str, now: datetime | N
     order = _open_for_offers(session, ref, now)
     offer = _invited_offer(session, order, wholesaler_id)
     if offer.status not in OPEN_OFFER:
-        raise InvalidInput(f"you already answered {order.ref} ({offer.status.value.lower()})")
+        raise InvalidInput(
+            f"you already answered {order.ref} ({offer.status.value.lower()})",
+            code="already_answered",
+            ref=order.ref,
+            state=offer.status,
+        )
     offer.status = OfferStatus.PASSED
     offer.responded_at = now
     session.flush()

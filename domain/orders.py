@@ -43,10 +43,16 @@ REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
 class IllegalTransition(DomainError):
+    """A move the table does not allow. It names what was tried (`to_status`) and where the order
+    stands (`from_status`), so the reply can say what to do instead: a DISPATCHED before ACCEPT is
+    told to accept first, not that the order "cannot be cancelled"."""
+
+    code = "illegal_transition"
+
     def __init__(self, order: Order, to: OrderStatus):
         allowed = ", ".join(sorted(s.value for s in TRANSITIONS[order.status])) or "none (final)"
         super().__init__(f"order {order.ref} is {order.status.value}; it cannot become {to.value} (allowed: {allowed})")
-        self.order_ref = order.ref
+        self.ref = self.order_ref = order.ref
         self.from_status = order.status
         self.to_status = to
 
@@ -97,7 +103,7 @@ def new_order_ref(session: Session, length: int = 4) -> str:
         ref = "TK-" + "".join(secrets.choice(REF_ALPHABET) for _ in range(size))
         if not session.scalar(select(exists().where(Order.ref == ref)).execution_options(include_deleted=True)):
             return ref
-    raise DomainError("could not find a free order reference; try again")
+    raise DomainError("could not find a free order reference; try again", code="try_again")
 
 
 def lock_order(session: Session, order_id: int) -> Order:
@@ -106,14 +112,14 @@ def lock_order(session: Session, order_id: int) -> Order:
         select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
     ).first()
     if order is None:
-        raise NotFound(f"no order with id {order_id}")
+        raise NotFound(f"no order with id {order_id}", code="order_not_found", ref=f"#{order_id}")
     return order
 
 
 def find_order(session: Session, ref: str) -> Order:
     order = session.scalars(select(Order).where(Order.ref == ref.strip().upper())).first()
     if order is None:
-        raise NotFound(f"no order {ref.strip().upper()}")
+        raise NotFound(f"no order {ref.strip().upper()}", code="order_not_found", ref=ref.strip().upper())
     return order
 
 
@@ -141,5 +147,8 @@ def wholesaler_order(session: Session, wholesaler_id: int, ref: str) -> Order:
         select(Order).where(Order.ref == ref.strip().upper(), Order.final_wholesaler_id == wholesaler_id)
     ).first()
     if order is None:
-        raise NotFound(f"{ref.strip().upper()} is not one of your orders")
+        # Told as "no order": someone else's order is not confirmed to exist.
+        raise NotFound(
+            f"{ref.strip().upper()} is not one of your orders", code="order_not_found", ref=ref.strip().upper()
+        )
     return order

@@ -132,6 +132,8 @@ NUMBER_CONSTRAINTS = frozenset(
 class NumberTaken(InvalidInput):
     """The number already reaches another live retailer or wholesaler."""
 
+    code = "number_taken"
+
     def __init__(self, number: str, holder: str):
         super().__init__(f"{number} is already registered as a {holder}; change or remove that one's number first")
         self.number = number

@@ -47,11 +47,15 @@ class Verdict:
 
 
 class NothingDue(DomainError):
+    code = "pay_nothing_due"
+
     def __init__(self) -> None:
         super().__init__("nothing is owed: there is nothing to pay")
 
 
 class MoreThanDue(DomainError):
+    code = "pay_more_than_due"
+
     def __init__(self, asked: Decimal, due: Decimal):
         super().__init__(f"NPR {npr(asked)} is more than the NPR {npr(due)} owed")
         self.asked, self.due = asked, due
@@ -59,6 +63,8 @@ class MoreThanDue(DomainError):
 
 class LinkClosed(DomainError):
     """The link was paid, expired, cancelled or started with the other gateway."""
+
+    code = "link_closed"
 
     def __init__(self, request: PaymentRequest, why: str):
         super().__init__(why)

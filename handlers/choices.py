@@ -14,7 +14,7 @@ from domain.drafts import load_draft
 from handlers import Choice, Reply
 from handlers.context import Context
 from handlers.messages import t
-from parsing.parser import Intent
+from parsing.commands import ChangeDraft
 
 BUTTON_TITLE_MAX = 20
 ROW_TITLE_MAX = 24
@@ -65,7 +65,7 @@ def asks_to_change(text: str) -> bool:
     return len(words) == 1 and words[0] in CHANGE_WORDS
 
 
-def change(ctx: Context, intent: Intent) -> list[Reply]:
+def change(ctx: Context, command: ChangeDraft) -> list[Reply]:
     """The summary's "Change": the draft stays; say how to add, replace or drop items."""
     assert ctx.retailer_id is not None
     draft = load_draft(ctx.session, ctx.retailer_id)

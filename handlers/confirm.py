@@ -12,13 +12,13 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from db.models import Retailer
 from domain.drafts import discard_draft, load_draft
-from domain.offers import OrderLine, place_order
 from handlers import Reply, choices
 from handlers.context import Context
 from handlers.order import lines_text, present
-from parsing.parser import Intent
+from parsing.commands import Confirm, Decline
+from usecases import orders
+from usecases.actor import Actor
 
 # Words that say YES on purpose (anything else the parser calls a confirmation is "soft").
 EXPLICIT_YES = frozenset({"yes", "y", "yes.", "ho", "हो", "haan", "ha", "confirm", "pakka", "पक्का", "हजुर", "hajur"})
@@ -29,7 +29,7 @@ def explicit_yes(text: str) -> bool:
     return bool(EXPLICIT_YES & {w.lower() for w in _WORD.findall(text)})
 
 
-def handle(ctx: Context, intent: Intent) -> list[Reply]:
+def handle(ctx: Context, command: Confirm) -> list[Reply]:
     assert ctx.retailer_id is not None
     now = datetime.now(UTC)
     draft = load_draft(ctx.session, ctx.retailer_id, lock=True)
@@ -44,15 +44,7 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
     if not explicit_yes(ctx.message) and not draft.soft_confirmable(now):
         asked = ctx.reply("confirm_explicit", lines=lines_text(ctx, draft), total=ctx.money(draft.total))
         return [replace(asked, choices=choices.summary(ctx.lang))]  # a tap is an explicit YES
-    discard_draft(ctx.session, ctx.retailer_id)
-    retailer = ctx.session.get(Retailer, ctx.retailer_id)
-    assert retailer is not None
-    order = place_order(
-        ctx.session,
-        retailer,
-        [OrderLine(ln.product_id, ln.quantity, ln.raw_text) for ln in draft.lines],
-        ctx.settings,
-    )
+    order = orders.place_order(ctx.session, Actor.retailer(ctx.retailer_id), draft, ctx.settings)
     minutes = max(1, math.ceil(ctx.settings.offer_window_seconds / 60))
     return [
         ctx.reply(
@@ -66,7 +58,7 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
     ]
 
 
-def decline(ctx: Context, intent: Intent) -> list[Reply]:
+def decline(ctx: Context, command: Decline) -> list[Reply]:
     assert ctx.retailer_id is not None
     if discard_draft(ctx.session, ctx.retailer_id):
         return [ctx.reply("draft_discarded")]

@@ -682,6 +682,101 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Write your total and delivery day for {ref}, e.g. OFFER {ref} 4500 tomorrow",
         "ne": "{ref} को लागि आफ्नो जम्मा मूल्य र डेलिभरी दिन लेख्नुहोस्, जस्तै: OFFER {ref} 4500 भोलि",
     },
+    # --- domain refusals by code (domain/errors.py: DomainError.code; handlers/errors.py renders) ---
+    "invalid_input": {
+        "en": "Sorry, that did not work: {detail}.",
+        "ne": "माफ गर्नुहोस्, त्यो मिलेन: लेखेको कुरा थोकका नियमसँग मिलेन। जाँचेर फेरि पठाउनुहोस्, वा आदेशहरू हेर्न HELP लेख्नुहोस्।",
+    },
+    "out_of_range": {
+        "en": "That number is more than Thok can record ({detail}). Please check it and send again.",
+        "ne": "त्यो संख्या थोकले राख्न सक्ने भन्दा ठूलो छ (बढीमा {maximum})। जाँचेर फेरि पठाउनुहोस्।",
+    },
+    "too_many_decimals": {
+        "en": "That number has more than {places} decimal places; Thok does not round it. Please send it again.",
+        "ne": "त्यो संख्यामा दशमलवपछि {places} भन्दा धेरै अङ्क छन्; थोकले आफैं मिलाउँदैन। फेरि पठाउनुहोस्।",
+    },
+    "try_again": {
+        "en": "Sorry, Thok could not do that just now. Please send it again.",
+        "ne": "माफ गर्नुहोस्, थोकले अहिले त्यो गर्न सकेन। कृपया फेरि पठाउनुहोस्।",
+    },
+    "order_empty": {
+        "en": "An order needs at least one item. Send the items, e.g. 2 bora basmati.",
+        "ne": "अर्डरमा कम्तीमा एउटा सामान चाहिन्छ। सामान लेख्नुहोस्, जस्तै: २ बोरा बासमती।",
+    },
+    "product_gone": {
+        "en": "A product in your order is no longer in the catalog. Please send the order again.",
+        "ne": "तपाईंको अर्डरको एउटा सामान अब सूचीमा छैन। कृपया अर्डर फेरि पठाउनुहोस्।",
+    },
+    "quantity_not_positive": {
+        "en": "Every quantity must be more than zero. Please send the order again.",
+        "ne": "हरेक परिमाण शून्यभन्दा बढी हुनुपर्छ। कृपया अर्डर फेरि पठाउनुहोस्।",
+    },
+    "offer_price_not_positive": {
+        "en": "An offer needs a total above zero, e.g. OFFER {ref} 4500 tomorrow",
+        "ne": "प्रस्तावको जम्मा शून्यभन्दा बढी हुनुपर्छ, जस्तै: OFFER {ref} 4500 भोलि",
+    },
+    "delivery_too_late": {
+        "en": "Delivery must be within {days} days. Send the offer again with an earlier day.",
+        "ne": "डेलिभरी {days} दिनभित्र हुनुपर्छ। छिटोको दिन राखेर प्रस्ताव फेरि पठाउनुहोस्।",
+    },
+    "decision_conflict": {
+        "en": "This order was decided at the same moment by someone else; nothing was changed. STATUS shows where it stands.",
+        "ne": "यो अर्डर सोही बेला अरू कसैले निर्णय गर्‍यो; केही बदलिएन। STATUS ले अवस्था देखाउँछ।",
+    },
+    "offer_cannot_win": {
+        "en": "That offer cannot win: it was passed, declined or belongs to another order.",
+        "ne": "त्यो प्रस्ताव जित्न सक्दैन: छोडिएको, अस्वीकार गरिएको वा अर्कै अर्डरको हो।",
+    },
+    "link_closed": {
+        "en": "This payment link is closed: {detail}. Send PAY for a new one.",
+        "ne": "यो भुक्तानी लिङ्क बन्द भयो। नयाँ लिङ्कका लागि तिर्नु लेख्नुहोस्।",
+    },
+    "number_taken": {
+        "en": "{number} is already registered with Thok for another shop or wholesaler.",
+        "ne": "{number} नम्बर थोकमा अर्को पसल वा थोक विक्रेताको नाममा दर्ता छ।",
+    },
+    "csv_refused": {
+        "en": "The price list was refused and nothing was imported: {detail}.",
+        "ne": "मूल्य सूची अस्वीकार भयो, केही पनि राखिएन। फाइल जाँचेर फेरि पठाउनुहोस्।",
+    },
+    "stock_no_price": {
+        "en": "You have no price for {sku} yet; send your price list to Thok first.",
+        "ne": "{sku} को तपाईंको मूल्य अझै छैन; पहिले आफ्नो मूल्य सूची थोकलाई पठाउनुहोस्।",
+    },
+    "stock_below_reserved": {
+        "en": "{reserved} of {sku} is reserved for orders; the stock cannot be less than that.",
+        "ne": "{sku} को {reserved} अर्डरका लागि रोकिएको छ; स्टक त्योभन्दा कम हुन सक्दैन।",
+    },
+    # An order that cannot make the move asked for: what was tried, and where the order stands.
+    "illegal_transition": {
+        "en": "Order {ref} cannot be {to} now: it is {state}. STATUS shows your orders.",
+        "ne": "अर्डर {ref} अहिले {to} हुन सक्दैन: यो {state}। STATUS ले तपाईंका अर्डर देखाउँछ।",
+    },
+    "dispatch_before_accept": {
+        "en": "{ref} is waiting for your ACCEPT: send ACCEPT {ref} first; it can be {to} after that.",
+        "ne": "{ref} तपाईंको ACCEPT पर्खिरहेको छ: पहिले ACCEPT {ref} पठाउनुहोस्; स्वीकार गरेपछि मात्र {to} भनी दर्ता गर्न मिल्छ।",
+    },
+    "deliver_before_dispatch": {
+        "en": "{ref} is not dispatched yet: send DISPATCHED {ref} when it leaves, then DELIVERED {ref} when it arrives.",
+        "ne": "{ref} अझै पठाइएको छैन: सामान निस्किँदा DISPATCHED {ref}, पुगेपछि DELIVERED {ref} पठाउनुहोस्।",
+    },
+    "to_PENDING_OFFERS": {"en": "put back to offers", "ne": "फेरि प्रस्तावमा"},
+    "to_WHOLESALER_SELECTED": {"en": "given a wholesaler", "ne": "थोक विक्रेतालाई दिइएको"},
+    "to_CONFIRMED": {"en": "confirmed", "ne": "पक्का"},
+    "to_DISPATCHED": {"en": "marked dispatched", "ne": "पठाइएको"},
+    "to_DELIVERED": {"en": "marked delivered", "ne": "पुगेको"},
+    "to_CANCELLED": {"en": "cancelled", "ne": "रद्द"},
+    "to_EXPIRED": {"en": "expired", "ne": "म्याद सकिएको"},
+    "to_REJECTED": {"en": "rejected", "ne": "अस्वीकार"},
+    # An admin's cancel tells both parties that Thok cancelled, and why (the admin's words).
+    "order_cancelled_by_thok": {
+        "en": "Thok cancelled your order {ref}: {reason}. Nothing is owed for it; any amount it added to your khata is taken off.",
+        "ne": "थोकले तपाईंको अर्डर {ref} रद्द गर्‍यो: {reason}। यसको केही तिर्नु पर्दैन; खातामा थपिएको रकम घटाइयो।",
+    },
+    "order_cancelled_by_thok_wholesaler": {
+        "en": "Thok cancelled order {ref}: {reason}. Please do not send it.",
+        "ne": "थोकले अर्डर {ref} रद्द गर्‍यो: {reason}। कृपया नपठाउनुहोस्।",
+    },
     # --- payments recorded by Thok (usecases.khata): the shop, and the wholesaler paid, are told ---
     "payment_received_thok": {
         "en": "Thok recorded your payment of NPR {amount} ({method}). Outstanding now: NPR {outstanding}.",

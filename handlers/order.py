@@ -19,7 +19,8 @@ from domain.drafts import ASKED_CHOICE, ASKED_CONFIRM, Draft, DraftLine, Questio
 from handlers import Choice, Reply, choices
 from handlers.catalog import catalog_snapshot
 from handlers.context import Context
-from parsing.parser import Ambiguity, Intent, ParsedItem, parse
+from parsing.commands import Choose, PlaceOrder
+from parsing.parser import Ambiguity, ParsedItem, parse
 from parsing.text import clean
 
 # Words that start a new draft instead of adding to the pending one.
@@ -56,7 +57,7 @@ def choice_number(text: str) -> int | None:
     return ORDINALS.get(word)
 
 
-def handle(ctx: Context, intent: Intent) -> list[Reply]:
+def handle(ctx: Context, command: PlaceOrder) -> list[Reply]:
     assert ctx.retailer_id is not None
     now = datetime.now(UTC)
     draft = load_draft(ctx.session, ctx.retailer_id, lock=True)
@@ -65,24 +66,25 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
     if not adding or draft is None:
         draft = Draft()
     notes: list[str] = []
-    items = list(intent.items)
+    items = list(command.items)
     # "basmati" alone, while we asked which "chamal": that is the answer, at the quantity asked about.
-    if draft.questions and len(items) == 1 and not intent.ambiguities and items[0].sku in draft.questions[0].candidates:
+    answers = len(items) == 1 and not command.ambiguities
+    if draft.questions and answers and items[0].sku in draft.questions[0].candidates:
         question = draft.questions.pop(0)
         items = [ParsedItem(items[0].sku, question.quantity, question.unit or "", question.text)]
         adding = False  # an answer, not more items
-    skus = {i.sku for i in items} | {c for a in intent.ambiguities for c in a.candidates}
+    skus = {i.sku for i in items} | {c for a in command.ambiguities for c in a.candidates}
     products = products_by_sku(ctx.session, skus)
     notes += add_items(ctx, draft, items, products)
-    for amb in intent.ambiguities:
+    for amb in command.ambiguities:
         draft.questions.append(_question(ctx, amb))
-    for word in intent.unmatched:
+    for word in command.unmatched:
         if word.lower() not in REPLACE_WORDS:
             notes.append(ctx.text("ask_unmatched", text=word, suggestion=""))
     return [present(ctx, draft, notes, added=adding)]
 
 
-def choose(ctx: Context, intent: Intent) -> list[Reply]:
+def choose(ctx: Context, command: Choose) -> list[Reply]:
     """ "2" / "dosro" in answer to a numbered question about the draft."""
     assert ctx.retailer_id is not None
     draft = load_draft(ctx.session, ctx.retailer_id, lock=True)

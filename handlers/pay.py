@@ -17,7 +17,7 @@ from domain.money import digits_for
 from domain.payment_requests import MoreThanDue, NothingDue, open_request, paid_to
 from handlers import Reply
 from handlers.context import Context
-from parsing.parser import Intent
+from parsing.commands import Pay
 from payments.links import link_urls
 
 PAY_WORDS = frozenset({"pay", "paynow", "tirnu", "tirchu", "tirne", "तिर्नु", "तिर्छु", "तिर्ने"})
@@ -38,7 +38,7 @@ def asks_to_pay(text: str) -> bool:
     return not rest or any(ch.isdigit() for ch in "".join(rest))
 
 
-def handle(ctx: Context, intent: Intent) -> list[Reply]:
+def handle(ctx: Context, command: Pay) -> list[Reply]:
     assert ctx.retailer_id is not None
     gateways = ctx.settings.payment_gateways
     if not gateways:

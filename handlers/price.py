@@ -8,17 +8,17 @@ from domain.prices import best_prices_for
 from handlers import Reply
 from handlers.context import Context
 from handlers.order import name_for
-from parsing.parser import Intent
+from parsing.commands import Price
 
 
-def handle(ctx: Context, intent: Intent) -> list[Reply]:
+def handle(ctx: Context, command: Price) -> list[Reply]:
     assert ctx.retailer_id is not None
-    products = products_by_sku(ctx.session, intent.products)
+    products = products_by_sku(ctx.session, command.products)
     if not products:
         return [ctx.reply("price_which")]
     found = best_prices_for(ctx.session, ctx.retailer_id, [p.id for p in products.values()])
     lines: list[str] = []
-    for sku in intent.products:
+    for sku in command.products:
         product = products.get(sku)
         if product is None:
             continue
@@ -30,6 +30,6 @@ def handle(ctx: Context, intent: Intent) -> list[Reply]:
         else:
             key = "price_line" if best.local else "price_line_elsewhere"
             lines.append(ctx.text(key, name=name, price=ctx.money(best.price), unit=unit))
-    first = products[intent.products[0]] if intent.products[0] in products else next(iter(products.values()))
+    first = products[command.products[0]] if command.products[0] in products else next(iter(products.values()))
     example = f"{ctx.qty(2)} {ctx.unit(first.unit.value)} {name_for(ctx, first)}"
     return [ctx.reply("price_reply", lines="\n".join(lines), example=example)]

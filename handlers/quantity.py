@@ -8,13 +8,13 @@ from domain.catalog import products_by_sku
 from handlers import Reply
 from handlers.context import Context
 from handlers.order import name_for
-from parsing.parser import Intent
+from parsing.commands import RefusedQuantity
 
 
-def refused(ctx: Context, intent: Intent) -> list[Reply]:
-    products = products_by_sku(ctx.session, {b.sku for b in intent.bad_quantities if b.sku})
+def refused(ctx: Context, command: RefusedQuantity) -> list[Reply]:
+    products = products_by_sku(ctx.session, {b.sku for b in command.bad if b.sku})
     parts: list[str] = []
-    for bad in intent.bad_quantities:
+    for bad in command.bad:
         product = products.get(bad.sku) if bad.sku else None
         name = ctx.text("quantity_for", name=name_for(ctx, product)) if product is not None else ""
         reason = ctx.text(f"quantity_reason_{bad.reason}")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from domain.reminders import set_reminders
 from handlers import Reply
 from handlers.context import Context
-from parsing.parser import Intent
+from parsing.commands import Reminders
 
 STOP_WORDS = frozenset({"stop", "रोक्नुहोस्", "रोक", "roknuhos", "roknus", "rokna"})
 START_WORDS = frozenset({"start", "सुरु", "suru"})
@@ -22,7 +22,7 @@ def choice(text: str) -> bool | None:
     return True if word in START_WORDS else False if word in STOP_WORDS else None
 
 
-def handle(ctx: Context, intent: Intent) -> list[Reply]:
+def handle(ctx: Context, command: Reminders) -> list[Reply]:
     assert ctx.retailer_id is not None
     on = choice(ctx.message)
     assert on is not None

@@ -8,10 +8,11 @@ from domain.prices import last_delivered_order
 from handlers import Reply
 from handlers.context import Context
 from handlers.order import add_items, present
-from parsing.parser import Intent, ParsedItem
+from parsing.commands import Reorder
+from parsing.parser import ParsedItem
 
 
-def handle(ctx: Context, intent: Intent) -> list[Reply]:
+def handle(ctx: Context, command: Reorder) -> list[Reply]:
     assert ctx.retailer_id is not None
     last = last_delivered_order(ctx.session, ctx.retailer_id)
     if last is None or not last.items:

@@ -13,10 +13,10 @@ from handlers import Reply
 from handlers.context import Context
 from handlers.notices import items_text
 from handlers.order import lines_text
-from parsing.parser import Intent
+from parsing.commands import Status
 
 
-def handle(ctx: Context, intent: Intent) -> list[Reply]:
+def handle(ctx: Context, command: Status) -> list[Reply]:
     if ctx.wholesaler_id is not None:
         work = wholesaler_open_work(ctx.session, ctx.wholesaler_id)
         if not work:

@@ -6,15 +6,15 @@ from domain.catalog import set_stock
 from domain.errors import OutOfRange, TooManyDecimals
 from handlers import Reply
 from handlers.context import Context
-from parsing.parser import Intent
+from parsing.commands import Stock
 
 
-def handle(ctx: Context, intent: Intent) -> list[Reply]:
+def handle(ctx: Context, command: Stock) -> list[Reply]:
     assert ctx.wholesaler_id is not None
-    if len(intent.items) != 1 or intent.stock_quantity is None:
+    if len(command.items) != 1 or command.quantity is None:
         return [ctx.reply("stock_which")]
     try:
-        row = set_stock(ctx.session, ctx.wholesaler_id, intent.items[0].sku, intent.stock_quantity)
+        row = set_stock(ctx.session, ctx.wholesaler_id, command.items[0].sku, command.quantity)
     except OutOfRange as exc:
         return [ctx.reply("stock_too_large", maximum=ctx.qty(exc.maximum))]
     except TooManyDecimals:

@@ -33,6 +33,7 @@ from domain.offers import OrderLine, place_order
 from domain.parties import register_retailer, register_wholesaler
 from handlers import Sender, dispatch
 from handlers.messages import t
+from parsing import commands
 from tests.fake_twilio import (  # noqa: F401 (fixtures)
     PUBLIC,
     app,
@@ -226,7 +227,7 @@ def test_a_value_postgresql_refuses_in_any_handler_is_answered_and_rolled_back(
         )
         return []
 
-    monkeypatch.setitem(dispatch.ROUTES["wholesaler"], "stock", careless)
+    monkeypatch.setitem(dispatch.ROUTES["wholesaler"], commands.Stock, careless)
     sender = Sender(kind="wholesaler", phone=WHOLESALER, id=wholesaler.id, name="Hari")
     [reply] = dispatch.handle_message(session, sender, "STOCK RICE-JEERA 40", settings)
     assert reply.body == t("input_too_large", "en")
