@@ -1,6 +1,7 @@
 """Failover that loses nothing (issue 19): a primary and a synchronous standby of the test's own
 (bench/pgcluster.py), the app on the multi-host URL, signed webhooks and ledger postings under steady
-traffic, the primary SIGKILLed mid-traffic and the standby promoted. Everything acknowledged before,
+traffic, the primary SIGKILLed mid-traffic and the standby promoted (by the test, or by pg_auto_failover
+when it is installed). Everything acknowledged before,
 during and after (every webhook answered 200, every ledger posting whose COMMIT returned) must be on
 the new primary; meanwhile the webhook answers 503, never 200 for what it did not store, and finds
 the new primary by itself. The measured RPO and RTO are printed (`pytest -s`); docs/operations.md
@@ -21,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from bench.pgcluster import BIN, PgCluster
+from bench.pgcluster import BIN, PG_AUTOCTL, AutoFailoverCluster, PgCluster
 from bot.app import create_app
 from db.migrate import upgrade
 from db.session import Database
@@ -39,11 +40,15 @@ LEDGER_EVERY = 0.05
 DETECTION = 1.0  # seconds between losing the primary and promoting the standby (an operator or monitor)
 
 
-@pytest.fixture
-def cluster() -> Iterator[PgCluster]:
+@pytest.fixture(params=["promoted-by-hand", "pg_auto_failover"])
+def cluster(request: pytest.FixtureRequest) -> Iterator[PgCluster | AutoFailoverCluster]:
+    """The standby promoted by the test (pg_promote(), DETECTION s after the kill), or by
+    pg_auto_failover's monitor (its timeouts shortened: bench/pgcluster.py's FAST_MONITOR)."""
     if not (BIN / "pg_basebackup").exists():
         pytest.skip("PostgreSQL 15 server binaries are not installed")
-    cluster = PgCluster()
+    if request.param == "pg_auto_failover" and not PG_AUTOCTL.exists():
+        pytest.skip("pg_autoctl is not installed (apt-get install postgresql-15-auto-failover)")
+    cluster = PgCluster() if request.param == "promoted-by-hand" else AutoFailoverCluster()
     try:  # stop() also runs when start() fails half-way, and at exit whatever happens
         cluster.start()
         yield cluster
@@ -125,7 +130,7 @@ def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def test_a_killed_primary_loses_no_acknowledged_webhook_or_ledger_entry(
-    cluster: PgCluster, redis_url: str, tmp_path: Path
+    cluster: PgCluster | AutoFailoverCluster, redis_url: str, tmp_path: Path
 ) -> None:
     url = cluster.url()
     upgrade(url)  # Alembic through the multi-host URL too (db/urls.py rewrites it for SQLAlchemy)
@@ -174,8 +179,9 @@ def test_a_killed_primary_loses_no_acknowledged_webhook_or_ledger_entry(
         _wait(lambda: len(webhooks.keys("200")) >= 40 and len(postings.keys("committed")) >= 10, 30, "traffic")
         cluster.kill_primary()
         assert cluster.killed_at is not None
-        time.sleep(DETECTION)
-        cluster.promote_standby()
+        if isinstance(cluster, PgCluster):
+            time.sleep(DETECTION)
+        cluster.promote_standby()  # pg_auto_failover: waits for the monitor's promotion
         assert cluster.promoted_at is not None
         promoted_at = cluster.promoted_at
         _wait(
@@ -204,7 +210,8 @@ def test_a_killed_primary_loses_no_acknowledged_webhook_or_ledger_entry(
     first_200_after = min(at for at, _, seen in webhooks.outcomes if at > promoted_at and seen == "200")
     first_commit_after = min(at for at, _, seen in postings.outcomes if at > promoted_at and seen == "committed")
     print(
-        f"\nfailover: RPO {len(lost_webhooks)} of {len(acknowledged)} acknowledged webhooks lost, "
+        f"\nfailover ({type(cluster).__name__}): "
+        f"RPO {len(lost_webhooks)} of {len(acknowledged)} acknowledged webhooks lost, "
         f"{len(lost_entries)} of {len(committed)} committed ledger entries lost; "
         f"RTO kill -> first 200 {first_200_after - killed_at:.2f} s "
         f"(promoted {promoted_at - killed_at:.2f} s after the kill, first 200 {first_200_after - promoted_at:.2f} s "
