@@ -20,7 +20,7 @@ from decimal import Decimal
 from os import PathLike
 from pathlib import Path
 
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from parsing import lexicon as lx
@@ -162,6 +162,9 @@ class Catalog:
             if len(head) == 1 and (_reserved(head[0]) or len(tokens.get(loose_key(head[0]), ())) > 1):
                 continue  # "coke sano" must not make "coke" the crate
             extra.append((entry, head))
+        # names made that way are shorter than anything the catalog wrote: a word beside them may
+        # name another product ("roofing sheet" is not Roofing Kanti)
+        self.derived: frozenset[str] = frozenset("".join(keys) for _e, keys in extra) - frozenset(taken)
         for entry, keys in forms + extra:
             compact = "".join(keys)
             _add(exact, compact, entry.sku)
@@ -182,6 +185,10 @@ class Catalog:
         self._tokens = {k: tuple(v) for k, v in tokens.items()}
         self._prefixes = _all_prefixes(self._exact)
         self.words: frozenset[str] = frozenset(k for _entry, keys in forms for k in keys)  # as written
+        sku_words: dict[str, set[str]] = {}
+        for entry, keys in forms:
+            sku_words.setdefault(entry.sku, set()).update(k for k in keys if not k.isdigit())
+        self._sku_words = {k: frozenset(v) for k, v in sku_words.items()}
         # "glow and lovely", "dal & bhat": a separator word inside a name does not cut the message there
         self.joined: frozenset[tuple[str, str, str]] = frozenset(
             (keys[n - 1], keys[n], keys[n + 1])
@@ -335,6 +342,13 @@ class Catalog:
     def sized(self, skus: Iterable[str], value: Decimal, unit: str) -> tuple[str, ...]:
         """Those of skus whose name carries this size ("20 litre" -> Tractor Emulsion (20 L))."""
         return tuple(s for s in skus if (value, unit) in self._size.get(s, ()))
+
+    def resembles(self, word: str, sku: str, cutoff: float = 60.0) -> bool:
+        """Whether a word looks like one of the words of the product's names ("goodnite" ~ "knight",
+        "ebeer" ~ "beer"), so that it is a misspelt part of that name rather than another product."""
+        q = loose_key(word)
+        words = self._sku_words.get(sku, frozenset())
+        return any(fuzz.ratio(q, loose_key(w)) >= cutoff or fuzz.partial_ratio(q, loose_key(w)) >= 80 for w in words)
 
     def spelt(self, compact: str) -> tuple[str, ...]:
         """Products whose whole name sounds like these letters run together ("callgate" -> Colgate)."""

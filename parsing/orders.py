@@ -433,6 +433,27 @@ def _resolve_unknown(els: list[El], keys: list[str], cat: Catalog) -> list[El]:
 _POSTPOSITIONS = frozenset({"ko", "ka", "ki", "ke", "ma", "le", "lai", "bata", "dekhi", "samma", "of", "in", "to"})
 
 
+def _other_name(els: list[El], keys: list[str], cat: Catalog) -> list[El]:
+    """One word of a product's name beside an unknown word names another product: "plywood sheet" is
+    not the CGI sheet, "red bull" not Dabur Red, "door lock" not the door hinge. Asked, not guessed."""
+    out = list(els)
+    for n, e in enumerate(els):
+        if e.kind != "P" or len(e.skus) != 1:
+            continue
+        if e.how != "token" and not (e.how == "exact" and "".join(keys[e.i : e.j]) in cat.derived):
+            continue
+        beside = [els[m] for m in (n - 1, n + 1) if 0 <= m < len(els)]
+        if any(
+            b.kind == "W"
+            and (b.j == e.i or b.i == e.j)
+            and len(keys[b.i]) >= 3
+            and not cat.resembles(keys[b.i], e.skus[0])
+            for b in beside
+        ):  # "goodnite coil" keeps Good Knight: the unknown word is its name misspelt
+            out[n] = El("W", e.i, e.j)
+    return out
+
+
 def _heard_apart(els: list[El], keys: list[str], cat: Catalog) -> list[El]:
     """A brand heard by voice typing as ordinary words: "dr fix it" (Dr. Fixit), "call gate"
     (Colgate), where a short word ("it", "call") is also a chat word. Unknown words with the short
@@ -735,6 +756,7 @@ def _segment(toks: list[Token], text: str, cat: Catalog, prep: Prepared | None =
         els = _resolve_unknown(els, keys, cat)
     if fillers:
         els = _promote_chat_word(els, fillers, keys, cat)
+    els = _other_name(els, keys, cat)
     els = _merge_products(_sizes_in_names(_quantities(_drop_times(els, keys)), keys, cat), keys, cat)
 
     def span(a: int, b: int) -> str:

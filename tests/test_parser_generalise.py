@@ -146,3 +146,11 @@ def test_natural_status_help_and_stretched_words(text: str, intent: str) -> None
 
 def test_a_price_question_about_arrived_goods_is_still_a_price() -> None:
     assert parse("belcha ko rate kati ho?", CATALOG_2).intent == "price"
+
+
+def test_a_word_of_a_name_beside_an_unknown_word_names_another_product() -> None:
+    # "roofing" is a word of Roofing Kanti only; "roofing sheet" is not that nail: asked, not guessed
+    got = parse("roofing sheet 10 ta", CATALOG)
+    assert got.intent == "order" and not got.items and got.unmatched
+    # ... but a misspelt word of the same name keeps it
+    assert items("roofing kaanti 5 kg") == [("NAIL-ROOF", "5", "kg")]
