@@ -389,7 +389,14 @@ TALK_WORDS: frozenset[str] = _keys(
     थियो भयो आयो आएको बेच्थे बिक्छ रैछ सकियो खोलेको भिजेको भनेको आउँछु लान्छु लिन्छु आफै"""
 )
 # A pack's content asked: "X ko packet ma kati wota aucha?", "kati ko size cha?"
-PACK_QUESTION_WORDS: frozenset[str] = _keys("wota wata ota gota ta size saiz page pages वटा ओटा साइज")
+PACK_QUESTION_WORDS: frozenset[str] = _keys(
+    """wota wata ota gota ta size saiz page pages वटा ओटा साइज pana paana jodi length lambai lamo width
+    chaudai weight wajan taul meter metre mitar feet foot ft sqft square ghar coil roll bundle many long
+    big heavy wide मिटर फिट लामो तौल जोडी पाना"""
+)
+# A measure named before "kati" ("size kati", "weight kati cha"): asked about the goods, not a price.
+# ("jodi kati?", "coil kati?" ask the price of a pair or a coil.)
+MEASURE_WORDS: frozenset[str] = _keys("size saiz length lambai width chaudai weight wajan taul साइज लम्बाइ तौल")
 # Status in a sentence: all words of one set present.
 STATUS_SENTENCES: tuple[frozenset[str], ...] = tuple(
     _keys(p)

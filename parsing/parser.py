@@ -575,13 +575,16 @@ def _retailer(
     if complaint and not (asks and quantity and not question):
         return result("unknown", f"complaint ({complaint!r})")
     pack_question = any(
-        k in ("kati", "कति")
-        and any(
-            a in lx.UNIT_WORDS or a in lx.PACK_QUESTION_WORDS
-            for a in keys[n + 1 : n + (3 if keys[n + 1 : n + 2] == ["ko"] else 2)]
+        k in ("kati", "कति", "how", "what")
+        and (
+            any(
+                a in lx.UNIT_WORDS or a in lx.PACK_QUESTION_WORDS
+                for a in keys[n + 1 : n + (3 if keys[n + 1 : n + 2] == ["ko"] else 2)]
+            )
+            or (n > 0 and keys[n - 1] in lx.MEASURE_WORDS)
         )
         for n, k in enumerate(keys)
-    )
+    )  # "kati meter", "size kati", "how long", "what size": a measure asked, not a price
     price_word = price_word or next(
         (k + " ma" for n, k in enumerate(keys[:-1]) if k in ("kati", "कति") and keys[n + 1] in ("ma", "मा")), None
     )
@@ -590,7 +593,8 @@ def _retailer(
     priced = price_word or (
         question and (products or lines.ambiguities) and (how_much or _price_number(low) is not None)
     )
-    if priced and not (asks and quantity) and not pack_question:
+    explicit_price = _first(keys, lx.PRICE_WORDS)  # "size 2 ko rate kati?" is still a price
+    if priced and not (asks and quantity) and (explicit_price or not pack_question):
         return result("price", f"price asked ({price_word or 'how much'})", products=products)
     if pack_question and lines.found:
         return result("unknown", "asks what a pack holds")

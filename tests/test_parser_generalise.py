@@ -154,3 +154,23 @@ def test_a_word_of_a_name_beside_an_unknown_word_names_another_product() -> None
     assert got.intent == "order" and not got.items and got.unmatched
     # ... but a misspelt word of the same name keeps it
     assert items("roofing kaanti 5 kg") == [("NAIL-ROOF", "5", "kg")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "belcha ko weight kati cha?",  # a measure before "kati"
+        "4 litre berger silk le kati sqft rangauncha?",  # a measure after it
+        "havells 7w ko box ma kati jodi huncha?",
+        "what size is the belcha?",
+        "how long is one roll of sealit?",
+    ],
+)
+def test_questions_about_a_measure_are_not_price(text: str) -> None:
+    got = parse(text, CATALOG_2 if "belcha" in text or "sealit" in text or "havells" in text else CATALOG)
+    assert got.intent == "unknown", (text, got)
+
+
+@pytest.mark.parametrize("text", ["belcha ko jodi kati?", "belcha 1 ta ko kati?", "thulo size ko rate kati?"])
+def test_price_per_pair_piece_or_size_is_still_a_price(text: str) -> None:
+    assert parse(text, CATALOG_2).intent == "price"
