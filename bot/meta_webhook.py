@@ -16,7 +16,11 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, g, request
@@ -26,7 +30,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from bot import webhook
 from channels import meta
 from db.models import InboundMessage, InboundStatus
-from domain import messaging
+from db.session import Database
+from domain import identities, media, messaging
 from thok import metrics
 from thok.config import Settings
 from thok.logging import bind
@@ -105,18 +110,95 @@ def inbound() -> Response:
                 continue
             message = parsed.message
             bind(message_sid=message.message_sid)
+            _note_identity(parsed)
             if parsed.acknowledge_only:
                 stored += _store_acknowledged(message)
-            elif webhook.accept(message) is None:
+            elif (inbound_id := webhook.accept(message)) is None:
                 duplicates += 1
             else:
                 stored += 1
+                _after_storing(inbound_id, parsed)
         for item in meta.items(value, "statuses"):
             statuses += _status(item)
     if values and not stored and duplicates:
         g.webhook_outcome = "duplicate"
     log.debug("Meta webhook: %d stored, %d duplicate, %d status(es) applied", stored, duplicates, statuses)
     return Response("", 200, content_type="text/plain")
+
+
+# Work that follows a stored message and must neither hold Meta's answer up nor wait for the reply:
+# the read receipt (blue ticks and typing dots) and fetching attached media while its id is fresh.
+# Best effort, in this process (a lost receipt or picture changes no trade: the sender is asked to
+# type the order either way).
+_background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="meta-after-store")
+_pending: set[Future[None]] = set()
+_pending_lock = threading.Lock()
+
+
+def _after_storing(inbound_id: int, parsed: meta.MetaInbound) -> None:
+    svc = services()
+    settings, database = svc.settings, svc.database
+    if not settings.meta_configured:
+        return  # the demo's simulator stands in for Meta: nobody to tell, nothing to fetch
+    tasks: list[Callable[[], None]] = [partial(_mark_read, settings, parsed.message.message_sid)]
+    tasks += [partial(_fetch_media, settings, database, inbound_id, media_id) for media_id in parsed.media_ids]
+    for task in tasks:
+        future = _background.submit(task)
+        with _pending_lock:
+            _pending.add(future)
+        future.add_done_callback(_forget)
+
+
+def _forget(future: Future[None]) -> None:
+    with _pending_lock:
+        _pending.discard(future)
+
+
+def drain(timeout: float = 30) -> None:
+    """Wait for the receipts and fetches started so far (tests; a clean shutdown)."""
+    with _pending_lock:
+        started = list(_pending)
+    wait(started, timeout=timeout)
+
+
+def _mark_read(settings: Settings, message_sid: str) -> None:
+    try:
+        meta.MetaChannel(settings).mark_read(message_sid)
+    except Exception:  # noqa: BLE001 - a courtesy must never surface
+        log.info("read receipt for %s failed", message_sid[:80], exc_info=True)
+
+
+def _fetch_media(settings: Settings, database: Database, inbound_id: int, media_id: str) -> None:
+    try:
+        found = meta.download_media(settings, media_id)
+    except meta.MediaUnavailable as exc:
+        log.warning("inbound %s: %s", inbound_id, exc)
+        return
+    try:
+        with database.unit_of_work() as uow:
+            media.store_media(uow.session, inbound_id, found.media_id, found.content_type, found.data, found.sha256)
+            uow.commit()
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("inbound %s: media %s not stored: %s", inbound_id, media_id, type(exc).__name__)
+        return
+    log.info("inbound %s: media %s stored (%d bytes, %s)", inbound_id, media_id, len(found.data), found.content_type)
+
+
+def _note_identity(parsed: meta.MetaInbound) -> None:
+    """Keep who Meta says wrote (wa_id, BSUID), linked to the party whose number it came with."""
+    seen = parsed.identity
+    with services().database.autocommit() as conn:
+        identities.note_seen(
+            conn,
+            identities.Seen(
+                provider="meta",
+                wa_id=seen.wa_id,
+                bsuid=seen.bsuid,
+                phone=parsed.message.from_number if seen.wa_id else None,
+                username=seen.username,
+                profile_name=seen.profile_name,
+            ),
+        )
 
 
 def _store_acknowledged(message: messaging.IncomingMessage) -> int:

@@ -378,7 +378,11 @@ def incoming(item: dict[str, Any], contacts: list[dict[str, Any]]) -> MetaInboun
     elif kind == "order":  # a cart sent from the business's catalog
         order = _obj(item.get("order"))
         cart = cart_items(order)
-        body = _text(order.get("text"), MAX_BODY_CHARS)
+        # Written as an order a person would type, by SKU (the catalog's product_retailer_id is
+        # Thok's SKU, which the parser matches as written): the usual summary and confirm follow,
+        # and an item Thok does not know is named back like any unknown word.
+        typed = "\n".join(f"{c.quantity} {c.product_retailer_id}" for c in cart)
+        body = typed or _text(order.get("text"), MAX_BODY_CHARS)
     elif kind in MEDIA_KINDS:
         media_item = _obj(item.get(kind))
         media_id = _message_id(media_item.get("id"))

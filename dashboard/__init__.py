@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 def init_dashboard(app: Flask) -> CSRFProtect:
     """Sessions, CSRF and the blueprint. Returns the CSRF extension so the factory can exempt the
     blueprints that authenticate otherwise (Twilio's signature, the dev-only simulator)."""
-    from dashboard import auth, conversations, payments, views, web  # noqa: F401 - importing registers the routes on the blueprint
+    from dashboard import auth, conversations, identities, payments, views, web  # noqa: F401 - importing registers the routes on the blueprint
     from dashboard.web import bp
 
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
@@ -933,6 +934,52 @@ class PaymentReminder(Base):
         CheckConstraint("status IN ('SENT', 'NOT_SENT')", name="status_known"),
         Index("ix_payment_reminders_retailer_id_created_at", "retailer_id", "created_at"),
     )
+
+
+# --- who a provider says wrote (migration 0013) --------------------------------------------------
+
+
+class PartyIdentity(Timestamped, Base):
+    """A WhatsApp provider's id for a person: the `wa_id` (their number's digits) or Meta's
+    business-scoped user id (BSUID, a username user who may hide their number). Recorded when a
+    message brings it; linked to a party when the number was theirs, or by an admin (audited). A
+    message whose sender has no known number reaches the party its id is linked to."""
+
+    __tablename__ = "party_identities"
+    id: Mapped[int] = _id()
+    provider: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(160))
+    retailer_id: Mapped[int | None] = _fk("retailers.id", nullable=True)
+    wholesaler_id: Mapped[int | None] = _fk("wholesalers.id", nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(20))  # the number the message came with, if any
+    username: Mapped[str | None] = mapped_column(String(100))
+    profile_name: Mapped[str | None] = mapped_column(String(200))
+    last_seen_at: Mapped[datetime] = _now()
+    linked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('wa_id', 'bsuid')", name="kind_known"),
+        CheckConstraint("retailer_id IS NULL OR wholesaler_id IS NULL", name="one_party"),
+        Index("uq_party_identities_provider_kind_value", "provider", "kind", "value", unique=True),
+    )
+
+
+class InboundMedia(Base):
+    """A photo, voice note or document a sender attached, fetched from the provider at once (Meta's
+    media ids expire; migration 0013). The inbound row names it among its media_urls."""
+
+    __tablename__ = "inbound_media"
+    id: Mapped[int] = _id()
+    inbound_id: Mapped[int] = _fk("inbound_messages.id")
+    media_id: Mapped[str] = mapped_column(String(200), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    fetched_at: Mapped[datetime] = _now()
+
+    __table_args__ = (CheckConstraint("size_bytes >= 0", name="size_non_negative"),)
 
 
 SOFT_DELETE_MODELS: tuple[type[Base], ...] = (Retailer, Wholesaler, Admin, Product, WholesalerProduct, Order)

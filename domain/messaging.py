@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from db.models import InboundMessage, InboundStatus, OutboundMessage, OutboundStatus, Retailer, Wholesaler
+from domain.identities import party_by_identity
 
 MAX_BODY_CHARS = 1600  # Twilio refuses longer WhatsApp bodies
 SESSION_WINDOW = timedelta(hours=24)
@@ -163,15 +164,19 @@ def latest_inbound_text(session: Session, number: str) -> str | None:
 
 
 def find_party(session: Session, e164: str) -> Retailer | Wholesaler | None:
-    """The live, active retailer (first) or wholesaler on this number."""
+    """The live, active retailer (first) or wholesaler on this number; else the party the sender's
+    provider id is linked to (a username user's BSUID, or a wa_id an admin linked; issue 18)."""
     retailer = session.scalars(
         select(Retailer).where(Retailer.whatsapp_number == e164, Retailer.is_active.is_(True))
     ).first()
     if retailer is not None:
         return retailer
-    return session.scalars(
+    wholesaler = session.scalars(
         select(Wholesaler).where(Wholesaler.whatsapp_number == e164, Wholesaler.is_active.is_(True))
     ).first()
+    if wholesaler is not None:
+        return wholesaler
+    return party_by_identity(session, e164)
 
 
 # --- the outbox ----------------------------------------------------------------------------------

@@ -5,6 +5,11 @@ and answers from a script: "200" (the default: accepted, a fresh wamid), "131047
 24-hour window), "131026" (undeliverable), "130429" / "131056" (rate limits, HTTP 400 as Meta
 answers them), "500" (a Graph API error with code 2), or "slow" (accept, then answer after `delay`
 seconds, longer than the client's timeout: Meta has it, the sender never heard back).
+
+Read receipts with the typing indicator (`{"status": "read", "message_id": ...}` on the same path)
+are answered `{"success": true}` and kept apart in `receipts`. Media: `GET /{version}/{media-id}`
+answers the file's short-lived URL (on this server) for an id in `media`, and `GET` of that URL
+answers the bytes, both only with the bearer token; `media_gets` records the paths asked for.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ class FakeGraph:
     requests: list[Recorded] = field(default_factory=list)
     accepted: list[dict[str, Any]] = field(default_factory=list)  # what Meta took, with its wamid
     script: list[str] = field(default_factory=list)
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+    media: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # media id -> (mime type, bytes)
+    media_gets: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -73,6 +81,9 @@ class FakeGraph:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 fake._handle(self, json.loads(raw or b"{}"))
 
+            def do_GET(self) -> None:  # noqa: N802
+                fake._media(self)
+
         self.server = serve(Handler)
         return self
 
@@ -80,11 +91,36 @@ class FakeGraph:
         shutdown(self.server)
 
     def to(self, phone: str) -> list[dict[str, Any]]:
-        """Accepted messages to this number (E.164), oldest first."""
+        """Accepted messages to this number (E.164), or to this business-scoped user id, oldest first."""
         with self.lock:
-            return [m for m in self.accepted if m["to"] == phone.lstrip("+")]
+            return [m for m in self.accepted if m.get("to") == phone.lstrip("+") or m.get("recipient") == phone]
+
+    def _media(self, handler: BaseHTTPRequestHandler) -> None:
+        with self.lock:
+            self.media_gets.append(handler.path)
+        if handler.headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
+            return send_json(handler, 401, {"error": {"message": "Invalid OAuth access token", "code": 190}})
+        parts = handler.path.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "download" and parts[1] in self.media:  # the file itself
+            mime, data = self.media[parts[1]]
+            handler.send_response(200)
+            handler.send_header("Content-Type", mime)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+            return None
+        if len(parts) == 2 and parts[0] == VERSION and parts[1] in self.media:
+            mime, data = self.media[parts[1]]
+            host, port = handler.server.server_address[:2]
+            url = f"http://{host}:{port}/download/{parts[1]}"
+            return send_json(handler, 200, {"url": url, "mime_type": mime, "file_size": len(data), "id": parts[1]})
+        return send_json(handler, 404, {"error": {"message": "Unsupported get request", "code": 100}})
 
     def _handle(self, handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        if body.get("status") == "read":  # a read receipt: no message, no wamid, no scripted answer
+            with self.lock:
+                self.receipts.append({**body, "authorization": handler.headers.get("Authorization", "")})
+            return send_json(handler, 200, {"success": True})
         with self.lock:
             self.requests.append(Recorded(handler.path, body, handler.headers.get("Authorization", "")))
             action = self.script.pop(0) if self.script else "200"
@@ -109,8 +145,6 @@ class FakeGraph:
                 "messages": [{"id": wamid, "message_status": "accepted"}],
             },
         )
-
-
 
 
 # --- webhook posts, as Meta builds and signs them ------------------------------------------------

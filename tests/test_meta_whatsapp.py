@@ -17,11 +17,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from bot import meta_webhook
 from bot.app import create_app
 from channels import channel_for
 from channels.meta import MetaChannel, message_key
 from channels.twilio import TwilioChannel
 from db.models import (
+    AdminAuditLog,
     EntryType,
     InboundMessage,
     InboundStatus,
@@ -30,6 +32,8 @@ from db.models import (
     OrderStatus,
     OutboundMessage,
     OutboundStatus,
+    PartyIdentity,
+    Retailer,
     Wholesaler,
 )
 from db.session import Database
@@ -40,6 +44,7 @@ from tests.fake_meta import (  # noqa: F401 (fixtures)
     PATH,
     PHONE_NUMBER_ID,
     VERIFY_TOKEN,
+    VERSION,
     FakeGraph,
     button_reply,
     fake_graph,
@@ -242,7 +247,16 @@ def test_a_long_wamid_is_stored_by_a_stable_digest(meta_app, fresh_database) -> 
     assert stored.message_sid == message_key(long_id) and len(stored.message_sid) <= 64
 
 
-def test_media_is_stored_and_answered_as_for_twilio_media(meta_app, fresh_database, redis, fake_graph) -> None:
+def test_media_is_fetched_at_once_stored_and_answered_as_for_twilio_media(
+    meta_app, fresh_database, redis, fake_graph
+) -> None:
+    """Meta's media ids expire: the file is fetched by id (GET /{media-id} -> its URL -> GET with the
+    token) as soon as the message is stored, and kept; the reply is the one a Twilio photo gets."""
+    from domain.media import media_of
+    from handlers.messages import t
+
+    picture = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+    fake_graph.media["1234567890"] = ("image/png", picture)
     photo = {"from": RETAILER[1:], "id": wamid(), "type": "image", "image": {"id": "1234567890", "mime_type": "x"}}
     with fresh_database.unit_of_work() as uow:
         from domain.parties import register_retailer
@@ -250,13 +264,58 @@ def test_media_is_stored_and_answered_as_for_twilio_media(meta_app, fresh_databa
         register_retailer(uow.session, name="Sita", phone=RETAILER, shop_name="Sita Kirana")
         uow.commit()
     assert post_signed(meta_app.test_client(), webhook_payload([photo])).status_code == 200
+    meta_webhook.drain()
     [stored] = inbound_rows(fresh_database)
     assert (stored.num_media, stored.media_urls) == (1, ["meta-media:1234567890"])
+    with fresh_database.session() as s:
+        [kept] = media_of(s, stored.id)
+        assert (kept.media_id, kept.content_type, kept.data, kept.size_bytes) == (
+            "1234567890",
+            "image/png",
+            picture,
+            len(picture),
+        )
+    assert fake_graph.media_gets == [f"/{VERSION}/1234567890", "/download/1234567890"]
     run_worker(redis)
     [sent] = fake_graph.to(RETAILER)
+    assert sent["type"] == "text" and sent["text"]["body"] == t("media_unsupported", "en")
+
+
+def test_media_that_cannot_be_fetched_still_gets_the_reply(meta_app, fresh_database, redis, fake_graph) -> None:
+    from domain.media import media_of
     from handlers.messages import t
 
-    assert sent["type"] == "text" and sent["text"]["body"] == t("media_unsupported", "en")
+    voice = {"from": RETAILER[1:], "id": wamid(), "type": "audio", "audio": {"id": "999", "mime_type": "audio/ogg"}}
+    assert post_signed(meta_app.test_client(), webhook_payload([voice])).status_code == 200
+    meta_webhook.drain()
+    [stored] = inbound_rows(fresh_database)
+    with fresh_database.session() as s:
+        assert media_of(s, stored.id) == []  # the fake does not know the id: nothing kept, nothing raised
+    run_worker(redis)
+    assert [m["text"]["body"] for m in fake_graph.to(RETAILER)] == [t("media_unsupported", "en")]
+
+
+def test_a_picked_up_message_is_marked_read_with_the_typing_indicator(meta_app, fresh_database, fake_graph) -> None:
+    first, second = wamid(), wamid()
+    payload = webhook_payload([text_message(first, RETAILER, "hi"), text_message(second, RETAILER, "namaste")])
+    assert post_signed(meta_app.test_client(), payload).status_code == 200
+    assert post_signed(meta_app.test_client(), payload).status_code == 200  # Meta's redelivery: no second receipt
+    meta_webhook.drain()
+    assert sorted(r["message_id"] for r in fake_graph.receipts) == sorted([first, second])
+    for receipt in fake_graph.receipts:
+        assert receipt["messaging_product"] == "whatsapp" and receipt["status"] == "read"
+        assert receipt["typing_indicator"] == {"type": "text"}
+        assert receipt["authorization"] == f"Bearer {ACCESS_TOKEN}"
+    assert fake_graph.accepted == []  # a receipt is not a message
+
+
+def test_a_read_receipt_that_fails_does_not_hold_the_reply(meta_app, fresh_database, fake_graph, redis) -> None:
+    fake_graph.stop()  # the Graph API unreachable: the receipt fails quietly, the message is stored
+    assert (
+        post_signed(meta_app.test_client(), webhook_payload([text_message(wamid(), RETAILER, "hi")])).status_code == 200
+    )
+    meta_webhook.drain()
+    assert len(inbound_rows(fresh_database)) == 1
 
 
 def test_statuses_move_the_outbound_row_forward_only(meta_app, fresh_database, meta_jobs, fake_graph) -> None:
@@ -559,3 +618,124 @@ def test_meta_sends_share_their_own_throughput_limit(meta_settings, fresh_databa
     assert redis.get(f"thok:throttle:meta:{PHONE_NUMBER_ID}") is not None
     assert redis.get("thok:throttle:whatsapp:+14155238886") is None  # the Twilio sender's clock is untouched
     assert elapsed >= 0.35  # four waits of ~100 ms after the first send
+
+
+# --- people who are not a phone number (issue 18's identity part) ---------------------------------
+
+BSUID = "NP.1502576394655843"
+
+
+def username_message(wamid_: str, body: str, bsuid: str = BSUID) -> dict[str, Any]:
+    """A message from a username user who has not shared their number: no `from`, only the
+    business-scoped user id (Meta's `from_user_id`, and `user_id` in contacts)."""
+    message = {"from_user_id": bsuid, "id": wamid_, "timestamp": "1764522000", "type": "text", "text": {"body": body}}
+    payload = webhook_payload([message])
+    payload["entry"][0]["changes"][0]["value"]["contacts"] = [
+        {"user_id": bsuid, "profile": {"name": "Suresh", "username": "@kcmart"}}
+    ]
+    return payload
+
+
+def test_a_username_user_is_linked_on_the_dashboard_and_then_trades(
+    meta_settings: Settings, fresh_database: Database, meta_jobs: Any, fake_graph: FakeGraph, redis: Any
+) -> None:
+    from handlers.messages import both
+    from tests.browser import support
+
+    with fresh_database.unit_of_work() as uow:
+        seed_demo(uow.session)
+        uow.commit()
+    with fresh_database.session() as s:
+        suresh = s.scalars(select(Retailer).where(Retailer.whatsapp_number == SURESH)).one()
+        suresh_id, last_order = suresh.id, s.scalar(select(func.coalesce(func.max(Order.id), 0)))
+    app = create_app(meta_settings, fresh_database, redis_for(meta_settings), TESTING=True)
+    client = app.test_client()
+
+    def send(body: str) -> list[str]:
+        before = len(fake_graph.to(BSUID))
+        assert post_signed(client, username_message(wamid(), body)).status_code == 200
+        run_worker(redis)
+        return [_shown(m) for m in fake_graph.to(BSUID)[before:]]
+
+    # Unknown: the registration reply goes back to the id itself (Meta's `recipient`), no order.
+    assert send("2 bora jeera masino") == [both("register")]
+    assert all("to" not in m for m in fake_graph.to(BSUID))
+    with fresh_database.session() as s:
+        [seen] = s.scalars(select(PartyIdentity).where(PartyIdentity.value == BSUID)).all()
+        assert (seen.kind, seen.username, seen.retailer_id, seen.wholesaler_id) == ("bsuid", "@kcmart", None, None)
+        seen_id = seen.id
+
+    # An admin links it on the retailer's page (signed in, CSRF token, audited).
+    dash = app.test_client()
+    page = dash.get("/dashboard/login")
+    token = support.csrf_token(page.get_data(as_text=True))
+    assert (
+        dash.post(
+            "/dashboard/login", data={"email": support.ADMIN[0], "password": support.ADMIN[1], "csrf_token": token}
+        ).status_code
+        == 302
+    )
+    shown = dash.get(f"/dashboard/retailers/{suresh_id}").get_data(as_text=True)
+    assert BSUID in shown and "@kcmart" in shown  # offered in the link form
+    link = f"/dashboard/retailers/{suresh_id}/identities/link"
+    assert dash.post(link, data={"identity_id": str(seen_id)}).status_code == 400  # no CSRF token: refused
+    token = support.csrf_token(shown)
+    assert dash.post(link, data={"identity_id": str(seen_id), "csrf_token": token}).status_code == 303
+    with fresh_database.session() as s:
+        assert s.get(PartyIdentity, seen_id).retailer_id == suresh_id
+        [audit] = s.scalars(select(AdminAuditLog).where(AdminAuditLog.action == "identity.link")).all()
+        assert audit.entity_id == str(seen_id) and audit.after["retailer_id"] == suresh_id
+    assert "WhatsApp ids" in (page := dash.get(f"/dashboard/retailers/{suresh_id}").get_data(as_text=True))
+    assert BSUID in page
+
+    # Linked: the same person now orders and confirms, as Suresh's shop.
+    summary = send("2 bora jeera masino, 5 kg masoor dal")
+    assert len(summary) == 1 and "Your order:" in summary[0]
+    placed = send("YES")
+    with fresh_database.session() as s:
+        order = s.scalars(select(Order).where(Order.id > last_order)).one()
+        assert order.retailer_id == suresh_id
+        assert any(f"Order {order.ref} is placed" in b for b in placed)
+
+
+def catalog_order(wamid_: str, sender: str, items: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A cart sent from the business's catalog, as Meta delivers it."""
+    products = [
+        {"product_retailer_id": sku, "quantity": quantity, "item_price": 100, "currency": "NPR"}
+        for sku, quantity in items
+    ]
+    return {
+        "from": sender.lstrip("+"),
+        "id": wamid_,
+        "timestamp": "1764522000",
+        "type": "order",
+        "order": {"catalog_id": "CATALOG", "text": "please send", "product_items": products},
+    }
+
+
+def test_a_catalog_cart_becomes_a_draft_order_then_the_usual_confirm(
+    meta_settings: Settings, fresh_database: Database, meta_jobs: Any, fake_graph: FakeGraph, redis: Any
+) -> None:
+    with fresh_database.unit_of_work() as uow:
+        seed_demo(uow.session)
+        uow.commit()
+    with fresh_database.session() as s:
+        suresh_id = s.scalars(select(Retailer.id).where(Retailer.whatsapp_number == SURESH)).one()
+        last_order = s.scalar(select(func.coalesce(func.max(Order.id), 0)))
+    client = create_app(meta_settings, fresh_database, redis_for(meta_settings), TESTING=True).test_client()
+    # Two of Thok's SKUs, one the catalog has and Thok does not, one malformed quantity (left out).
+    cart = catalog_order(wamid(), SURESH, [("RICE-JEERA", 2), ("DAL-MASOOR", "5"), ("NOT-OURS", 1), ("SUGAR", -3)])
+    assert post_signed(client, webhook_payload([cart])).status_code == 200
+    run_worker(redis)
+    [summary] = [_shown(m) for m in fake_graph.to(SURESH)]
+    assert "Your order:" in summary and "Jeera" in summary and "Masoor" in summary
+    assert "NOT-OURS" in summary  # named back, not guessed
+    [stored] = [r for r in inbound_rows(fresh_database) if r.from_number == SURESH and r.body.startswith("2 ")]
+    assert stored.body.splitlines() == ["2 RICE-JEERA", "5 DAL-MASOOR", "1 NOT-OURS"]
+    assert post_signed(client, webhook_payload([text_message(wamid(), SURESH, "YES")])).status_code == 200
+    run_worker(redis)
+    with fresh_database.session() as s:
+        order = s.scalars(select(Order).where(Order.id > last_order)).one()
+        assert order.retailer_id == suresh_id
+        lines = {(line.product.sku, line.quantity) for line in order.items}
+    assert lines == {("RICE-JEERA", 2), ("DAL-MASOOR", 5)}
