@@ -25,7 +25,7 @@ from domain import messaging
 from thok import metrics
 from thok.logging import bind
 from thok.web import services
-from workers.queueing import enqueue_new_inbound, requeue_redelivery
+from workers.inbound import enqueue_new_inbound, requeue_redelivery
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)

@@ -44,7 +44,7 @@ from domain.statement_pdf import render_statements
 from domain.statements import StatementRow, month_statement, statement_rows
 from handlers.messages import LANGUAGES, t
 from thok.web import services
-from workers.queueing import enqueue_send
+from workers.outbound import enqueue_send
 
 STATEMENT_MONTHS = 13  # the khata page's month picker
 

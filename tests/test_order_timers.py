@@ -9,7 +9,8 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from domain.events import OfferWindowOpened, WinnerSelected
-from workers.queueing import DECISIONS_QUEUE, schedule_event
+from workers.orders import schedule_event
+from workers.queueing import DECISIONS_QUEUE
 
 
 def scheduled(redis: Redis) -> dict[str, float]:

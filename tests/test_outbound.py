@@ -24,8 +24,7 @@ from tests.fake_twilio import (  # noqa: F401 (fixtures)
     thok_settings,
 )
 from workers import context
-from workers.outbound import send_outbound
-from workers.queueing import enqueue_send
+from workers.outbound import enqueue_send, send_outbound
 
 TO = "+9779841000002"
 

@@ -30,7 +30,7 @@ from thok import logging as thok_logging
 from thok import metrics
 from thok.config import Settings
 from workers.context import get_services
-from workers.queueing import QUEUES
+from workers.queueing import QUEUES, SWEEP_QUEUE, job
 
 log = logging.getLogger("thok.jobs")
 
@@ -111,6 +111,7 @@ def queue_gauges(redis: Redis) -> Iterable[Metric]:
     ]
 
 
+@job(SWEEP_QUEUE)
 def refresh_gauges() -> dict[str, int]:
     """The periodic job: whole-table figures into gauges (not per scrape: each is a full count)."""
     services = get_services()

@@ -3,7 +3,10 @@ order row lock and its status decide whether there is anything left to do, so a 
 retried job changes nothing (a second decision attempt is logged as a conflict).
 
 Job ids come from the business key (`close-window-{order}`, `accept-timeout-{order}-{offer}`), so
-the same timer is never armed twice.
+the same timer is never armed twice. The timers are armed here (`schedule_event`), beside the jobs
+they run, and `apply` is what every caller does after a commit: queue the outbox's sender, arm the
+timers. If Redis is down then, nothing is lost: the sweeps find due windows and PENDING messages in
+PostgreSQL and catch up.
 """
 
 from __future__ import annotations
@@ -11,15 +14,21 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from db.models import Order, OrderStatus
 from domain import decision
+from domain.events import Event, OfferWindowOpened, OfferWindowReady, WinnerSelected
 from thok import metrics
+from thok.config import Settings
 from thok.logging import bind
-from workers import effects
 from workers.context import get_services
+from workers.notices import Effects, collect
+from workers.outbound import enqueue_drain
+from workers.queueing import DECISIONS_QUEUE, SWEEP_QUEUE, enqueue_timer, job
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +43,9 @@ def _run(fn_name: str, order_id: int, *args: int) -> str:
             result = fn(uow.session, order_id, *args, services.settings)
         order = uow.session.get(Order, order_id)
         figures = _figures(fn_name, order, result) if order is not None else {}
-        done = effects.collect(uow.session)
+        done = collect(uow.session)
         uow.commit()
-    effects.apply(done)
+    apply(done)
     bind(order_ref=order.ref if order is not None else None)
     _observe(result, figures)
     log.info("%s order=%s -> %s", fn_name, order_id, result.outcome)
@@ -67,14 +76,50 @@ def _observe(result: decision.Decision, figures: dict[str, float]) -> None:
         metrics.TIME_TO_WINNER.observe(figures["to_winner"])
 
 
+@job(DECISIONS_QUEUE)
 def close_offer_window(order_id: int) -> str:
     return _run("close_offer_window", order_id)
 
 
+@job(DECISIONS_QUEUE)
 def accept_timeout(order_id: int, offer_id: int) -> str:
     return _run("winner_accept_timeout", order_id, offer_id)
 
 
+def schedule_event(redis: Redis, event: Event) -> None:
+    if isinstance(event, OfferWindowOpened):
+        enqueue_timer(
+            redis, close_offer_window, event.order_id, job_id=f"close-window-{event.order_id}", at=event.closes_at
+        )
+    elif isinstance(event, OfferWindowReady):
+        enqueue_timer(redis, close_offer_window, event.order_id, job_id=f"close-window-early-{event.order_id}")
+    elif isinstance(event, WinnerSelected):
+        enqueue_timer(
+            redis,
+            accept_timeout,
+            event.order_id,
+            event.offer_id,
+            job_id=f"accept-timeout-{event.order_id}-{event.offer_id}",
+            at=event.accept_deadline,
+        )
+
+
+def apply(effects: Effects, redis: Redis | None = None, settings: Settings | None = None) -> None:
+    """Call just after commit: the outbox's sender for the new messages (one job for all of them,
+    see workers.outbound), then the timers. A web process passes its own Redis and settings."""
+    if redis is None or settings is None:
+        services = get_services()
+        redis, settings = services.redis, services.settings
+    try:
+        if effects.outbound_ids:
+            enqueue_drain(redis)
+        for event in effects.events:
+            schedule_event(redis, event)
+    except RedisError:
+        log.warning("Redis unavailable after commit: the sweeps will send and decide from PostgreSQL")
+
+
+@job(SWEEP_QUEUE)
 def sweep_orders(now: datetime | None = None, limit: int = 200) -> dict[str, int]:
     """The durable backstop for every timer: windows past their close and winners past their
     accept deadline, found in PostgreSQL (partial index on open orders), decided now."""
@@ -106,9 +151,9 @@ def sweep_orders(now: datetime | None = None, limit: int = 200) -> dict[str, int
     for order_id in overdue:
         with services.database.unit_of_work() as uow:
             result = decision.sweep_accept_deadline(uow.session, order_id, services.settings, now=now)
-            done = effects.collect(uow.session)
+            done = collect(uow.session)
             uow.commit()
-        effects.apply(done)
+        apply(done)
         metrics.DECISIONS.labels(result.outcome).inc()
         counts["timeouts"] += result.outcome != "not_open"
     return counts

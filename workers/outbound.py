@@ -1,4 +1,10 @@
-"""The sending job: one outbox row to the channel, at most once.
+"""The senders: outbox rows to the channel, at most once each.
+
+Two jobs send. `drain_outbox` is the hot path: after a commit that wrote messages, one drain job is
+queued (not one job per message), and it sends every fresh row waiting, in batches: one transaction
+claims a batch, the provider is called for each, one transaction records them all. `send_outbound`
+sends one row: retries (a 429, a timeout), the sweeps' rows, the dashboard's "send again", and rows
+outside the 24-hour window (a template, or failed with the reason). Both follow the same steps:
 
 The crash window, and how it is closed:
 1. Claim: the row moves PENDING -> SENDING (attempts + 1, status_changed_at = now) and that is
@@ -6,6 +12,11 @@ The crash window, and how it is closed:
 2. Call the provider. The callback URL carries our row id (`?ob={id}`), a marker that lets the
    status webhook attach the provider SID to the row even if this job never records it.
 3. Record the provider SID and its status (QUEUED, or SENT for the simulator).
+
+A batch's rows stay held (a PostgreSQL advisory lock of the drain's connection, domain.outbox) from
+the claim to the record, so `send_outbound` never takes a row a drain is still sending for one whose
+attempt died; the lock ends with the connection, so a drain that dies leaves its rows SENDING and
+free, as a one-row job that dies does.
 
 If the job dies between 2 and 3 (or the call times out, or PostgreSQL is down when the SID is
 recorded), the row stays SENDING. The next attempt — RQ's retry, or the sweep for rows SENDING too
@@ -26,23 +37,34 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis
+from redis.exceptions import RedisError
+from rq import Retry
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from channels.base import OutgoingMessage, PermanentSendError, SendResult, TransientSendError
-from db.models import OutboundStatus
-from domain import messaging
+from db.models import OutboundMessage, OutboundStatus
+from domain import messaging, outbox
 from domain.phones import mask_phone
 from thok import metrics
+from thok.config import Settings
 from thok.logging import bind
-from workers.context import get_services
+from workers.context import JobServices, get_services
+from workers.queueing import OUTBOUND_QUEUE, enqueue_fresh, enqueue_later, enqueue_once, job, send_job_id
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10  # across RQ retries and sweeps; then the row is FAILED for a human to look at
 CLOCK_SKEW = timedelta(minutes=2)  # our clock vs the provider's when matching a lost send
+BATCH = 50  # rows one drain claims and records per transaction
+# Set while a drain job is queued and not yet started: a commit that finds it set needs no other
+# drain, since the queued one will see its rows (it clears the flag before it claims anything).
+DRAIN_FLAG = "thok:outbox:drain-queued"
+DRAIN_RETRY = Retry(max=3, interval=[1, 5, 15])
 
 # Next free send slot per sender, in ms of Redis's own clock (one clock for all workers).
 # Returns how long the caller must wait for its slot.
@@ -57,13 +79,29 @@ return slot - now
 """
 
 
-def take_send_slot(redis: Redis, sender: str, max_per_second: int) -> float:
-    """Wait for this worker's turn to send; returns the seconds waited."""
+def take_send_slot(redis: Redis, sender: str, max_per_second: int, slots: int = 1) -> float:
+    """Wait for this worker's turn to send; returns the seconds waited. `slots` > 1 books that many
+    consecutive slots at once (a batch): the caller then waits `SendClock.wait` before each later send."""
     step_ms = max(1, round(1000 / max(1, max_per_second)))
-    wait_ms = int(redis.eval(_TAKE_SLOT, 1, f"thok:throttle:{sender}", step_ms))  # type: ignore[arg-type]
+    wait_ms = int(redis.eval(_TAKE_SLOT, 1, f"thok:throttle:{sender}", step_ms * slots))  # type: ignore[arg-type]
     if wait_ms > 0:
         time.sleep(wait_ms / 1000)
     return wait_ms / 1000
+
+
+class SendClock:
+    """A batch's booked slots: one Redis round trip for the batch, then the i-th send waits until
+    its own slot (the throttle's spacing kept within the batch)."""
+
+    def __init__(self, redis: Redis, sender: str, max_per_second: int, slots: int):
+        self.step = 1 / max(1, max_per_second)
+        take_send_slot(redis, sender, max_per_second, slots)
+        self.start = time.monotonic()
+
+    def wait(self, index: int) -> None:
+        pause = self.start + index * self.step - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
 
 
 def find_earlier_attempt(message: OutgoingMessage, since: datetime) -> SendResult | None:
@@ -81,12 +119,13 @@ def find_earlier_attempt(message: OutgoingMessage, since: datetime) -> SendResul
     return None
 
 
+@job(OUTBOUND_QUEUE)
 def send_outbound(outbound_id: int) -> str:
     services = get_services()
     settings, channel = services.settings, services.channel
     with services.database.unit_of_work() as uow:
         row = messaging.claim_outbound(uow.session, outbound_id)
-        if row is None:
+        if row is None or (row.status == OutboundStatus.SENDING and outbox.send_in_flight(uow.session, outbound_id)):
             return "skipped: sent already, failed, or held by another worker"
         bind(outbound_id=outbound_id, kind=row.kind)
         resumed = row.status == OutboundStatus.SENDING
@@ -107,16 +146,7 @@ def send_outbound(outbound_id: int) -> str:
             return "failed: outside the 24-hour window"
         messaging.mark_sending(uow.session, row, delivery)
         uow.commit()
-        message = OutgoingMessage(
-            outbound_id=row.id,
-            to=row.to_number,
-            body=delivery.body,
-            content_sid=delivery.content_sid,
-            content_variables=delivery.content_variables,
-            media_url=row.media_url,
-            # Buttons only with free-form text: a template (outside the window) brings its own.
-            choices=() if delivery.content_sid else tuple(messaging.choices_of(row)),
-        )
+        message = _outgoing(row, delivery)
     try:
         result: SendResult | None = None
         if resumed:
@@ -149,3 +179,148 @@ def send_outbound(outbound_id: int) -> str:
     bind(message_sid=result.provider_sid)
     metrics.message_out(result.status.value)
     return f"sent: {result.provider_sid}"
+
+
+def _outgoing(row: OutboundMessage, delivery: messaging.Delivery) -> OutgoingMessage:
+    return OutgoingMessage(
+        outbound_id=row.id,
+        to=row.to_number,
+        body=delivery.body,
+        content_sid=delivery.content_sid,
+        content_variables=delivery.content_variables,
+        media_url=row.media_url,
+        # Buttons only with free-form text: a template (outside the window) brings its own.
+        choices=() if delivery.content_sid else tuple(messaging.choices_of(row)),
+    )
+
+
+@job(OUTBOUND_QUEUE)
+def drain_outbox() -> str:
+    """Send every fresh row in the outbox, a batch at a time, until none is left."""
+    services = get_services()
+    services.redis.delete(DRAIN_FLAG)  # before the first claim: a commit from now on queues a new drain
+    totals = {"sent": 0, "failed": 0, "retried": 0, "one by one": 0}
+    while True:
+        claimed, counts, one_by_one = _send_batch(services)
+        for key, n in counts.items():
+            totals[key] += n
+        # Rows outside the 24-hour window: a template, or failed with the reason (the one-row job's rules).
+        for outbound_id in one_by_one:
+            send_outbound(outbound_id)
+        totals["one by one"] += len(one_by_one)
+        if claimed < BATCH:
+            break
+    return ", ".join(f"{key} {n}" for key, n in totals.items() if n) or "nothing to send"
+
+
+def _send_batch(services: JobServices) -> tuple[int, dict[str, int], list[int]]:
+    """Claim, send and record one batch; (rows claimed, outcomes, rows left to `send_outbound`)."""
+    settings, channel = services.settings, services.channel
+    counts = {"sent": 0, "failed": 0, "retried": 0}
+    with services.database.engine.connect() as conn:
+        session = Session(bind=conn, expire_on_commit=False)
+        try:
+            rows = outbox.claim_fresh(session, BATCH)
+            if not rows:
+                session.rollback()
+                return 0, counts, []
+            if channel.enforces_session_window:
+                last = outbox.last_inbound_times(session, {row.to_number for row in rows})
+                now = datetime.now(UTC)
+                batch = [
+                    r for r in rows if (at := last.get(r.to_number)) is not None and now - at < messaging.SESSION_WINDOW
+                ]
+            else:
+                batch = rows
+            taken = {row.id for row in batch}
+            messages = [_outgoing(row, messaging.Delivery(body=row.body)) for row in batch]
+            outbox.hold_sends(session, sorted(taken))
+            outbox.mark_sending_many(session, batch)
+            session.commit()  # the claim, before any provider call
+            accepted: list[tuple[int, str, OutboundStatus]] = []
+            refused: list[tuple[int, PermanentSendError]] = []
+            unsent: list[tuple[int, TransientSendError]] = []
+            clock = SendClock(services.redis, *settings.send_throttle, len(messages)) if messages else None
+            for index, message in enumerate(messages):
+                assert clock is not None
+                clock.wait(index)
+                try:
+                    result = channel.send(message)
+                except PermanentSendError as exc:
+                    refused.append((message.outbound_id, exc))
+                    log.warning("outbound %s to %s refused: %s", message.outbound_id, mask_phone(message.to), exc)
+                except TransientSendError as exc:
+                    unsent.append((message.outbound_id, exc))
+                    log.info("outbound %s: %s; retried alone", message.outbound_id, exc)
+                else:
+                    accepted.append((message.outbound_id, result.provider_sid, result.status))
+            outbox.record_sent(session, accepted)
+            for outbound_id, refusal in refused:
+                messaging.fail_outbound_by_id(session, outbound_id, refusal.code, refusal.reason)
+            for outbound_id, trouble in unsent:
+                messaging.note_transient_failure(
+                    session, outbound_id, str(trouble), surely_unsent=not trouble.maybe_sent
+                )
+            outbox.release_sends(session)
+            session.commit()
+        except BaseException:
+            # Never hand a connection holding our advisory locks back to the pool: closing it
+            # releases them, and the rows are left SENDING for the lookup, as a dead job's are.
+            conn.invalidate()
+            raise
+        finally:
+            session.close()
+    for _id, _sid, status in accepted:
+        metrics.message_out(status.value)
+    metrics.message_out("failed", len(refused)) if refused else None
+    for outbound_id, _ in unsent:
+        retry_send_later(services.redis, settings, outbound_id)
+        metrics.message_out("retried")
+    counts.update(sent=len(accepted), failed=len(refused), retried=len(unsent))
+    return len(rows), counts, [row.id for row in rows if row.id not in taken]
+
+
+def retry_send_later(redis: Redis, settings: Settings, outbound_id: int) -> None:
+    """A send the batch could not make: the one-row job, after the first retry interval, with the
+    rest of the intervals as its own retries (what RQ would have done to a one-row job)."""
+    intervals = list(settings.outbound_retry_intervals)
+    if not intervals or intervals[0] <= 0:
+        enqueue_send(redis, settings, outbound_id)
+        return
+    rest = intervals[1:]
+    enqueue_later(
+        redis,
+        send_outbound,
+        outbound_id,
+        delay=timedelta(seconds=intervals[0]),
+        job_id=send_job_id(outbound_id),
+        retry=Retry(max=len(rest), interval=rest) if rest else None,
+        failure_ttl=7 * 86400,
+    )
+
+
+def enqueue_send(redis: Redis, settings: Settings, outbound_id: int) -> bool:
+    """The one-row job for this row, unless it is already waiting or running."""
+    intervals = list(settings.outbound_retry_intervals)
+    retry = Retry(max=len(intervals), interval=intervals) if intervals else None
+    return enqueue_once(redis, send_outbound, outbound_id, job_id=send_job_id(outbound_id), retry=retry)
+
+
+def enqueue_drain(redis: Redis) -> bool:
+    """After a commit that wrote messages: a drain job, unless one is queued and not yet started
+    (that one will see these rows). True if this call queued it."""
+    if not redis.set(DRAIN_FLAG, 1, nx=True, ex=60):  # the expiry: a lost job holds no one back for long
+        return False
+    try:
+        enqueue_fresh(
+            redis,
+            drain_outbox,
+            job_id=f"send-drain-{uuid.uuid4().hex}",
+            retry=DRAIN_RETRY,
+            result_ttl=60,
+            failure_ttl=7 * 86400,
+        )
+    except RedisError:
+        redis.delete(DRAIN_FLAG)
+        raise
+    return True

@@ -14,10 +14,12 @@ from domain.payment_requests import due_for_lookup
 from payments import links
 from workers import effects
 from workers.context import get_services
+from workers.queueing import SWEEP_QUEUE, job
 
 log = logging.getLogger(__name__)
 
 
+@job(SWEEP_QUEUE)
 def check_payment_requests(now: datetime | None = None) -> dict[str, int]:
     """One round: each open request in its own transaction, so one gateway's trouble (or one
     request's) does not hold back the rest. Returns how many ended in each status."""

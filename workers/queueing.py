@@ -1,21 +1,29 @@
-"""Enqueueing with deterministic job ids from business keys, so the same work is never queued twice
-(a webhook retry, a sweep racing the webhook): `inbound-{id}`, `send-{outbound_id}`.
+"""RQ's side of the jobs: the queues, the registry of job functions, and enqueueing with
+deterministic job ids from business keys, so the same work is never queued twice (a webhook retry,
+a sweep racing the webhook): `inbound-{id}`, `send-{outbound_id}`.
+
+A job function is registered where it is defined, `@job(INBOUND_QUEUE)`, and enqueued by the
+function object (`enqueue_once(redis, process_inbound, ...)`), never by a dotted string: RQ stores
+the function's import path, and the registry is what `tests/test_job_registry.py` checks — every
+registered job is importable under the path RQ will store, on a queue a worker listens to, and no
+module outside this one calls RQ's enqueue. The enqueue helpers live beside their jobs
+(workers/inbound.py, outbound.py, orders.py), so no module here imports a job module.
 
 RQ job ids allow only letters, digits, `_` and `-`.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from redis import Redis
-from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
-
-from domain.events import Event, OfferWindowOpened, OfferWindowReady, WinnerSelected
-from thok.config import Settings
 
 INBOUND_QUEUE = "inbound"
 OUTBOUND_QUEUE = "outbound"
@@ -27,7 +35,47 @@ QUEUES = (DECISIONS_QUEUE, OUTBOUND_QUEUE, INBOUND_QUEUE, SWEEP_QUEUE)
 # A processing failure is usually a bug or a database blip: retry a few times, then the sweep
 # marks the message FAILED so it shows on the dashboard instead of looping.
 INBOUND_RETRY = Retry(max=3, interval=[5, 30, 120])
+# Transient database trouble (a restart, a serialization hiccup): try again with backoff.
+DECISION_RETRY = Retry(max=5, interval=[1, 5, 15, 60, 300])
 _DONE = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A registered job: the function, the import path RQ stores for it, and its queue."""
+
+    func: Callable[..., Any]
+    path: str
+    queue: str
+
+
+JOBS: dict[str, JobSpec] = {}  # by import path
+
+
+def job(queue: str) -> Callable[[F], F]:
+    """Register a module-level function as an RQ job on `queue`."""
+    if queue not in QUEUES:
+        raise ValueError(f"no worker listens on queue {queue!r}")
+
+    def register(func: F) -> F:
+        path = f"{func.__module__}.{func.__qualname__}"
+        JOBS[path] = JobSpec(func, path, queue)
+        return func
+
+    return register
+
+
+def spec_of(func: Callable[..., Any]) -> JobSpec:
+    spec = JOBS.get(f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', '')}")
+    if spec is None or spec.func is not func:
+        raise LookupError(f"{func!r} is not a registered job (decorate it with @job(queue))")
+    return spec
+
+
+def queue_of(redis: Redis, func: Callable[..., Any]) -> Queue:
+    return Queue(spec_of(func).queue, connection=redis)
 
 
 def inbound_job_id(inbound_id: int) -> str:
@@ -38,13 +86,16 @@ def send_job_id(outbound_id: int) -> str:
     return f"send-{outbound_id}"
 
 
-def _enqueue_once(queue: Queue, func: str, arg: int, job_id: str, retry: Retry | None) -> bool:
+def enqueue_once(
+    redis: Redis, func: Callable[..., Any], *args: Any, job_id: str, retry: Retry | None = None, **options: Any
+) -> bool:
     """True if queued now; False if a job with this id is already waiting or running.
     A finished or failed job of the same id is replaced: callers only re-enqueue rows whose
     state in PostgreSQL says the work is still to do, and the jobs themselves are idempotent."""
-    options = {"job_id": job_id, "retry": retry, "unique": True, "result_ttl": 600, "failure_ttl": 7 * 86400}
+    queue = queue_of(redis, func)
+    options = {"job_id": job_id, "retry": retry, "unique": True, "result_ttl": 600, "failure_ttl": 7 * 86400} | options
     try:
-        queue.enqueue(func, arg, **options)
+        queue.enqueue(func, *args, **options)
         return True
     except DuplicateJobError:
         pass
@@ -54,76 +105,33 @@ def _enqueue_once(queue: Queue, func: str, arg: int, job_id: str, retry: Retry |
     if status is not None:
         Job.fetch(job_id, connection=queue.connection).delete()
     try:
-        queue.enqueue(func, arg, **options)
+        queue.enqueue(func, *args, **options)
     except DuplicateJobError:  # someone else re-enqueued it in between: fine, it is queued
         return False
     return True
 
 
-def job_status(redis: Redis, job_id: str) -> JobStatus | None:
-    try:
-        return Job.fetch(job_id, connection=redis).get_status(refresh=True)
-    except (NoSuchJobError, InvalidJobOperation):
-        return None
-
-
-def enqueue_inbound(redis: Redis, inbound_id: int) -> bool:
-    return _enqueue_once(
-        Queue(INBOUND_QUEUE, connection=redis),
-        "workers.inbound.process_inbound",
-        inbound_id,
-        inbound_job_id(inbound_id),
-        INBOUND_RETRY,
-    )
-
-
-def requeue_redelivery(redis: Redis, inbound_id: int) -> bool:
-    """A provider's redelivery of a message stored but not processed: queue it unless its job is
-    waiting or running. Redis away: False, and the row waits for the sweep as before."""
-    try:
-        return enqueue_inbound(redis, inbound_id)
-    except RedisError:
-        return False
-
-
-def enqueue_new_inbound(redis: Redis, inbound_id: int) -> None:
-    """The webhook's fast path: only the request whose INSERT created the row gets here, so
-    PostgreSQL already guarantees one job per message and the unique check (a Lua round trip) is
-    skipped; one pipelined round trip instead of several."""
-    queue = Queue(INBOUND_QUEUE, connection=redis)
+def enqueue_fresh(redis: Redis, func: Callable[..., Any], *args: Any, job_id: str, **options: Any) -> None:
+    """One pipelined round trip and no unique check (a Lua round trip): for a caller whose
+    PostgreSQL write already guarantees that this job is queued once (the webhook's INSERT)."""
+    queue = queue_of(redis, func)
     with redis.pipeline() as pipe:
-        queue.enqueue(
-            "workers.inbound.process_inbound",
-            inbound_id,
-            job_id=inbound_job_id(inbound_id),
-            retry=INBOUND_RETRY,
-            result_ttl=600,
-            failure_ttl=7 * 86400,
-            pipeline=pipe,
-        )
+        queue.enqueue(func, *args, job_id=job_id, pipeline=pipe, **options)
         pipe.execute()
 
 
-def enqueue_send(redis: Redis, settings: Settings, outbound_id: int) -> bool:
-    intervals = list(settings.outbound_retry_intervals)
-    retry = Retry(max=len(intervals), interval=intervals) if intervals else None
-    return _enqueue_once(
-        Queue(OUTBOUND_QUEUE, connection=redis),
-        "workers.outbound.send_outbound",
-        outbound_id,
-        send_job_id(outbound_id),
-        retry,
-    )
+def enqueue_unique(redis: Redis, func: Callable[..., Any], *args: Any, job_id: str, **options: Any) -> bool:
+    """Queue unless a job of this id is waiting (periodic jobs: one per interval)."""
+    try:
+        queue_of(redis, func).enqueue(func, *args, job_id=job_id, unique=True, **options)
+        return True
+    except DuplicateJobError:
+        return False
 
 
-# --- the order timers (their jobs are workers/orders.py's; here so that effects need not import it)
-
-# Transient database trouble (a restart, a serialization hiccup): try again with backoff.
-DECISION_RETRY = Retry(max=5, interval=[1, 5, 15, 60, 300])
-
-
-def _enqueue_timer(redis: Redis, func: str, args: tuple[int, ...], job_id: str, at: datetime | None = None) -> None:
-    queue = Queue(DECISIONS_QUEUE, connection=redis)
+def enqueue_timer(redis: Redis, func: Callable[..., Any], *args: Any, job_id: str, at: datetime | None = None) -> None:
+    """A timer on the decisions queue, armed once per job id; due now if `at` is past or None."""
+    queue = queue_of(redis, func)
     options = {"job_id": job_id, "retry": DECISION_RETRY, "unique": True, "result_ttl": 3600, "failure_ttl": 7 * 86400}
     try:
         if at is not None and at > datetime.now(UTC):
@@ -136,24 +144,16 @@ def _enqueue_timer(redis: Redis, func: str, args: tuple[int, ...], job_id: str, 
         pass  # already armed
 
 
-def schedule_event(redis: Redis, event: Event) -> None:
-    if isinstance(event, OfferWindowOpened):
-        _enqueue_timer(
-            redis,
-            "workers.orders.close_offer_window",
-            (event.order_id,),
-            f"close-window-{event.order_id}",
-            event.closes_at,
-        )
-    elif isinstance(event, OfferWindowReady):
-        _enqueue_timer(
-            redis, "workers.orders.close_offer_window", (event.order_id,), f"close-window-early-{event.order_id}"
-        )
-    elif isinstance(event, WinnerSelected):
-        _enqueue_timer(
-            redis,
-            "workers.orders.accept_timeout",
-            (event.order_id, event.offer_id),
-            f"accept-timeout-{event.order_id}-{event.offer_id}",
-            event.accept_deadline,
-        )
+def enqueue_later(
+    redis: Redis, func: Callable[..., Any], *args: Any, delay: timedelta, job_id: str, **options: Any
+) -> None:
+    """Run once after `delay` (RQ's scheduler), e.g. the first retry of a send a batch could not make."""
+    with contextlib.suppress(DuplicateJobError):
+        queue_of(redis, func).enqueue_in(delay, func, *args, job_id=job_id, unique=True, **options)
+
+
+def job_status(redis: Redis, job_id: str) -> JobStatus | None:
+    try:
+        return Job.fetch(job_id, connection=redis).get_status(refresh=True)
+    except (NoSuchJobError, InvalidJobOperation):
+        return None

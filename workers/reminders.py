@@ -14,10 +14,12 @@ from domain.calendar import NEPAL
 from domain.reminders import due_reminders, remind, wholesaler_summaries
 from workers import effects
 from workers.context import get_services
+from workers.queueing import SWEEP_QUEUE, job
 
 log = logging.getLogger(__name__)
 
 
+@job(SWEEP_QUEUE)
 def send_payment_reminders(now: datetime | None = None) -> dict[str, int]:
     services = get_services()
     settings = services.settings
@@ -62,6 +64,7 @@ SUMMARY_WEEKDAY = 6  # Sunday (Python's Monday is 0): the first working day of N
 SUMMARY_HOUR = 9  # Nepal time: after the shop opens
 
 
+@job(SWEEP_QUEUE)
 def send_wholesaler_summaries(now: datetime | None = None) -> int:
     """Wholesalers' weekly summary of what their shops owe them: Sunday from 09:00 Nepal time, on
     with the reminders (REMINDER_AFTER_DAYS). Queued hourly; the week in each notice's key sends it

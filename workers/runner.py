@@ -7,15 +7,19 @@ import threading
 import time
 
 from redis.exceptions import RedisError
-from rq import Queue
-from rq.exceptions import DuplicateJobError, StopRequested
+from rq.exceptions import StopRequested
 
 from thok import runtime
 from thok.config import Settings
 from workers import context
-from workers.metrics import serve_worker_metrics
-from workers.queueing import QUEUES
+from workers.metrics import refresh_gauges, serve_worker_metrics
+from workers.orders import sweep_orders
+from workers.partitions import ensure_partitions_job
+from workers.payments import check_payment_requests
+from workers.queueing import QUEUES, enqueue_unique
+from workers.reminders import send_payment_reminders, send_wholesaler_summaries
 from workers.supervision import ThokWorker, WorkerDuties, quiet_rq_redis_errors
+from workers.sweeps import sweep_messages
 
 log = logging.getLogger(__name__)
 GAUGES_SECONDS = 60
@@ -25,7 +29,7 @@ def enqueue_sweep(settings: Settings, now: float | None = None) -> bool:
     """Queue the message sweep for the current interval. The job id names the interval, so with
     several workers running only one sweep per interval is queued."""
     bucket = int((now or time.time()) // settings.sweep_interval_seconds)
-    queue = Queue("default", connection=runtime.redis_for(settings))
+    redis = runtime.redis_for(settings)
     queued = False
     # Messages (inbound never queued, outbound stuck) and orders (windows and accept deadlines
     # past due): each re-derived from PostgreSQL, so a lost timer or a Redis outage only delays.
@@ -33,35 +37,20 @@ def enqueue_sweep(settings: Settings, now: float | None = None) -> bool:
     # clock: at most once a minute.
     gauges = int((now or time.time()) // max(GAUGES_SECONDS, settings.sweep_interval_seconds))
     for func, name, n in (
-        ("workers.sweeps.sweep_messages", "sweep", bucket),
-        ("workers.orders.sweep_orders", "sweep-orders", bucket),
-        ("workers.metrics.refresh_gauges", "refresh-gauges", gauges),
-        ("workers.payments.check_payment_requests", "payment-lookups", bucket),  # open pay links
+        (sweep_messages, "sweep", bucket),
+        (sweep_orders, "sweep-orders", bucket),
+        (refresh_gauges, "refresh-gauges", gauges),
+        (check_payment_requests, "payment-lookups", bucket),  # open pay links
     ):
-        try:
-            queue.enqueue(func, job_id=f"{name}-{n}", unique=True, result_ttl=3600)
-            queued = True
-        except DuplicateJobError:
-            pass
+        queued |= enqueue_unique(redis, func, job_id=f"{name}-{n}", result_ttl=3600)
     # Next months' ledger partitions, once an hour (idempotent; the default partition catches
     # anything in between, see migration 0003).
     hour = int((now or time.time()) // 3600)
-    try:
-        queue.enqueue("workers.partitions.ensure_partitions_job", job_id=f"ledger-partitions-{hour}", unique=True)
-        queued = True
-    except DuplicateJobError:
-        pass
+    queued |= enqueue_unique(redis, ensure_partitions_job, job_id=f"ledger-partitions-{hour}")
     # Reminders of money due and the wholesalers' weekly summary (off unless REMINDER_AFTER_DAYS
     # is set): once an hour at most.
-    for func, name in (
-        ("workers.reminders.send_payment_reminders", "payment-reminders"),
-        ("workers.reminders.send_wholesaler_summaries", "owed-summaries"),
-    ):
-        try:
-            queue.enqueue(func, job_id=f"{name}-{hour}", unique=True)
-            queued = True
-        except DuplicateJobError:
-            pass
+    queued |= enqueue_unique(redis, send_payment_reminders, job_id=f"payment-reminders-{hour}")
+    queued |= enqueue_unique(redis, send_wholesaler_summaries, job_id=f"owed-summaries-{hour}")
     return queued
 
 

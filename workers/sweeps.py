@@ -20,7 +20,9 @@ from domain import messaging
 from thok import metrics
 from thok.config import Settings
 from workers.context import get_services
-from workers.queueing import enqueue_inbound, enqueue_send, inbound_job_id, job_status
+from workers.inbound import enqueue_inbound
+from workers.outbound import enqueue_send
+from workers.queueing import SWEEP_QUEUE, inbound_job_id, job, job_status
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class SweepResult:
     outbound_enqueued: int
 
 
+@job(SWEEP_QUEUE)
 def sweep_messages(grace: float | None = None) -> SweepResult:
     """`grace` (seconds) overrides every age threshold; tests and `thok` admins pass 0."""
     services = get_services()

@@ -1,0 +1,94 @@
+"""Before a domain call's commit: the notices it recorded, rendered (message catalog, recipient's
+language) into the outbox in the same transaction, so a decision and the messages about it commit
+together. After the commit, `workers.effects.apply` queues the sends and arms the timers.
+
+The recipients' language facts are read for all of a transaction's notices at once (an order's
+invitations go to several wholesalers), and the messages are written in one INSERT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from domain import outbox
+from domain.events import Event, Notice, take_events, take_notices
+from domain.parties import PartyKind
+from handlers import choices
+from handlers.messages import reply_language
+from handlers.notices import notice_body
+from thok.config import Settings
+from workers.context import get_services
+
+
+@dataclass
+class Effects:
+    outbound_ids: list[int] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    number: str
+    lang: str
+    retailer_id: int | None
+    wholesaler_id: int | None
+
+
+def _recipients(session: Session, notices: list[Notice]) -> list[Recipient]:
+    parties = []
+    for notice in notices:
+        kind = PartyKind(notice.to_kind)
+        parties.append((kind, kind.get(session, notice.to_id)))
+    numbers = [party.whatsapp_number for _, party in parties]
+    chose = outbox.chosen_language_numbers(session, numbers)
+    latest = outbox.latest_inbound_texts(session, numbers)
+    found = []
+    for kind, party in parties:
+        saved = party.language.value if party.language is not None else None
+        number = party.whatsapp_number
+        chosen = saved if saved and number in chose else None
+        found.append(
+            Recipient(
+                number,
+                reply_language(chosen, latest.get(number), saved),
+                party.id if kind is PartyKind.RETAILER else None,
+                party.id if kind is PartyKind.WHOLESALER else None,
+            )
+        )
+    return found
+
+
+def _can_pay(settings: Settings | None) -> bool:
+    """A "Pay now" button only where the pay reply exists: a payment gateway is configured. A web
+    process passes its own settings (it has no job context to read them from)."""
+    return bool((settings or get_services().settings).payment_gateways)
+
+
+def render_notices(session: Session, notices: list[Notice], settings: Settings | None = None) -> list[int]:
+    if not notices:
+        return []
+    can_pay = _can_pay(settings)
+    messages = []
+    for notice, to in zip(notices, _recipients(session, notices), strict=True):
+        params = {k: "" if v is None else str(v) for k, v in notice.params.items()}
+        messages.append(
+            outbox.OutboxMessage(
+                to=to.number,
+                body=notice_body(session, notice, to.retailer_id or to.wholesaler_id or notice.to_id, to.lang),
+                idempotency_key=f"notice:{notice.dedupe_key}",
+                kind=notice.kind,
+                order_id=notice.order_id,
+                retailer_id=to.retailer_id,
+                wholesaler_id=to.wholesaler_id,
+                content_variables={str(i + 1): v for i, v in enumerate(params.values())},
+                choices=choices.for_notice(notice.key, to.lang, params.get("ref"), can_pay),
+            )
+        )
+    return outbox.queue_messages(session, messages)
+
+
+def collect(session: Session, settings: Settings | None = None) -> Effects:
+    """Call just before commit; a web process passes its settings (a job uses its context's)."""
+    return Effects(render_notices(session, take_notices(session), settings), take_events(session))
