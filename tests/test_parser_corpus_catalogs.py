@@ -13,14 +13,15 @@ from parsing.parser import INTENTS
 CORPORA = load_catalog_corpus()
 
 
-# Catalog d has no tune part: written in one batch before the parser ran on it, it is the "never
-# seen" check and is held to its own floors.
-NEVER_SEEN = {"d"}
+# Catalogs d and e have no tune part: each written in one batch before the parser ran on it (d before
+# the changes its kinds of mistake led to, e after them), they are the "never seen" check, held to
+# their own floors.
+NEVER_SEEN = {"d", "e"}
 
 
 def test_the_corpus_is_found() -> None:
     # The corpus ships in the repo: not finding it is a broken path, not a reason to skip.
-    assert set(CORPORA) >= {"a", "b", "c", "d"}, sorted(CORPORA)
+    assert set(CORPORA) >= {"a", "b", "c", "d", "e"}, sorted(CORPORA)
 
 
 def _report(split: str, names: set[str] | None = None) -> Report:
@@ -62,12 +63,13 @@ def test_holdout_split_floors() -> None:
 def test_never_seen_catalog_is_all_holdout_and_hand_written() -> None:
     for name in NEVER_SEEN:
         _catalog, rows = CORPORA[name]
-        assert len(rows) >= 300
+        assert len(rows) >= 100
         assert all(r["split"] == "holdout" and r["source"] == "hand" for r in rows)
 
 
 def test_never_seen_floors() -> None:
+    # measured 30 Nov 2026: d+e exact 0.968, intent 0.983, false orders 1.3% (2/156), item precision 0.994
     report = _report("holdout", NEVER_SEEN)
-    assert report.messages >= 300
-    assert report.exact_match >= 0.93 and report.intent_accuracy >= 0.95
-    assert report.false_order_rate <= 0.035 and report.item_precision >= 0.98
+    assert report.messages >= 400
+    assert report.exact_match >= 0.95 and report.intent_accuracy >= 0.97
+    assert report.false_order_rate <= 0.02 and report.item_precision >= 0.98
