@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 from sqlalchemy import create_engine
@@ -54,6 +55,50 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[PgCluster | AutoFailover
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def pair() -> Iterator[PgCluster]:
+    if not (BIN / "pg_basebackup").exists():
+        pytest.skip("PostgreSQL 15 server binaries are not installed")
+    cluster = PgCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_a_commit_returns_only_once_the_standby_has_it(pair: PgCluster) -> None:
+    """Why nothing acknowledged is lost: with the standby's WAL receiver frozen, an autocommit INSERT
+    (the webhook's) waits in SyncRep instead of returning; it returns once the standby has the WAL."""
+    with psycopg.connect(pair.primary_url(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE sync_probe (id int)")
+    standby = psutil.Process(int((pair.standby_dir / "postmaster.pid").read_text().split()[0]))
+    (receiver,) = [p for p in standby.children() if "walreceiver" in " ".join(p.cmdline())]
+    returned = threading.Event()
+
+    def insert() -> None:
+        with psycopg.connect(pair.primary_url(), autocommit=True) as conn:
+            conn.execute("INSERT INTO sync_probe VALUES (1)")
+        returned.set()
+
+    receiver.suspend()
+    try:
+        writer = threading.Thread(target=insert, daemon=True)
+        writer.start()
+        assert not returned.wait(1.5), "the INSERT returned before the standby had its WAL"
+        with psycopg.connect(pair.primary_url(), autocommit=True) as conn:
+            waiting = conn.execute(
+                "SELECT wait_event FROM pg_stat_activity WHERE query LIKE 'INSERT INTO sync_probe%'"
+            ).fetchall()
+        assert waiting == [("SyncRep",)]
+    finally:
+        receiver.resume()
+    assert returned.wait(10), "the INSERT did not return once the standby had the WAL"
+    writer.join(timeout=5)
+    with psycopg.connect(pair.standby_url(), autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM sync_probe").fetchone() == (1,)
 
 
 @pytest.mark.parametrize(
