@@ -3,6 +3,8 @@ a temp dir on free loopback ports, never the machine's shared server.
 
     .venv/bin/python bench/pgcluster.py            # start, print the URLs, run until Ctrl-C
     .venv/bin/python bench/pgcluster.py --durable  # fsync on (slower; the default is fsync off)
+    .venv/bin/python bench/pgcluster.py --measure [--auto-failover [--default-timeouts]]
+                                                   # kill the primary under writes: RPO and RTO
 
 From code (tests/test_failover.py, bench/chaos.py):
 
@@ -18,6 +20,9 @@ a COMMIT (and an autocommit INSERT) returns only once the standby has the WAL on
 acknowledged survives losing the primary. The standby's own `synchronous_standby_names` is empty:
 once promoted it has no standby of its own, and with the primary's setting every commit would wait
 forever for one.
+
+`AutoFailoverCluster` has the same interface with pg_auto_failover (a monitor and two nodes under
+`pg_autoctl run`) doing the promotion; `promote_standby()` then only waits for it.
 
 PostgreSQL refuses to run as root: as root the servers run as the `postgres` OS user (runuser).
 A watchdog (db/embedded.py's) stops both servers when this process ends, even by SIGKILL.
