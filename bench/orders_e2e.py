@@ -1,12 +1,21 @@
 """Orders end to end: placed through the webhook, decided by RQ workers, with pgbench's TPC-B on the
 same PostgreSQL in the same run as the baseline.
 
-    .venv/bin/python bench/orders_e2e.py [--orders 200] [--concurrency 8] [--url postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/orders_e2e.py [--orders 200] [--concurrency 8] [--reply-rate 50]
+        [--reply-seconds 20] [--url postgresql://postgres@127.0.0.1:5432/postgres] [--redis redis://...]
 
-Each simulated retailer sends an order ("1 bora jeera masino"), waits for the summary, and answers
-YES. The offer window is 0 s, so the decision follows at once. Printed: decided orders per second,
-pgbench TPC-B transactions per second, their ratio, and p50/p99 of the time from the retailer's YES
-(stored by the webhook) to the winner's notification leaving through the channel.
+Two phases on one running app, then pgbench's TPC-B on the same server:
+
+1. Orders (closed loop): each simulated retailer sends an order ("1 bora jeera masino"), waits for
+   the summary, and answers YES. The offer window is 0 s, so the decision follows at once. Printed:
+   decided orders per second, PostgreSQL commits per order (pg_stat_database's xact_commit delta,
+   the client's own polls subtracted), CPU ms per order (psutil: gunicorn, the RQ workers, this
+   database's PostgreSQL backends, and Redis's own used_cpu), and p50/p99 of the time from the
+   retailer's YES (stored by the webhook) to the winner's notification leaving through the channel.
+2. Replies (open loop, `--reply-rate` messages/s for `--reply-seconds`): order texts and "hisab"
+   from many retailers at a fixed rate, whatever the replies' speed; printed: p50/p99 from an
+   inbound message's storing to its first reply leaving the outbox (`sent_at`), and the webhook's
+   own p99 as the client saw it. `--reply-rate 0` skips it.
 
 The app runs in dev mode with no Twilio credentials: messages go to the simulator channel, so the
 figures measure Thok, not a network. Everything runs on this machine (2 cores here): the client,
@@ -16,6 +25,7 @@ gunicorn (2 workers), 2 RQ workers, PostgreSQL and Redis share the CPU.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import re
@@ -33,6 +43,11 @@ from urllib.parse import urlencode
 import psycopg
 from sqlalchemy import text
 
+try:  # CPU per order is printed when psutil is there (it is in the test extras' environment)
+    import psutil
+except ImportError:  # pragma: no cover
+    psutil = None
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -45,6 +60,55 @@ from thok.seed import seed_demo  # noqa: E402
 
 PATH = "/webhooks/twilio/whatsapp"
 MESSAGES = ["1 bora jeera masino", "2 kg masoor dal", "1 ctn wai wai", "1 litre dhara tel", "2 kg chini"]
+REPLY_PHONES = 40  # retailers writing in the replies phase (spread, as real traffic is)
+
+
+class CpuMeter:
+    """CPU seconds of the processes that serve the bench: the given process trees (gunicorn, the
+    RQ workers), this database's PostgreSQL backends (the client's own excluded) and Redis (its
+    INFO cpu). PostgreSQL's shared background processes (WAL writer, checkpointer) serve every
+    database on the server and are left out."""
+
+    def __init__(self, roots: list[int], url: str, redis_url: str, exclude: set[int]):
+        self.roots, self.url, self.redis_url, self.exclude = roots, url, redis_url, exclude
+
+    def _processes(self) -> list[psutil.Process]:
+        found: list[psutil.Process] = []
+        for pid in self.roots:
+            try:
+                root = psutil.Process(pid)
+                found += [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                pass
+        with psycopg.connect(self.url, autocommit=True) as db:
+            me = db.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+            for (pid,) in db.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND backend_type = 'client backend'"
+            ):
+                if pid != me and pid not in self.exclude:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        found.append(psutil.Process(pid))
+        return found
+
+    def sample(self) -> dict[str, float]:
+        seconds: dict[str, float] = {}
+        for proc in self._processes():
+            try:
+                times = proc.cpu_times()
+                seconds[f"{proc.pid}:{proc.create_time()}"] = times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        import redis
+
+        info = redis.Redis.from_url(self.redis_url).info("cpu")
+        seconds["redis"] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        return seconds
+
+    @staticmethod
+    def spent(before: dict[str, float], after: dict[str, float]) -> float:
+        """Seconds between two samples; a process born in between counts from zero."""
+        return sum(value - before.get(key, 0.0) for key, value in after.items())
 
 
 def free_port() -> int:
@@ -70,6 +134,8 @@ def pgbench_tps(admin_url: str, seconds: int) -> float:
 
 
 def prepare(admin_url: str, retailers: int) -> tuple[str, list[str]]:
+    """The bench's database: the demo market and `retailers` bench retailers (the first ones order
+    in phase 1, all of them write in phase 2)."""
     name = "thok_bench_orders"
     url = recreate_database(admin_url, name)
     upgrade(url)
@@ -94,9 +160,11 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--pgbench-seconds", type=int, default=15)
+    parser.add_argument("--reply-rate", type=float, default=50, help="messages/s in phase 2 (0: skip it)")
+    parser.add_argument("--reply-seconds", type=float, default=20)
     args = parser.parse_args()
 
-    url, phones = prepare(args.url, args.concurrency)
+    url, phones = prepare(args.url, max(args.concurrency, REPLY_PHONES))
     import redis
 
     redis.Redis.from_url(args.redis).flushdb()
@@ -133,7 +201,12 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise SystemExit("gunicorn did not start") from None
                 time.sleep(0.1)
-        run(url, port, phones, args.orders)
+        meter = CpuMeter([web.pid, *(w.pid for w in workers)], url, args.redis, set()) if psutil else None
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        run(url, port, phones[: args.concurrency], args.orders, meter)
+        if args.reply_rate > 0:
+            replies(url, port, phones, args.reply_rate, args.reply_seconds)
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         for p in [web, *workers]:
             p.terminate()
@@ -147,7 +220,20 @@ def main() -> None:
 RESULT: dict[str, float] = {}
 
 
-def run(url: str, port: int, phones: list[str], orders: int) -> None:
+def post_message(conn: http.client.HTTPConnection, phone: str, body: str, sid: str) -> None:
+    form = urlencode({"MessageSid": sid, "From": f"whatsapp:{phone}", "To": "whatsapp:+14155238886", "Body": body,
+                      "NumMedia": "0"})  # fmt: skip
+    conn.request("POST", PATH, body=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 200, resp.status
+
+
+def quantiles(values: list[float]) -> list[float]:
+    return statistics.quantiles(values, n=100) if len(values) > 1 else [values[0]] * 99
+
+
+def run(url: str, port: int, phones: list[str], orders: int, meter: CpuMeter | None) -> None:
     per_retailer = max(1, orders // len(phones))
     polls = [0]  # the client's own SELECTs commit too; subtracted from the server's count below
     sids = iter(range(10**9))
@@ -156,12 +242,7 @@ def run(url: str, port: int, phones: list[str], orders: int) -> None:
     def post(conn: http.client.HTTPConnection, phone: str, body: str) -> str:
         with lock:
             sid = f"SM{next(sids):08d}{uuid.uuid4().hex[:24]}"
-        form = urlencode({"MessageSid": sid, "From": f"whatsapp:{phone}", "To": "whatsapp:+14155238886", "Body": body,
-                          "NumMedia": "0"})  # fmt: skip
-        conn.request("POST", PATH, body=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
-        resp = conn.getresponse()
-        resp.read()
-        assert resp.status == 200, resp.status
+        post_message(conn, phone, body, sid)
         return sid
 
     def wait_for_reply(db: psycopg.Connection, sid: str, timeout: float = 120) -> str:
@@ -180,9 +261,13 @@ def run(url: str, port: int, phones: list[str], orders: int) -> None:
             time.sleep(0.01)
         raise SystemExit(f"no reply to {sid} within {timeout}s")
 
+    client_pids: set[int] = set()
+
     def retailer(phone: str, index: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         with psycopg.connect(url, autocommit=True) as db:
+            with lock:
+                client_pids.add(db.info.backend_pid)
             for n in range(per_retailer):
                 summary = wait_for_reply(db, post(conn, phone, MESSAGES[(index + n) % len(MESSAGES)]))
                 assert "Reply YES" in summary, summary
@@ -193,6 +278,9 @@ def run(url: str, port: int, phones: list[str], orders: int) -> None:
         commits_before = db.execute(
             "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
         ).fetchone()[0]  # type: ignore[index]
+    if meter is not None:
+        meter.exclude = client_pids
+    cpu_before = meter.sample() if meter is not None else {}
     start = time.perf_counter()
     threads = [threading.Thread(target=retailer, args=(p, i)) for i, p in enumerate(phones)]
     for t in threads:
@@ -216,6 +304,7 @@ def run(url: str, port: int, phones: list[str], orders: int) -> None:
                 raise SystemExit(f"not all orders decided: {row}, told {told}")
             time.sleep(0.05)
         elapsed = time.perf_counter() - start
+        cpu = meter.spent(cpu_before, meter.sample()) if meter is not None else None
         latencies = [
             float(r[0])
             for r in db.execute(
@@ -238,7 +327,7 @@ def run(url: str, port: int, phones: list[str], orders: int) -> None:
         messages = db.execute("SELECT count(*) FROM outbound_messages").fetchone()[0]  # type: ignore[index]
     rate = total / elapsed
     RESULT["rate"] = rate
-    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
+    q = quantiles(latencies)
     print(f"orders: {total} placed and decided ({won} with a winner) in {elapsed:.1f} s by {len(phones)} retailers")
     print(f"end to end: {rate:.1f} orders/s (each: 2 webhook posts, 2 inbound jobs, 1 decision, its sends)")
     commits = commits - polls[0] - 2  # minus the client's polls and its own two counting reads
@@ -247,7 +336,65 @@ def run(url: str, port: int, phones: list[str], orders: int) -> None:
         f"per order: {commits_per_order:.0f} PostgreSQL commits, {messages / total:.1f} WhatsApp messages"
         f" -> {(commits - commits_before) / elapsed:,.0f} commits/s (compare with pgbench's tps below)"
     )
+    if cpu is not None:
+        print(
+            f"CPU: {cpu * 1000 / total:.0f} ms per order (gunicorn, RQ workers, PostgreSQL backends, Redis;"
+            f" {cpu / elapsed:.2f} cores busy)"
+        )
     print(f"YES -> winner notified: p50 {q[49] * 1000:.0f} ms   p99 {q[98] * 1000:.0f} ms   (window 0 s)")
+
+
+def replies(url: str, port: int, phones: list[str], rate: float, seconds: float) -> None:
+    """Open loop: messages at `rate`/s whatever the replies' speed, then inbound -> first reply sent."""
+    count = int(rate * seconds)
+    bodies = [*MESSAGES, "hisab"]
+    senders = 16
+    sids: list[str] = []
+    webhook: list[float] = []
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.5
+
+    def sender(k: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for n in range(k, count, senders):
+            due = start + n / rate
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            sid = f"SMR{n:08d}{uuid.uuid4().hex[:23]}"
+            began = time.perf_counter()
+            post_message(conn, phones[n % len(phones)], bodies[(n // len(phones)) % len(bodies)], sid)
+            with lock:
+                webhook.append(time.perf_counter() - began)
+                sids.append(sid)
+
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent_for = time.perf_counter() - start
+    deadline = time.monotonic() + 300
+    with psycopg.connect(url, autocommit=True) as db:
+        query = """
+            SELECT extract(epoch FROM min(o.sent_at) - i.received_at)
+            FROM inbound_messages i JOIN outbound_messages o ON o.in_reply_to_id = i.id
+            WHERE i.message_sid = ANY(%s) AND o.sent_at IS NOT NULL
+            GROUP BY i.id
+        """
+        while True:
+            latencies = [float(r[0]) for r in db.execute(query, (sids,))]
+            if len(latencies) >= len(sids):
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"replies: only {len(latencies)} of {len(sids)} answered within 300 s")
+            time.sleep(0.2)
+    q, w = quantiles(latencies), quantiles(webhook)
+    print(
+        f"replies: {len(sids)} messages at {len(sids) / sent_for:.1f}/s from {len(phones)} retailers;"
+        f" inbound -> reply sent p50 {q[49] * 1000:.0f} ms  p99 {q[98] * 1000:.0f} ms;"
+        f" webhook p99 {w[98] * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def queue_messages(session: Session, messages: Iterable[OutboxMessage]) -> list[
     if not rows:
         return []
     created = {key: id_ for id_, key in _insert(session, rows)}
-    return [created[row["idempotency_key"]] for row in rows if row["idempotency_key"] in created]
+    return [created.pop(row["idempotency_key"]) for row in rows if row["idempotency_key"] in created]
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
