@@ -4,6 +4,7 @@ reversal of a wrongly booked one (a compensating DEBIT). The posting itself is `
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -14,16 +15,11 @@ from db.models import (
     LedgerEntry,
     LedgerIdempotencyKey,
     PaymentMethod,
-    Retailer,
     RetailerPayment,
-    RetailerWholesalerCredit,
 )
 from domain.amounts import to_amount
-from domain.audit import AdminActor, record_admin_action
-from domain.calendar import NEPAL
-from domain.credit import account_balance
+from domain.credit import Balance, account_balance
 from domain.errors import CreditLimitExceeded, InvalidInput, NotFound
-from domain.events import Notice, notify
 from domain.ledger import NoOpenBalance, already_posted, entry_by_key, lock_account, post_credit, post_debit
 from domain.money import npr
 
@@ -158,9 +154,22 @@ def payment_credit(session: Session, payment_id: int) -> LedgerEntry:
     return entry
 
 
-def reverse_payment(session: Session, payment_id: int, reason: str, actor: AdminActor) -> LedgerEntry:
-    """An admin takes back a wrongly booked payment: a DEBIT for the whole CREDIT, referencing it,
-    to the same wholesaler's balance; audited, and the retailer (and the wholesaler paid) told.
+@dataclass(frozen=True)
+class Reversal:
+    """A booked reversal: the payment, the CREDIT it takes back, the compensating DEBIT, and the
+    shop's account either side of it (for the audit row and the messages, written by the use case)."""
+
+    payment: RetailerPayment
+    credit: LedgerEntry
+    entry: LedgerEntry
+    reason: str
+    before: Balance
+    after: Balance
+
+
+def reverse_payment(session: Session, payment_id: int, reason: str) -> Reversal:
+    """Take back a wrongly booked payment: a DEBIT for the whole CREDIT, referencing it, to the same
+    wholesaler's balance. Who may, the audit row and who is told: `usecases.khata.reverse_payment`.
 
     The ledger keeps both entries. One reversal per payment (its idempotency key): a second is
     refused, not replayed, so a double click cannot look like two corrections. Restoring the debt
@@ -198,48 +207,4 @@ def reverse_payment(session: Session, payment_id: int, reason: str, actor: Admin
             f"restoring NPR {npr(credit.amount)} of debt would exceed {where} (NPR {npr(exc.available)} "
             f"available): raise it by at least NPR {npr(short)} first, then reverse the payment"
         ) from None
-    after = account_balance(session, payment.retailer_id)
-    record_admin_action(
-        session,
-        actor,
-        "payment.reverse",
-        "retailer_payment",
-        payment.id,
-        before={"credit_entry_id": credit.id, "amount": credit.amount, "outstanding": before.net},
-        after={"entry_id": entry.id, "reason": reason, "outstanding": after.net},
-    )
-    method = payment.method.value.replace("_", " ").title()
-    received = f"{payment.received_at.astimezone(NEPAL):%Y-%m-%d}"
-    common = {"amount": npr(credit.amount), "method": method, "date": received}
-    notify(
-        session,
-        Notice(
-            key="payment_reversed",
-            to_kind="retailer",
-            to_id=payment.retailer_id,
-            dedupe_key=f"payment:{payment.id}:reversed",
-            kind="payment_update",
-            params=common | {"outstanding": npr(after.outstanding)},
-        ),
-    )
-    if credit.wholesaler_id is not None:
-        retailer = session.get(Retailer, payment.retailer_id, execution_options={"include_deleted": True})
-        assert retailer is not None
-        owed = session.execute(
-            select(RetailerWholesalerCredit.outstanding).where(
-                RetailerWholesalerCredit.retailer_id == payment.retailer_id,
-                RetailerWholesalerCredit.wholesaler_id == credit.wholesaler_id,
-            )
-        ).scalar_one()
-        notify(
-            session,
-            Notice(
-                key="payment_reversed_wholesaler",
-                to_kind="wholesaler",
-                to_id=credit.wholesaler_id,
-                dedupe_key=f"payment:{payment.id}:reversed:w",
-                kind="payment_update",
-                params=common | {"retailer": retailer.shop_name or retailer.name, "owed": npr(owed)},
-            ),
-        )
-    return entry
+    return Reversal(payment, credit, entry, reason, before, account_balance(session, payment.retailer_id))

@@ -38,13 +38,12 @@ from db.models import (
 )
 from db.partitions import nepal_today
 from db.session import Database
-from domain.audit import AdminActor
 from domain.credit import account_balance, owed_to_wholesaler, set_credit_limit
 from domain.decision import cancel_order
 from domain.errors import InvalidInput
 from domain.events import take_notices
 from domain.integrity import run_checks
-from domain.khata_payments import record_payment, reverse_payment
+from domain.khata_payments import record_payment
 from domain.ledger import NoOpenBalance, post_debit
 from domain.money import npr
 from domain.parties import create_admin, register_retailer, register_wholesaler
@@ -59,6 +58,8 @@ from tests.test_dashboard import admin, app, audit_rows, dash_db, login, post  #
 from tests.test_runtime_role import runtime_role, runtime_url  # noqa: F401
 from thok.config import Settings
 from thok.runtime import redis_for
+from usecases.actor import Actor
+from usecases.khata import reverse_payment
 from workers import context
 
 D = Decimal
@@ -323,8 +324,8 @@ def test_an_admin_reverses_a_payment_once_audited_and_both_parties_told(session:
         recorded_by_wholesaler_id=w["w1"],
     )
     take_notices(session)
-    actor = AdminActor(w["admin"], "10.0.0.7")
-    debit = reverse_payment(session, payment.id, "  booked for the wrong shop ", actor)
+    actor = Actor.admin(w["admin"], ip="10.0.0.7")
+    debit = reverse_payment(session, actor, payment.id, "  booked for the wrong shop ").entry
     assert (debit.entry_type, debit.amount, debit.reverses_entry_id, debit.wholesaler_id) == (
         EntryType.DEBIT,
         D("400"),
@@ -341,9 +342,9 @@ def test_an_admin_reverses_a_payment_once_audited_and_both_parties_told(session:
     told = {(n.key, n.to_kind, n.to_id) for n in take_notices(session)}
     assert told == {("payment_reversed", "retailer", w["r"]), ("payment_reversed_wholesaler", "wholesaler", w["w1"])}
     with pytest.raises(InvalidInput, match="already reversed"):
-        reverse_payment(session, payment.id, "again", actor)
+        reverse_payment(session, actor, payment.id, "again")
     with pytest.raises(InvalidInput, match="say why"):
-        reverse_payment(session, payment.id, "   ", actor)
+        reverse_payment(session, actor, payment.id, "   ")
     assert _entries(session, w["r"]) == 3 and run_checks(session) == []
 
 
@@ -364,13 +365,13 @@ def test_a_reversal_that_would_break_the_limit_is_refused_until_the_limit_is_rai
     post_debit(
         session, retailer_id=w["r"], amount=D("500"), idempotency_key="o2", description="o", wholesaler_id=w["w1"]
     )
-    actor = AdminActor(w["admin"])
+    actor = Actor.admin(w["admin"])
     with pytest.raises(InvalidInput, match="would exceed the credit limit .*raise it by at least NPR 500 first"):
-        reverse_payment(session, payment.id, "cheque bounced", actor)
+        reverse_payment(session, actor, payment.id, "cheque bounced")
     assert _entries(session, w["r"]) == 3 and account_balance(session, w["r"]).outstanding == D("1000")
     assert session.scalar(select(func.count()).select_from(AdminAuditLog)) == 0
     set_credit_limit(session, w["r"], D("1500"))
-    reverse_payment(session, payment.id, "cheque bounced", actor)
+    reverse_payment(session, actor, payment.id, "cheque bounced")
     assert account_balance(session, w["r"]).outstanding == D("1500") and run_checks(session) == []
 
 

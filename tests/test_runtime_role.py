@@ -219,10 +219,11 @@ def test_the_runtime_role_posts_holds_and_reads_through_the_khata_functions(
 
 def test_admin_khata_work_runs_as_the_runtime_role(runtime_url: str, books: dict[str, int]) -> None:
     """What the dashboard does to parties and khatas: register, limits, a payment and its reversal."""
-    from domain.audit import AdminActor
     from domain.credit import set_wholesaler_credit_limit
-    from domain.khata_payments import record_payment, reverse_payment
+    from domain.khata_payments import record_payment
     from domain.parties import create_admin, register_retailer, soft_delete
+    from usecases.actor import Actor
+    from usecases.khata import reverse_payment
 
     r, w = books["retailer"], books["wholesaler"]
     db = Database(runtime_url)
@@ -242,7 +243,7 @@ def test_admin_khata_work_runs_as_the_runtime_role(runtime_url: str, books: dict
                 recorded_by_admin_id=admin.id,
                 wholesaler_id=w,
             )
-            debit = reverse_payment(s, payment.id, "wrong shop", AdminActor(admin.id, ip="127.0.0.1"))
+            debit = reverse_payment(s, Actor.admin(admin.id, ip="127.0.0.1"), payment.id, "wrong shop").entry
             soft_delete(other)
             uow.commit()
         with db.session() as s:

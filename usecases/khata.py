@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from db.models import ActorType, LedgerEntry, PaymentMethod, Retailer, RetailerPayment
 from domain import credit, khata_payments
 from domain.amounts import to_amount
+from domain.calendar import NEPAL
 from domain.credit import Balance, owed_to_wholesaler, wholesaler_label
 from domain.errors import InvalidInput, NotFound
 from domain.events import Notice, notify
@@ -163,17 +164,58 @@ def record_payment(
 def reverse_payment(
     session: Session, actor: Actor, payment_id: int, reason: str, *, retailer_id: int | None = None
 ) -> PaymentReversed:
-    """An admin takes back a wrongly booked payment: a compensating DEBIT. The reversal's own rules,
-    its audit row and its two notices (the retailer, the wholesaler paid) are
-    `khata_payments.reverse_payment`'s. `retailer_id`: the payment must be this shop's (the
-    dashboard's khata page asks about one shop)."""
-    admin = actor.as_admin()  # a reversal is an admin's correction, named in the audit trail
+    """An admin takes back a wrongly booked payment: a compensating DEBIT (the reversal's own rules
+    are `khata_payments.reverse_payment`'s), the audit row, and the retailer and the wholesaler
+    paid told. `retailer_id`: the payment must be this shop's (the dashboard's khata page asks
+    about one shop)."""
+    actor.as_admin()  # a reversal is an admin's correction, named in the admin audit trail
     payment = session.get(RetailerPayment, payment_id)
     if payment is None or (retailer_id is not None and payment.retailer_id != retailer_id):
         what = f"one of retailer #{retailer_id}'s" if retailer_id is not None else "recorded"
         raise NotFound(f"payment #{payment_id} is not {what}")
-    entry = khata_payments.reverse_payment(session, payment_id, reason, admin)
-    return PaymentReversed(entry, credit.account_balance(session, payment.retailer_id))
+    done = khata_payments.reverse_payment(session, payment_id, reason)
+    credit_entry, paid_to = done.credit, done.credit.wholesaler_id
+    audit(
+        session,
+        actor,
+        "payment.reverse",
+        "retailer_payment",
+        payment.id,
+        before={"credit_entry_id": credit_entry.id, "amount": credit_entry.amount, "outstanding": done.before.net},
+        after={"entry_id": done.entry.id, "reason": done.reason, "outstanding": done.after.net},
+        retailer_id=payment.retailer_id,
+    )
+    received = f"{payment.received_at.astimezone(NEPAL):%Y-%m-%d}"
+    common = {"amount": npr(credit_entry.amount), "method": method_label(payment.method), "date": received}
+    notify(
+        session,
+        Notice(
+            key="payment_reversed",
+            to_kind="retailer",
+            to_id=payment.retailer_id,
+            dedupe_key=f"payment:{payment.id}:reversed",
+            kind="payment_update",
+            params=common | {"outstanding": npr(done.after.outstanding)},
+        ),
+    )
+    if paid_to is not None:
+        shop = rows.retailer(session, payment.retailer_id)
+        notify(
+            session,
+            Notice(
+                key="payment_reversed_wholesaler",
+                to_kind="wholesaler",
+                to_id=paid_to,
+                dedupe_key=f"payment:{payment.id}:reversed:w",
+                kind="payment_update",
+                params=common
+                | {
+                    "retailer": shop.shop_name or shop.name,
+                    "owed": npr(owed_to_wholesaler(session, payment.retailer_id, paid_to)),
+                },
+            ),
+        )
+    return PaymentReversed(done.entry, done.after)
 
 
 # --- credit limits -------------------------------------------------------------------------------
