@@ -1,16 +1,18 @@
 """The local chat simulator (demo only): write as a seeded retailer or wholesaler, see Thok answer,
 tap its buttons and lists as on a phone.
 
-Messages go through the real, signed webhook path — store, queue, worker, outbox — exactly as a
-Twilio delivery would; a tapped button or list row is posted as Twilio posts one (ButtonPayload /
-ListId, the title as Body). Only the final hop differs: SimulatorChannel marks the row SENT, this
-page shows it, and "read" comes back through the status webhook when the page has shown it, so the
-ticks are the ones the dashboard sees. Served in dev mode only: in production it would let anyone
-write as any party.
+Messages go through the real, signed webhook path of the provider WHATSAPP_PROVIDER names — store,
+queue, worker, outbox — exactly as a delivery from it would: with Twilio a form (a tapped button or
+list row as ButtonPayload / ListId, the title as Body), with Meta's Cloud API the JSON Meta posts
+(an interactive button_reply / list_reply), signed with the app secret. Only the final hop differs:
+SimulatorChannel marks the row SENT, this page shows it, and "read" comes back through the same
+provider's status webhook when the page has shown it, so the ticks are the ones the dashboard sees.
+Served in dev mode only: in production it would let anyone write as any party.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,9 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy import select
 
+from bot import meta_webhook
 from bot.signature import SIGNATURE_HEADER, sign
+from channels import meta
 from channels.twilio import WHATSAPP_PREFIX, BadRequest, incoming_message
 from db.models import OutboundMessage, OutboundStatus
 from domain import messaging
@@ -61,6 +65,8 @@ def send() -> ResponseReturnValue:
         return jsonify(error=str(exc)), 400
     body = request.form.get("body", "")
     settings = services().settings
+    if settings.whatsapp_provider == "meta":
+        return _send_as_meta(phone, body)
     form = {
         "MessageSid": "SM" + uuid.uuid4().hex,
         "AccountSid": settings.twilio_account_sid or "AC" + "0" * 32,
@@ -123,10 +129,56 @@ def read() -> ResponseReturnValue:
                 OutboundMessage.provider_sid.is_not(None),
             )
         ).all()
+    meta_provider = services().settings.whatsapp_provider == "meta"
     for sid in sids:
         for status in ("delivered", "read"):
-            _post_signed(STATUS_PATH, {"MessageSid": str(sid), "MessageStatus": status})
+            if meta_provider:
+                _post_meta(_meta_payload({"statuses": [{"id": str(sid), "status": status, "recipient_id": phone[1:]}]}))
+            else:
+                _post_signed(STATUS_PATH, {"MessageSid": str(sid), "MessageStatus": status})
     return jsonify(read=len(sids))
+
+
+META_TAPS = {"button": "button_reply", "list": "list_reply"}
+
+
+def _send_as_meta(phone: str, body: str) -> ResponseReturnValue:
+    """The message as Meta's Cloud API posts it: text, or a tapped reply button / list row."""
+    wamid = "wamid.SIM" + uuid.uuid4().hex
+    message: dict[str, Any] = {"from": phone.lstrip("+"), "id": wamid, "timestamp": "0"}
+    tap = META_TAPS.get(request.form.get("tap", ""))
+    if tap is not None:
+        chosen = {"id": request.form.get("payload", ""), "title": body}
+        message |= {"type": "interactive", "interactive": {"type": tap, tap: chosen}}
+    else:
+        message |= {"type": "text", "text": {"body": body}}
+    contacts = [{"profile": {"name": "Simulator"}, "wa_id": phone.lstrip("+")}]
+    # The adapter's own reading, first, so the page can say why a send would be skipped.
+    parsed = meta.incoming(message, contacts)
+    if parsed is None or len(body) > meta.MAX_BODY_CHARS:
+        return jsonify(error="Meta's webhook would skip this message", status=400), 400
+    response = _post_meta(_meta_payload({"contacts": contacts, "messages": [message]}))
+    if response.status_code != 200:
+        return jsonify(error=f"the webhook refused it (HTTP {response.status_code})"), response.status_code
+    return jsonify(status=response.status_code, message_sid=parsed.message.message_sid), 202
+
+
+def _meta_payload(value: dict[str, Any]) -> dict[str, Any]:
+    settings = services().settings
+    metadata = {"display_phone_number": "", "phone_number_id": settings.meta_phone_number_id or "simulator"}
+    change = {"field": "messages", "value": {"messaging_product": "whatsapp", "metadata": metadata, **value}}
+    return {"object": "whatsapp_business_account", "entry": [{"id": "simulator", "changes": [change]}]}
+
+
+def _post_meta(payload: dict[str, Any]) -> Any:
+    settings = services().settings
+    raw = json.dumps(payload, ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json"}
+    if settings.meta_app_secret:  # signed exactly as Meta signs, over the raw body
+        headers[meta.SIGNATURE_HEADER] = meta.sign(raw, settings.meta_app_secret)
+    return current_app.test_client().post(
+        meta_webhook.PATH, data=raw, headers=headers, base_url=request.host_url, environ_base=_client_environ()
+    )
 
 
 def _post_signed(path: str, form: dict[str, str]) -> Any:

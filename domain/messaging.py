@@ -278,13 +278,17 @@ class OutsideSessionWindow(Exception):
     """Free-form text cannot be delivered and no template is configured for this kind."""
 
 
-def choose_delivery(message: OutboundMessage, window_open: bool, template_sid: str | None) -> Delivery:
+def choose_delivery(
+    message: OutboundMessage, window_open: bool, template_sid: str | None, template_setting: str = "TWILIO_TEMPLATE"
+) -> Delivery:
+    """`template_setting`: where the channel in use takes its templates (TWILIO_TEMPLATE, META_TEMPLATE),
+    so a refusal names the setting that would have let the message go."""
     if window_open:
         return Delivery(body=message.body)
     if template_sid is None:
         raise OutsideSessionWindow(
             f"outside the 24-hour window and no template configured for kind {message.kind!r} "
-            f"(set TWILIO_TEMPLATE_{message.kind.upper()})"
+            f"(set {template_setting}_{message.kind.upper()})"
         )
     # A template has its own buttons, if any: the choices stay out of its variables.
     variables = {k: v for k, v in (message.content_variables or {}).items() if k != CHOICES_KEY}

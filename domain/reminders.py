@@ -22,10 +22,13 @@ from domain.events import Notice, notify
 from domain.money import npr
 from domain.statements import statement_rows
 
-NO_TEMPLATE = (
-    "not sent: the shop has not written in the last 24 hours, so WhatsApp allows only an approved "
-    "template, and none is configured for payment reminders (set TWILIO_TEMPLATE_PAYMENT_REMINDER)"
-)
+
+def no_template(template_setting: str) -> str:
+    """Why a reminder was not sent, naming the setting of the channel in use (TWILIO_TEMPLATE, META_TEMPLATE)."""
+    return (
+        "not sent: the shop has not written in the last 24 hours, so WhatsApp allows only an approved "
+        f"template, and none is configured for payment reminders (set {template_setting}_PAYMENT_REMINDER)"
+    )
 
 
 def due_reminders(
@@ -52,14 +55,26 @@ def due_reminders(
     return [rid for rid in candidates if statement_rows(session, rid, since, since)[0].balance > min_amount]
 
 
-def remind(session: Session, retailer_id: int, now: datetime, *, may_send: bool, pay_hint: bool) -> PaymentReminder:
+def remind(
+    session: Session,
+    retailer_id: int,
+    now: datetime,
+    *,
+    may_send: bool,
+    pay_hint: bool,
+    template_setting: str = "TWILIO_TEMPLATE",
+) -> PaymentReminder:
     """Decide one reminder: a notice to the shop (SENT) or, when WhatsApp would refuse it, NOT_SENT
     with the reason. The caller links the SENT row to its outbox row once the notice is rendered.
     Dated by the job's clock (`now`), which the every-N-days rule counts from."""
     owed = account_balance(session, retailer_id).outstanding
     if not may_send:
         row = PaymentReminder(
-            retailer_id=retailer_id, outstanding=owed, status="NOT_SENT", reason=NO_TEMPLATE, created_at=now
+            retailer_id=retailer_id,
+            outstanding=owed,
+            status="NOT_SENT",
+            reason=no_template(template_setting),
+            created_at=now,
         )
     else:
         row = PaymentReminder(retailer_id=retailer_id, outstanding=owed, status="SENT", created_at=now)

@@ -59,8 +59,7 @@ from thok.config import ConfigError, Settings, load_settings
 from thok.runtime import redis_for
 from thok.seed import seed_demo
 from workers import context
-from workers.outbound import send_outbound
-from workers.queueing import enqueue_send
+from workers.outbound import enqueue_send, send_outbound
 
 RETAILER = "+9779841000001"
 TO = "+9779841000002"
@@ -423,6 +422,8 @@ def test_outside_the_window_a_template_or_a_clear_failure(fresh_database, meta_j
     oid = outbox(fresh_database, "New order", key="w1", window=False, kind="offer_request")
     assert send_outbound(oid) == "failed: outside the 24-hour window"  # no META_TEMPLATE_OFFER_REQUEST
     assert fake_graph.requests == []
+    reason = row(fresh_database, oid).error_message or ""
+    assert "META_TEMPLATE_OFFER_REQUEST" in reason and "TWILIO" not in reason  # the setting that would help
     context.configure(meta_jobs.settings.with_overrides(meta_templates=(("offer_request", "thok_offer:ne"),)))
     oid = outbox(fresh_database, "New order", key="w2", window=False, kind="offer_request",
                  content_variables={"1": "TK-1001", "2": "2 bora chamal"})  # fmt: skip
@@ -739,3 +740,25 @@ def test_a_catalog_cart_becomes_a_draft_order_then_the_usual_confirm(
         assert order.retailer_id == suresh_id
         lines = {(line.product.sku, line.quantity) for line in order.items}
     assert lines == {("RICE-JEERA", 2), ("DAL-MASOOR", 5)}
+
+
+def test_a_reminder_that_needs_a_template_names_the_providers_setting(meta_jobs, fresh_database: Database) -> None:
+    """With Meta, the reminder job's NOT_SENT reason names META_TEMPLATE_PAYMENT_REMINDER."""
+    from datetime import UTC, datetime
+
+    from domain.parties import register_retailer
+    from domain.reminders import remind
+
+    assert meta_jobs.channel.template_setting == "META_TEMPLATE"
+    with fresh_database.unit_of_work() as uow:
+        retailer = register_retailer(uow.session, name="Sita", phone=RETAILER, shop_name="Sita Kirana")
+        row_ = remind(
+            uow.session,
+            retailer.id,
+            datetime.now(UTC),
+            may_send=False,
+            pay_hint=False,
+            template_setting=meta_jobs.channel.template_setting,
+        )
+        assert "META_TEMPLATE_PAYMENT_REMINDER" in (row_.reason or "") and "TWILIO" not in (row_.reason or "")
+        uow.rollback()

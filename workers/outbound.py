@@ -137,7 +137,9 @@ def send_outbound(outbound_id: int) -> str:
             return "failed: too many attempts"
         window_open = not channel.enforces_session_window or messaging.within_session_window(uow.session, row.to_number)
         try:
-            delivery = messaging.choose_delivery(row, window_open, settings.template_for(row.kind))
+            delivery = messaging.choose_delivery(
+                row, window_open, settings.template_for(row.kind), channel.template_setting
+            )
         except messaging.OutsideSessionWindow as exc:
             messaging.fail_outbound(uow.session, row, "outside_window", str(exc))
             uow.commit()

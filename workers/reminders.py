@@ -48,6 +48,7 @@ def send_payment_reminders(now: datetime | None = None) -> dict[str, int]:
                 now,
                 may_send=window or template is not None,
                 pay_hint=bool(settings.payment_gateways),
+                template_setting=services.channel.template_setting,
             )
             done = effects.collect(uow.session)
             if done.outbound_ids:
