@@ -77,6 +77,7 @@ class Channel(Protocol):
     name: str
     enforces_session_window: bool  # WhatsApp's 24-hour rule
     template_setting: str  # where an approved template for a kind is configured, for the failure text
+    max_body_chars: int  # the longest text the provider sends as one message (the outbox splits below it)
 
     def send(self, message: OutgoingMessage) -> SendResult: ...
 

@@ -78,6 +78,7 @@ class MetaChannel:
     name = "meta"
     enforces_session_window = True
     template_setting = "META_TEMPLATE"
+    max_body_chars = TEXT_MAX
 
     def __init__(self, settings: Settings):
         assert settings.meta_configured, "MetaChannel needs META_ACCESS_TOKEN and META_PHONE_NUMBER_ID"

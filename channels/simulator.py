@@ -13,6 +13,7 @@ class SimulatorChannel:
     name = "simulator"
     enforces_session_window = False
     template_setting = "TWILIO_TEMPLATE"  # never needed: no 24-hour window in the simulator
+    max_body_chars = 4096
 
     def send(self, message: OutgoingMessage) -> SendResult:
         return SendResult(f"SIM{message.outbound_id:012d}", OutboundStatus.SENT)

@@ -64,6 +64,7 @@ class TwilioChannel:
     name = "twilio"
     enforces_session_window = True
     template_setting = "TWILIO_TEMPLATE"
+    max_body_chars = 1600  # Twilio refuses a longer WhatsApp body
 
     def __init__(self, settings: Settings, redis: Redis | None = None):
         assert settings.twilio_configured, "TwilioChannel needs TWILIO_ACCOUNT_SID, _AUTH_TOKEN, _WHATSAPP_FROM"

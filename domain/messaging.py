@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session
 from db.models import InboundMessage, InboundStatus, OutboundMessage, OutboundStatus, Retailer, Wholesaler
 from domain.identities import party_by_identity
 
-MAX_BODY_CHARS = 1600  # Twilio refuses longer WhatsApp bodies
+# The outbox splits a long text into parts no channel refuses: the smallest of the channels'
+# max_body_chars (Twilio's 1,600; tests/test_meta_whatsapp.py checks it against every channel).
+MAX_BODY_CHARS = 1600
 SESSION_WINDOW = timedelta(hours=24)
 # Where a queued message keeps its tappable choices ([[id, title], ...]) among its content variables:
 # the channel turns them into buttons or a list, the simulator and the dashboard show them.

@@ -762,3 +762,13 @@ def test_a_reminder_that_needs_a_template_names_the_providers_setting(meta_jobs,
         )
         assert "META_TEMPLATE_PAYMENT_REMINDER" in (row_.reason or "") and "TWILIO" not in (row_.reason or "")
         uow.rollback()
+
+
+def test_the_outbox_splits_below_every_channels_limit(meta_settings: Settings, thok_settings: Settings) -> None:
+    """One number for the split, checked against what each adapter declares (issue 14: a
+    provider's limits live in its adapter)."""
+    from channels.simulator import SimulatorChannel
+
+    channels = [channel_for(meta_settings), channel_for(thok_settings), SimulatorChannel()]
+    assert {c.name for c in channels} == {"meta", "twilio", "simulator"}
+    assert min(c.max_body_chars for c in channels) == messaging.MAX_BODY_CHARS
