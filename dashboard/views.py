@@ -21,6 +21,7 @@ from dashboard.charts import bar_chart
 from dashboard.web import (
     ActionFailed,
     actor,
+    after_commit,
     bp,
     flash_failure,
     form_id,
@@ -44,6 +45,7 @@ from domain.statement_pdf import render_statements
 from domain.statements import StatementRow, month_statement, statement_rows
 from handlers.messages import LANGUAGES, t
 from thok.web import services
+from workers import effects
 from workers.outbound import enqueue_send
 
 STATEMENT_MONTHS = 13  # the khata page's month picker
@@ -339,10 +341,13 @@ def import_prices(party_id: int) -> ResponseReturnValue:
 
 def _import(party_id: int, data: bytes, filename: str) -> Any:
     # CsvImportError is a DomainError; let it through whole so the page can list every bad line.
+    # Otherwise as `perform`: whatever the use case asks to tell goes out with its commit.
     with services().database.unit_of_work() as uow:
         result = actions.import_prices(uow.session, actor(), party_id, data, filename)
+        done = effects.collect(uow.session, services().settings)
         uow.commit()
-        return result
+    after_commit(done)
+    return result
 
 
 @bp.post("/wholesalers/<int:party_id>/catalog/<int:item_id>")
@@ -410,7 +415,11 @@ def record_payment(party_id: int) -> ResponseReturnValue:
             wholesaler_id=form_id("wholesaler_id"),
             notes=form_text("notes"),
         )
-        flash(f"Payment recorded: NPR {npr(entry.amount)}; outstanding now NPR {npr(entry.balance_after)}.", "ok")
+        flash(
+            f"Payment recorded: NPR {npr(entry.amount)}; outstanding now NPR {npr(entry.balance_after)}. "
+            "The shop is told on WhatsApp.",
+            "ok",
+        )
     except ActionFailed as exc:
         flash_failure(exc)
     return _back(url_for("dashboard.khata", party_id=party_id))

@@ -256,7 +256,7 @@ def test_recording_a_payment_tells_the_same_people_and_writes_the_same_audit_fro
         {"amount": "400", "method": "CASH", "wholesaler_id": str(w)},
         follow_redirects=True,
     )
-    assert b"Payment recorded: NPR 400" in done.data
+    assert b"Payment recorded: NPR 400" in done.data and b"The shop is told on WhatsApp." in done.data
     # The CLI.
     out = cli("record-payment", cli_phone, "400", "--method", "cash", "--admin", ADMIN[0], "--wholesaler", w_phone)
     assert "outstanding now NPR 600.00" in out.output
