@@ -153,7 +153,8 @@ _INTENT_SPEC: dict[str, list[str]] = {
         "hudaina", "hunna", "cancel draft", "discard", "wrong", "galat", "not now", "no thanks",
         "dont send", "don't send", "napathaunus", "napathau", "होइन", "हैन", "नाई", "नाइँ", "नाइ", "चाहिँदैन",
         "चाहिदैन", "पर्दैन", "हुँदैन", "हुन्न", "गलत", "नपठाउनुस्", "no no", "bhayo pardaina", "bas bhayo",
-        "pardaina bhayo", "no need", "बस भयो", "naa", "nahh",
+        "pardaina bhayo", "no need", "बस भयो", "naa", "nahh", "changed my mind", "change my mind",
+        "mind changed", "विचार बदलियो",
     ],
     "status": [
         "status", "stat", "staus", "statas", "order status", "track", "tracking", "track order", "where",
@@ -181,7 +182,9 @@ _INTENT_SPEC: dict[str, list[str]] = {
         "जय नेपाल", "kasto chha", "kasto xa", "k xa", "k chha", "ke chha", "ke xa", "ke cha khabar", "k cha khabar",
         "ram ram", "राम राम", "how are you", "how r u", "कस्तो छ",
         "धन्यवाद", "के छ", "सन्चै", "thanks a lot", "thank you so much", "thank u", "many thanks", "tq",
-        "thanks so much", "dhanyabaad", "dhanybad", "धन्यवाद है",
+        "thanks so much", "dhanyabaad", "dhanybad", "धन्यवाद है", "subha din", "shubha din", "शुभ दिन",
+        "subha bihani", "shubha bihani", "शुभ बिहानी", "have a nice day",
+        "shubha ratri", "subha ratri", "शुभ रात्री", "शुभ रात्रि",
     ],
     "lang_en": [
         "english", "eng", "en", "engl", "inglish", "angreji", "angrezi", "अंग्रेजी", "अङ्ग्रेजी", "इङ्लिस",
@@ -358,7 +361,7 @@ COMMON_WORDS: frozenset[str] = _keys(
     bhayo bhaeko thiyo thyo aayo aako gayo paryo parchha garnu garne gareko ramro naramro mausam barsat
     jhari ghar ghama jado garmi dherai thorai ali kasto sanchai khana khanu piunu pinu dinbhar
     bela beluka bihana raati hijo asti parsi aauchhu aaunchhu aaula jaanchhu jaula pasal sahar naya nayaa
-    number nambar mobile phone fon"""
+    number nambar mobile phone fon bhanchhu bhanchu bhanula sorry mistake galti maaf"""
 )
 NEGATION_PREFIXES: tuple[str, ...] = tuple(sorted(_keys("napathau nachahi nachai नपठाउ नचाहि")))
 ALSO_WORDS: frozenset[str] = _keys("pani pni")  # "also" after a product; "water" anywhere else

@@ -230,9 +230,33 @@ def _keyword_intent(keys: list[str], labels: list[str | None], has_ref: bool) ->
     # "ok dai pachi kura garaula", "sahuji lai mero namaste bhannu hai": talk that starts politely
     if meaningful and meaningful[0] in ("confirm", "decline") and unknown_words <= 1:
         return meaningful[0], None
+    # "pardaina, pachi bhanchhu", "good morning, have a nice day", "thank you dai, saman ramro thiyo":
+    # a no or a greeting with only talk after it (no number, nothing asked for)
+    chat_only = _chat_only(keys, labels)
+    if meaningful and meaningful[0] == "decline" and chat_only:
+        return "decline", None
     if meaningful and meaningful[0] == "greeting" and not any(k.isdigit() for k in keys) and unknown_words == 0:
         return "greeting", None
+    if (
+        meaningful
+        and meaningful[0] == "greeting"
+        and chat_only
+        and not _first(keys, lx.ORDER_VERBS, lx.ORDER_VERB_PREFIXES)
+    ):
+        return "greeting", None
     return None
+
+
+def _chat_only(keys: list[str], labels: list[str | None]) -> bool:
+    """No number and no word beyond keywords, talk and everyday words (nothing that could be a product)."""
+    return not any(k.isdigit() for k in keys) and all(
+        lb is not None
+        or k in lx.NOT_PRODUCT_WORDS
+        or k in lx.ORDER_WORDS
+        or k in lx.DRAFT_WORDS
+        or k.startswith(lx.NEGATION_PREFIXES)
+        for k, lb in zip(keys, labels, strict=False)
+    )
 
 
 def _emoji_keys(text: str) -> list[str]:
@@ -550,8 +574,14 @@ def _retailer(
         # "baki saman bholi pathaunu", "baki saman kahile aaucha?": the rest of the goods, not the khata
         rest = [k for k in keys if k not in lx.BAKI_WORDS]
         keyword = _keyword_intent(rest, [lb if lb != "balance" else "filler" for lb in labels], ref is not None)
-    if negation and not lines.found and kset & lx.ORDER_WORDS and not question:
-        return result("decline", "do not send the order")  # "yo order napathaunu"
+    sent_back = (
+        negation is not None
+        and (negation.startswith(lx.NEGATION_PREFIXES) or bool(kset & lx.DRAFT_WORDS))
+        and _chat_only(keys, labels)  # "paneer napathaunu" is about paneer: asked, not the draft dropped
+    )
+    if negation and not lines.found and (kset & lx.ORDER_WORDS or sent_back) and not question:
+        # "yo order napathaunu", "sorry, mistake bhayo, napathaunu", "yo draft chahidaina"
+        return result("decline", "do not send the order")
     if keyword is not None and keyword[0] in ("confirm", "decline", "greeting") and price_word:
         keyword = None  # "rate kati ho?": the "ho" is in a price question, not a yes
     asks = verb is not None

@@ -174,3 +174,25 @@ def test_questions_about_a_measure_are_not_price(text: str) -> None:
 @pytest.mark.parametrize("text", ["belcha ko jodi kati?", "belcha 1 ta ko kati?", "thulo size ko rate kati?"])
 def test_price_per_pair_piece_or_size_is_still_a_price(text: str) -> None:
     assert parse(text, CATALOG_2).intent == "price"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("good morning, have a nice day", "greeting"),
+        ("subha din", "greeting"),
+        ("शुभ बिहानी", "greeting"),
+        ("thank you dai, saman ramro thiyo", "greeting"),
+        ("pardaina, pachi bhanchhu", "decline"),
+        ("sorry, mistake bhayo, napathaunu", "decline"),
+        ("yo draft chahidaina", "decline"),
+        ("i changed my mind", "decline"),
+        ("namaste, belcha 2 ta pathaidinu", "order"),  # a greeting before an order stays an order
+    ],
+)
+def test_greetings_and_declines_with_talk_after_them(text: str, intent: str) -> None:
+    assert parse(text, CATALOG_2).intent == intent
+
+
+def test_an_unknown_product_not_wanted_is_asked_not_the_draft_dropped() -> None:
+    assert parse("paneer napathaunu", CATALOG_2).intent == "unknown"
