@@ -1,5 +1,8 @@
-"""One module per intent. `handle_message` is the single entry the inbound job calls, inside the
-job's unit of work: it takes who wrote and what they wrote, and returns the replies to send."""
+"""One module per intent. `handle_message` (handlers/dispatch.py) is the single entry the inbound job
+calls, inside the job's unit of work: it takes who wrote and what they wrote, turns the parse into a
+typed command (parsing/commands.py), routes it by type to its handler, and returns the replies to
+send. A handler translates: command -> use case (usecases/) -> reply from the catalog; a refusal
+comes back as a domain error's code, which handlers/errors.py renders in the reader's language."""
 
 from __future__ import annotations
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
@@ -38,6 +39,7 @@ from db.models import (
     WholesalerProduct,
 )
 from db.session import Database
+from domain.credit import set_credit_limit
 from domain.errors import DomainError
 from domain.money import digits_for
 from handlers import Sender
@@ -48,6 +50,8 @@ from parsing.parser import INTENTS, Intent
 from tests.browser import support
 from tests.conftest import _create_database, _drop_database, url_with_database
 from tests.test_dashboard import login, post
+from thok import runtime
+from thok.cli import main as cli_main
 from thok.config import Settings
 from workers import effects
 
@@ -61,6 +65,10 @@ def market(pg_admin_url: str, db_prefix: str, template_db: str) -> Iterator[Data
     _create_database(pg_admin_url, name, template=template_db)
     db = Database(url_with_database(pg_admin_url, name))
     support.seed(db)
+    with db.unit_of_work() as uow:  # room for every order the tests here confirm
+        shop = uow.session.scalars(select(Retailer.id).where(Retailer.whatsapp_number == support.RETAILER_PHONE)).one()
+        set_credit_limit(uow.session, shop, Decimal(10_000_000))
+        uow.commit()
     yield db
     db.dispose()
     _drop_database(pg_admin_url, name)
@@ -76,6 +84,28 @@ def admin(app: Flask) -> FlaskClient:
     client = app.test_client()
     assert login(client).status_code == 302
     return client
+
+
+@pytest.fixture
+def thok(market: Database, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
+    """`thok ...` against this module's database, as production runs it (Twilio set: a command that
+    tells someone on WhatsApp refuses to run without a channel)."""
+    monkeypatch.setenv("DATABASE_URL", market.url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-test-token")
+    monkeypatch.setenv("TWILIO_WHATSAPP_FROM", "whatsapp:+14155238886")
+    monkeypatch.delenv("THOK_DEV_MODE", raising=False)
+    runtime.settings.cache_clear()
+
+    def run(*args: str, ok: bool = True) -> Result:
+        result = CliRunner().invoke(cli_main, list(args))
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    yield run
+    runtime.settings.cache_clear()
 
 
 def whatsapp(db: Database, settings: Settings, sender: Sender, text: str) -> str:
@@ -180,6 +210,26 @@ def test_an_admins_cancel_tells_both_parties_that_thok_cancelled_and_why(
     assert transitions(market, order_id)[-1] == ("WHOLESALER_SELECTED", "CANCELLED", "ADMIN")
 
 
+def test_thok_cancel_order_tells_and_audits_as_the_dashboard_does(
+    thok: Callable[..., Result], market: Database, settings: Settings
+) -> None:
+    order_id, ref = support.place_demo_order(market, settings, "confirmed")
+    refused = thok("cancel-order", ref, "--reason", "  ", "--admin", support.ADMIN[0], ok=False)
+    assert refused.exit_code != 0 and "say why the order is cancelled" in refused.output
+    done = thok("cancel-order", ref.lower(), "--reason", "wrong shop", "--admin", support.ADMIN[0])
+    assert f"{ref}: CANCELLED" in done.output
+    notices = told(market, order_id)
+    assert {k for k in notices if k.startswith("cancelled:")} == {f"cancelled:{order_id}:r", f"cancelled:{order_id}:w"}
+    assert all("wrong shop" in notices[k][2] for k in (f"cancelled:{order_id}:r", f"cancelled:{order_id}:w"))
+    [(who, _, before, after)] = audited(market, order_id, "order.cancel")
+    assert who == "ADMIN" and (before["status"], after["status"]) == ("CONFIRMED", "CANCELLED")
+    # Without --admin, the operator at the shell is audited (audit_logs, actor SYSTEM).
+    other, other_ref = support.place_demo_order(market, settings, "open")
+    thok("cancel-order", other_ref, "--reason", "duplicate order")
+    [(who, _, _, _)] = audited(market, other, "order.cancel")
+    assert who == "SYSTEM" and f"cancelled:{other}:r" in told(market, other)
+
+
 def test_a_retailers_cancel_tells_the_wholesaler_the_retailer_cancelled(market: Database, settings: Settings) -> None:
     order_id, ref = support.place_demo_order(market, settings, "selected")
     order = order_row(market, order_id)
@@ -215,8 +265,8 @@ def _fulfilment_record(market: Database, order_id: int) -> tuple[set[str], list[
     return {k.split(":")[0] for k in fulfilment}, steps
 
 
-def test_dispatch_and_deliver_tell_and_audit_the_same_from_whatsapp_and_the_dashboard(
-    admin: FlaskClient, market: Database, settings: Settings
+def test_dispatch_and_deliver_tell_and_audit_the_same_from_whatsapp_the_dashboard_and_thok(
+    admin: FlaskClient, thok: Callable[..., Result], market: Database, settings: Settings
 ) -> None:
     by_chat, ref = support.place_demo_order(market, settings, "confirmed")
     winner = winner_sender(market, by_chat)
@@ -229,9 +279,14 @@ def test_dispatch_and_deliver_tell_and_audit_the_same_from_whatsapp_and_the_dash
     post(admin, f"/dashboard/orders/{by_admin}/advance", {"to": "DISPATCHED"})
     post(admin, f"/dashboard/orders/{by_admin}/advance", {"to": "DELIVERED"})
 
+    by_shell, shell_ref = support.place_demo_order(market, settings, "confirmed")
+    thok("mark-order", shell_ref, "DISPATCHED", "--admin", support.ADMIN[0])
+    assert f"{shell_ref}: DELIVERED" in thok("mark-order", shell_ref, "delivered", "--admin", support.ADMIN[0]).output
+
     expected = ({"dispatched", "delivered"}, [("CONFIRMED", "DISPATCHED"), ("DISPATCHED", "DELIVERED")])
     assert _fulfilment_record(market, by_chat) == expected
     assert _fulfilment_record(market, by_admin) == expected
+    assert _fulfilment_record(market, by_shell) == expected
     assert {who for who, *_ in audited(market, by_chat, "order.mark_dispatched")} == {"WHOLESALER"}
     assert {who for who, *_ in audited(market, by_admin, "order.mark_dispatched")} == {"ADMIN"}
     assert [t[2] for t in transitions(market, by_chat)[-2:]] == ["WHOLESALER", "WHOLESALER"]
