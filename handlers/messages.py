@@ -768,6 +768,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "to_CANCELLED": {"en": "cancelled", "ne": "रद्द"},
     "to_EXPIRED": {"en": "expired", "ne": "म्याद सकिएको"},
     "to_REJECTED": {"en": "rejected", "ne": "अस्वीकार"},
+    "order_withdrawn": {
+        "en": "Order {ref} was cancelled before the offers closed: there is nothing to answer. Thank you!",
+        "ne": "अर्डर {ref} प्रस्ताव समय सकिनुअघि नै रद्द भयो: जवाफ दिनु पर्दैन। धन्यवाद!",
+    },
     # An admin's cancel tells both parties that Thok cancelled, and why (the admin's words).
     "order_cancelled_by_thok": {
         "en": "Thok cancelled your order {ref}: {reason}. Nothing is owed for it; any amount it added to your khata is taken off.",

@@ -228,6 +228,10 @@ def test_thok_cancel_order_tells_and_audits_as_the_dashboard_does(
     thok("cancel-order", other_ref, "--reason", "duplicate order")
     [(who, _, _, _)] = audited(market, other, "order.cancel")
     assert who == "SYSTEM" and f"cancelled:{other}:r" in told(market, other)
+    # Offers were still open: every invited wholesaler hears there is nothing to answer any more.
+    invited = {o.wholesaler_id for o in support.offers_of(market, other)}
+    withdrawn = {k: v for k, v in told(market, other).items() if k.startswith("withdrawn:")}
+    assert {v[1] for v in withdrawn.values()} == invited and all(other_ref in v[2] for v in withdrawn.values())
 
 
 def test_a_retailers_cancel_tells_the_wholesaler_the_retailer_cancelled(market: Database, settings: Settings) -> None:

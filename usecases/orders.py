@@ -9,6 +9,8 @@ Who is told:
 - cancelled by the retailer: the chosen wholesaler, if there is one (the retailer has the reply).
 - cancelled by Thok (an admin, the CLI): the retailer and the chosen wholesaler, that Thok cancelled
   and why.
+- cancelled while offers are open, by anyone: each invited wholesaler who may still answer, that
+  there is nothing to answer any more.
 - dispatched, delivered: the retailer (the wholesaler who sent the command has the reply; an admin
   who marks it sees the order page).
 """
@@ -18,15 +20,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import ActorType, AuditLog, Order, OrderStatus
+from db.models import ActorType, AuditLog, Order, OrderStatus, VendorOffer
 from domain import decision
 from domain.audit import snapshot
 from domain.drafts import Draft, discard_draft
 from domain.errors import InvalidInput, NotFound
 from domain.events import Notice, notify
-from domain.offers import OfferRules, OrderLine
+from domain.offers import OPEN_OFFER, OfferRules, OrderLine
 from domain.offers import place_order as create_order
 from domain.orders import lock_order
 from usecases import rows
@@ -92,9 +95,31 @@ def cancel_order(session: Session, actor: Actor, order_id: int, reason: str | No
     order = lock_order(session, order_id)
     _own(order, actor)
     before = snapshot(order, *ORDER_FIELDS)
+    # Invited wholesalers who may still answer (the chosen one, if any, is told below instead).
+    waiting = [
+        w
+        for w in session.scalars(
+            select(VendorOffer.wholesaler_id).where(
+                VendorOffer.order_id == order.id, VendorOffer.status.in_(OPEN_OFFER)
+            )
+        )
+        if w != order.final_wholesaler_id
+    ]
     decision.cancel_order(
         session, order.id, actor_type=actor.kind, actor_id=actor.id, reason=reason or RETAILER_CANCEL_REASON
     )
+    for wholesaler_id in waiting:
+        notify(
+            session,
+            Notice(
+                "order_withdrawn",
+                "wholesaler",
+                wholesaler_id,
+                f"withdrawn:{order.id}:{wholesaler_id}",
+                order.id,
+                {"ref": order.ref},
+            ),
+        )
     params = {"ref": order.ref, "reason": reason}
     if by_thok:
         notify(
