@@ -125,6 +125,14 @@ ROUTES: dict[str, dict[type[Command], Handler]] = {
 }
 
 
+def _unrouted() -> dict[str, list[str]]:
+    return {role: [c.__name__ for c in cmd.COMMAND_TYPES if c not in routes] for role, routes in ROUTES.items()}
+
+
+if any(_unrouted().values()):  # a command type added without its handler stops the process at start-up
+    raise RuntimeError(f"commands without a handler: {_unrouted()}")
+
+
 def understand(session: Session, sender: Sender, text: str) -> Intent:
     return parse(text, catalog_snapshot(session), role=sender.kind)
 
