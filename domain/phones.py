@@ -22,9 +22,9 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
-        raise InvalidInput(f"{raw!r} is not a phone number") from None
+        raise InvalidInput(f"{raw!r} is not a phone number", code="phone_invalid", number=raw) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput(f"{raw!r} is not a valid phone number")
+        raise InvalidInput(f"{raw!r} is not a valid phone number", code="phone_invalid", number=raw)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -747,6 +747,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{reserved} of {sku} is reserved for orders; the stock cannot be less than that.",
         "ne": "{sku} को {reserved} अर्डरका लागि रोकिएको छ; स्टक त्योभन्दा कम हुन सक्दैन।",
     },
+    "phone_invalid": {
+        "en": "{number} is not a phone number Thok can use. Write the mobile number, e.g. 9841234567.",
+        "ne": "{number} थोकले प्रयोग गर्न मिल्ने फोन नम्बर होइन। मोबाइल नम्बर लेख्नुहोस्, जस्तै: 9841234567।",
+    },
     # An order that cannot make the move asked for: what was tried, and where the order stands.
     "illegal_transition": {
         "en": "Order {ref} cannot be {to} now: it is {state}. STATUS shows your orders.",
