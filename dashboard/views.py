@@ -30,7 +30,7 @@ from dashboard.web import (
     perform_and_flash,
     read,
 )
-from db.models import OrderStatus, PaymentMethod
+from db.models import OrderStatus
 from domain.calendar import NEPAL, BsMonth, admin_when
 from domain.catalog import CsvImportError
 from domain.credit import account_balance
@@ -44,6 +44,7 @@ from domain.statement_csv import write_month_csv, write_statement_csv
 from domain.statement_pdf import render_statements
 from domain.statements import StatementRow, month_statement, statement_rows
 from handlers.messages import LANGUAGES, t
+from parsing.payment_methods import DEFAULT_METHODS
 from thok.web import services
 from workers import effects
 from workers.outbound import enqueue_send
@@ -394,7 +395,7 @@ def khata(party_id: int) -> ResponseReturnValue:
         "dashboard/khata.html",
         kind="retailer",
         kinds="retailers",
-        methods=list(PaymentMethod),
+        methods=[m for m in DEFAULT_METHODS if m.active],
         start=today - timedelta(days=30),
         end=today,
         months=months,

@@ -89,14 +89,6 @@ class EntryType(enum.StrEnum):
     CREDIT = "CREDIT"
 
 
-class PaymentMethod(enum.StrEnum):
-    CASH = "CASH"
-    ESEWA = "ESEWA"
-    KHALTI = "KHALTI"
-    FONEPAY = "FONEPAY"
-    BANK_TRANSFER = "BANK_TRANSFER"
-
-
 class AdminRole(enum.StrEnum):
     ADMIN = "ADMIN"
     VIEWER = "VIEWER"
@@ -105,27 +97,6 @@ class AdminRole(enum.StrEnum):
 class Language(enum.StrEnum):
     EN = "en"
     NE = "ne"
-
-
-class Unit(enum.StrEnum):
-    BORA = "bora"
-    KG = "kg"
-    G = "g"
-    LITRE = "litre"
-    CARTON = "carton"
-    PACKET = "packet"
-    PIECE = "piece"
-    DOZEN = "dozen"
-    TRAY = "tray"
-    CRATE = "crate"
-    CASE = "case"
-    BOX = "box"
-    BOTTLE = "bottle"
-    ML = "ml"  # migration 0010: the unit table's measures
-    QUINTAL = "quintal"
-    PATHI = "pathi"
-    MANA = "mana"
-    DHARNI = "dharni"
 
 
 class InboundStatus(enum.StrEnum):
@@ -157,10 +128,8 @@ ORDER_STATUS = _pg_enum(OrderStatus, "order_status")
 OFFER_STATUS = _pg_enum(OfferStatus, "offer_status")
 RESERVATION_STATUS = _pg_enum(ReservationStatus, "reservation_status")
 ENTRY_TYPE = _pg_enum(EntryType, "ledger_entry_type")
-PAYMENT_METHOD = _pg_enum(PaymentMethod, "payment_method")
 ADMIN_ROLE = _pg_enum(AdminRole, "admin_role")
 LANGUAGE = _pg_enum(Language, "language")
-UNIT = _pg_enum(Unit, "unit")
 INBOUND_STATUS = _pg_enum(InboundStatus, "inbound_status")
 OUTBOUND_STATUS = _pg_enum(OutboundStatus, "outbound_status")
 ACTOR_TYPE = _pg_enum(ActorType, "actor_type")
@@ -169,10 +138,8 @@ ALL_ENUMS = [
     OFFER_STATUS,
     RESERVATION_STATUS,
     ENTRY_TYPE,
-    PAYMENT_METHOD,
     ADMIN_ROLE,
     LANGUAGE,
-    UNIT,
     INBOUND_STATUS,
     OUTBOUND_STATUS,
     ACTOR_TYPE,
@@ -304,11 +271,11 @@ class Product(Timestamped, SoftDelete, Base):
     name: Mapped[str] = mapped_column(String(200))
     name_ne: Mapped[str | None] = mapped_column(String(200))
     aliases: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
-    unit: Mapped[Unit] = mapped_column(UNIT)
+    unit: Mapped[str] = mapped_column(Text, ForeignKey("units.code"), index=True)  # a row of `units`
     category: Mapped[str | None] = mapped_column(String(100))
     # How much one `unit` holds ("Surf Excel (1kg)": 1 kg a packet), so 5 kg of it is 5 packets.
     pack_size: Mapped[Decimal | None] = mapped_column(Quantity)
-    pack_unit: Mapped[Unit | None] = mapped_column(UNIT)
+    pack_unit: Mapped[str | None] = mapped_column(Text, ForeignKey("units.code"), index=True)
 
     __table_args__ = (
         CheckConstraint("sku ~ '^[A-Z0-9][A-Z0-9_-]*$'", name="sku_format"),
@@ -335,6 +302,23 @@ class UnitRow(Base):
         CheckConstraint("(base_code IS NULL) = (factor IS NULL)", name="base_with_factor"),
         CheckConstraint("factor IS NULL OR factor > 0", name="factor_positive"),
         CheckConstraint("code = ANY (spellings)", name="code_is_a_spelling"),
+    )
+
+
+class PaymentMethodRow(Base):
+    """A way a payment reaches a wholesaler, with its labels and spellings (migration 0012); the
+    built-in table, parsing/payment_methods.py, holds the same rows."""
+
+    __tablename__ = "payment_methods"
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    label_en: Mapped[str] = mapped_column(Text)
+    label_ne: Mapped[str] = mapped_column(Text)
+    spellings: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+    __table_args__ = (
+        CheckConstraint("cardinality(spellings) > 0", name="has_a_spelling"),
+        CheckConstraint("code ~ '^[A-Z][A-Z0-9_]*$'", name="code_format"),
     )
 
 
@@ -461,7 +445,7 @@ class OrderItem(Base):
     order_id: Mapped[int] = _fk("orders.id", index=False)
     product_id: Mapped[int] = _fk("products.id")
     quantity: Mapped[Decimal] = mapped_column(Quantity)
-    unit: Mapped[Unit] = mapped_column(UNIT)
+    unit: Mapped[str] = mapped_column(Text, ForeignKey("units.code"), index=True)
     estimated_unit_price: Mapped[Decimal | None] = mapped_column(Money)
     raw_text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
@@ -576,7 +560,7 @@ class RetailerPayment(Base):
     retailer_id: Mapped[int] = _fk("retailers.id", index=False)
     wholesaler_id: Mapped[int | None] = _fk("wholesalers.id", nullable=True)
     amount: Mapped[Decimal] = mapped_column(Money)
-    method: Mapped[PaymentMethod] = mapped_column(PAYMENT_METHOD)
+    method: Mapped[str] = mapped_column(Text, ForeignKey("payment_methods.code"))  # a PaymentMethod
     reference: Mapped[str | None] = mapped_column(String(100))
     notes: Mapped[str | None] = mapped_column(Text)
     recorded_by_admin_id: Mapped[int | None] = _fk("admins.id", nullable=True)

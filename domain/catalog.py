@@ -18,10 +18,10 @@ from sqlalchemy import ColumnElement, String, any_, bindparam, func, select, tex
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
-from db.models import Product, Unit, Wholesaler, WholesalerProduct
+from db.models import Product, Wholesaler, WholesalerProduct
 from domain.errors import DomainError, InvalidInput, NotFound, OutOfRange, TooManyDecimals, decimal_places
 from domain.phones import normalize_phone
-from parsing.units import convert, pack_for, unit_code
+from parsing.units import UNITS, convert, pack_for, unit_code
 
 PRODUCT_COLUMNS = ("sku", "name", "name_ne", "aliases", "unit", "category")
 PRICE_COLUMNS = ("sku", "price", "stock")
@@ -138,8 +138,8 @@ def _product_row(row: dict[str, str]) -> dict[str, Any]:
         raise ValueError("name is longer than 200 characters")
     # any known spelling of a unit, in any script ("bag", "pkt", "बोरा"): the unit table's
     unit = unit_code(row["unit"]) or ""
-    if unit not in {u.value for u in Unit}:
-        known = ", ".join(u.value for u in Unit)
+    if unit not in UNITS:
+        known = ", ".join(UNITS)
         raise ValueError(f"unit {row['unit']!r} is not one of the known units ({known}) or their spellings")
     pack = pack_for(name, unit)
     aliases = [a.strip() for a in row["aliases"].split("|") if a.strip()]
@@ -148,10 +148,10 @@ def _product_row(row: dict[str, str]) -> dict[str, Any]:
         "name": name,
         "name_ne": row["name_ne"] or None,
         "aliases": aliases,
-        "unit": Unit(unit),
+        "unit": unit,
         "category": row["category"][:100] or None,
         "pack_size": pack[0] if pack else None,
-        "pack_unit": Unit(pack[1]) if pack else None,
+        "pack_unit": pack[1] if pack else None,
     }
 
 
@@ -297,7 +297,7 @@ def catalog_entries(session: Session) -> list[tuple[str, str, str | None, tuple[
     rows: Iterable[Any] = session.execute(
         select(Product.sku, Product.name, Product.name_ne, Product.aliases, Product.unit).order_by(Product.sku)
     )
-    return [(r.sku, r.name, r.name_ne, tuple(r.aliases or ()), r.unit.value) for r in rows]
+    return [(r.sku, r.name, r.name_ne, tuple(r.aliases or ()), r.unit) for r in rows]
 
 
 # --- what the conversation needs -------------------------------------------------------------------

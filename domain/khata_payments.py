@@ -14,7 +14,6 @@ from db.models import (
     EntryType,
     LedgerEntry,
     LedgerIdempotencyKey,
-    PaymentMethod,
     RetailerPayment,
 )
 from domain.amounts import to_amount
@@ -22,30 +21,19 @@ from domain.credit import Balance, account_balance
 from domain.errors import CreditLimitExceeded, InvalidInput, NotFound
 from domain.ledger import NoOpenBalance, already_posted, entry_by_key, lock_account, post_credit, post_debit
 from domain.money import npr
-
-METHODS = {
-    "cash": PaymentMethod.CASH,
-    "esewa": PaymentMethod.ESEWA,
-    "khalti": PaymentMethod.KHALTI,
-    "fonepay": PaymentMethod.FONEPAY,
-    "bank": PaymentMethod.BANK_TRANSFER,
-    "bank_transfer": PaymentMethod.BANK_TRANSFER,
-    "bank-transfer": PaymentMethod.BANK_TRANSFER,
-}
-
+from parsing.payment_methods import METHODS, active_words, label, method_code
 
 MAX_REFERENCE = 100  # retailer_payments.reference
 MAX_NOTES = 500
 MAX_REASON = 300
 
 
-def payment_method(raw: str | PaymentMethod) -> PaymentMethod:
-    if isinstance(raw, PaymentMethod):
-        return raw
-    method = METHODS.get(raw.strip().lower())
-    if method is None:
-        raise InvalidInput(f"unknown payment method {raw!r}; use cash, esewa, khalti, fonepay or bank")
-    return method
+def payment_method(raw: str) -> str:
+    """The code of an active payment method from any of its spellings ("esewa", "बैंक", "BANK_TRANSFER")."""
+    code = method_code(raw)
+    if code is None or not METHODS[code].active:
+        raise InvalidInput(f"unknown payment method {raw!r}; use {', '.join(active_words())}")
+    return code
 
 
 class ReferenceTooLong(InvalidInput):
@@ -62,7 +50,7 @@ def record_payment(
     *,
     retailer_id: int,
     amount: Decimal,
-    method: PaymentMethod | str,
+    method: str,
     reference: str | None,
     recorded_by_admin_id: int | None = None,
     recorded_by_wholesaler_id: int | None = None,
@@ -88,7 +76,7 @@ def record_payment(
         if wholesaler_id not in (None, recorded_by_wholesaler_id):
             raise NoOpenBalance()
         wholesaler_id = recorded_by_wholesaler_id
-    key = idempotency_key or (f"payment:{method.value}:{reference}" if reference else f"payment:{uuid.uuid4().hex}")
+    key = idempotency_key or (f"payment:{method}:{reference}" if reference else f"payment:{uuid.uuid4().hex}")
     lock_account(session, retailer_id)  # the replay and reference checks run under the lock
     replay = already_posted(session, key, retailer_id, EntryType.CREDIT, value)
     if replay is not None:
@@ -103,10 +91,10 @@ def record_payment(
         ).first()
         if dup is not None:
             raise InvalidInput(
-                f"{method.value} reference {reference} is already recorded (payment #{dup.id}, "
+                f"{label(method)} reference {reference} is already recorded (payment #{dup.id}, "
                 f"NPR {npr(dup.amount)}); check the reference"
             )
-    label = method.value.replace("_", " ").title() + (f" ref {reference}" if reference else "")
+    shown = label(method) + (f" ref {reference}" if reference else "")
     # A refused payment must leave nothing behind: the payment row and its CREDIT go in one
     # savepoint, rolled back when ledger_post refuses (more than is owed).
     with session.begin_nested():
@@ -128,7 +116,7 @@ def record_payment(
             retailer_id=retailer_id,
             amount=value,
             idempotency_key=key,
-            description=f"Payment ({label})",
+            description=f"Payment ({shown})",
             wholesaler_id=wholesaler_id,
             payment_id=payment.id,
         )

@@ -27,7 +27,6 @@ from db.models import (
     OrderStatus,
     Product,
     Retailer,
-    Unit,
     VendorOffer,
 )
 from domain.credit import hold_credit
@@ -150,7 +149,7 @@ def _create(
                 order_id=order.id,
                 product_id=line.product_id,
                 quantity=line.quantity,
-                unit=Unit(units[line.product_id]),
+                unit=units[line.product_id],
                 raw_text=line.raw_text,
             )
         )

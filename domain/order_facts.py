@@ -36,7 +36,7 @@ def items_of(session: Session, order_ids: list[int]) -> dict[int, list[ItemFact]
     )
     found: dict[int, list[ItemFact]] = {order_id: [] for order_id in order_ids}
     for order_id, quantity, unit, name, name_ne, product_id in rows:
-        found[order_id].append(ItemFact(quantity, unit.value, name, name_ne, product_id))
+        found[order_id].append(ItemFact(quantity, unit, name, name_ne, product_id))
     return found
 
 

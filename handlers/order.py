@@ -108,18 +108,18 @@ def add_items(ctx: Context, draft: Draft, items: list[ParsedItem], products: dic
     wanted: list[tuple[Product, Decimal, str]] = []
     for item in items:
         product = products[item.sku]
-        pack = (product.pack_size, product.pack_unit.value) if product.pack_size and product.pack_unit else None
-        written = item.unit or product.unit.value
-        quantity = to_product_unit(item.quantity, written, product.unit.value, pack)
+        pack = (product.pack_size, product.pack_unit) if product.pack_size and product.pack_unit else None
+        written = item.unit or product.unit
+        quantity = to_product_unit(item.quantity, written, product.unit, pack)
         if quantity is None or quantity <= 0:
-            notes.append(ctx.text("unit_mismatch", name=name_for(ctx, product), unit=ctx.unit(product.unit.value)))
+            notes.append(ctx.text("unit_mismatch", name=name_for(ctx, product), unit=ctx.unit(product.unit)))
             continue
-        if written != product.unit.value:  # "5 kg" of a 1 kg packet: say it became 5 packets (issue 16)
+        if written != product.unit:  # "5 kg" of a 1 kg packet: say it became 5 packets (issue 16)
             notes.append(
                 ctx.text(
                     "unit_converted",
                     written=f"{ctx.qty(item.quantity)} {ctx.unit(written)}",
-                    quantity=f"{ctx.qty(quantity)} {ctx.unit(product.unit.value)}",
+                    quantity=f"{ctx.qty(quantity)} {ctx.unit(product.unit)}",
                     name=name_for(ctx, product),
                 )
             )
@@ -130,7 +130,7 @@ def add_items(ctx: Context, draft: Draft, items: list[ParsedItem], products: dic
             notes.append(ctx.text("not_available", name=name_for(ctx, product)))
             continue
         name = name_for(ctx, product)
-        draft.add(DraftLine(product.id, product.sku, name, quantity, product.unit.value, prices[product.id], raw))
+        draft.add(DraftLine(product.id, product.sku, name, quantity, product.unit, prices[product.id], raw))
     return notes
 
 
@@ -149,7 +149,7 @@ def _question(ctx: Context, amb: Ambiguity) -> Question:
             quantity, unit = found[0].quantity, found[0].unit
     known = [sku for sku in amb.candidates if sku in products]
     if unit is not None:
-        fits = {sku for sku in known if to_product_unit(quantity, unit, products[sku].unit.value) is not None}
+        fits = {sku for sku in known if to_product_unit(quantity, unit, products[sku].unit) is not None}
         known.sort(key=lambda sku: sku not in fits)  # stable: the parser's order within each group
     return Question(amb.text, tuple(known), quantity, unit)
 

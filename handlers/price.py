@@ -23,7 +23,7 @@ def handle(ctx: Context, command: Price) -> list[Reply]:
         if product is None:
             continue
         name = name_for(ctx, product)
-        unit = ctx.unit(product.unit.value)
+        unit = ctx.unit(product.unit)
         best = found.get(product.id)
         if best is None:
             lines.append(ctx.text("price_line_none", name=name))
@@ -31,5 +31,5 @@ def handle(ctx: Context, command: Price) -> list[Reply]:
             key = "price_line" if best.local else "price_line_elsewhere"
             lines.append(ctx.text(key, name=name, price=ctx.money(best.price), unit=unit))
     first = products[command.products[0]] if command.products[0] in products else next(iter(products.values()))
-    example = f"{ctx.qty(2)} {ctx.unit(first.unit.value)} {name_for(ctx, first)}"
+    example = f"{ctx.qty(2)} {ctx.unit(first.unit)} {name_for(ctx, first)}"
     return [ctx.reply("price_reply", lines="\n".join(lines), example=example)]

@@ -17,7 +17,7 @@ def handle(ctx: Context, command: Reorder) -> list[Reply]:
     last = last_delivered_order(ctx.session, ctx.retailer_id)
     if last is None or not last.items:
         return [ctx.reply("reorder_none")]
-    items = [ParsedItem(i.product.sku, i.quantity, i.unit.value, i.raw_text or i.product.name) for i in last.items]
+    items = [ParsedItem(i.product.sku, i.quantity, i.unit, i.raw_text or i.product.name) for i in last.items]
     draft = Draft()  # a repeat starts a new draft: it is the whole order, not lines to add
     notes = [ctx.text("reorder_from", ref=last.ref)]
     notes += add_items(ctx, draft, items, {i.product.sku: i.product for i in last.items})

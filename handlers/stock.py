@@ -20,4 +20,4 @@ def handle(ctx: Context, command: Stock) -> list[Reply]:
     except TooManyDecimals:
         return [ctx.reply("stock_decimals")]
     name = (row.product.name_ne or row.product.name) if ctx.lang == "ne" else row.product.name
-    return [ctx.reply("stock_updated", name=name, quantity=ctx.qty(row.stock), unit=ctx.unit(row.product.unit.value))]
+    return [ctx.reply("stock_updated", name=name, quantity=ctx.qty(row.stock), unit=ctx.unit(row.product.unit))]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+from parsing.payment_methods import METHODS, SPELLINGS
 from parsing.text import phrase_keys, word_key
 from parsing.units import DEFAULT_UNITS
 
@@ -275,16 +276,8 @@ for _days, _words in {
 DAY_WORDS: frozenset[str] = _keys("day days din dina दिन")
 CURRENCY_WORDS: frozenset[str] = _keys("rs rs. npr nrs rupees rupaiya rupiya ru रु रू रुपैयाँ")
 
-PAYMENT_METHODS: dict[str, str] = {}
-for _method, _words in {
-    "cash": "cash nagad nagat कैश नगद क्यास",
-    "esewa": "esewa sewa इसेवा",
-    "khalti": "khalti खल्ती",
-    "fonepay": "fonepay phonepay fonepay qr फोनपे",
-    "bank": "bank banking ips connectips cips transfer cheque check बैंक बैङ्क",
-}.items():
-    for _w in _words.split():
-        PAYMENT_METHODS[word_key(_w)] = _method
+# Payment words -> the method's word ("nagad" -> "cash"), from the payment-method table.
+PAYMENT_METHODS: dict[str, str] = {key: METHODS[code].word for key, code in SPELLINGS.items()}
 REFERENCE_CUES: frozenset[str] = _keys("ref reference txn tx txid trx id transaction")
 
 # --- order or not: the signals read before any product is matched ------------------------------

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from db.models import Product, Retailer, Unit, Wholesaler, WholesalerProduct
+from db.models import Product, Retailer, Wholesaler, WholesalerProduct
 from domain.parties import register_retailer, register_wholesaler
 
 _numbers = itertools.count(1000)
@@ -17,7 +17,7 @@ def phone(prefix: str = "98410") -> str:
     return f"+977{prefix}{next(_numbers):05d}"
 
 
-def product(session: Session, sku: str, name: str | None = None, unit: Unit = Unit.BORA) -> Product:
+def product(session: Session, sku: str, name: str | None = None, unit: str = "bora") -> Product:
     p = Product(sku=sku, name=name or sku.title(), unit=unit, aliases=[])
     session.add(p)
     session.flush()

@@ -232,7 +232,7 @@ def test_stock_and_payment_from_a_wholesaler(demo: Session, settings: Settings) 
     ).first()
     assert row is not None
     reply = say(demo, ram, f"STOCK {row.product.sku} 40", settings)
-    assert reply == f"Stock of {row.product.name} is now 40 {row.product.unit.value}."  # written in English
+    assert reply == f"Stock of {row.product.name} is now 40 {row.product.unit}."  # written in English
     demo.refresh(row)
     assert row.stock == Decimal(40)
     # A payment larger than what is owed is refused, and leaves no payment row behind.

@@ -21,11 +21,12 @@ from werkzeug.serving import make_server
 
 from bot.app import create_app
 from bot.demo_gateway import DEMO_KHALTI_KEY, PREFIX
-from db.models import EntryType, LedgerEntry, PaymentMethod, Retailer, RetailerPayment
+from db.models import EntryType, LedgerEntry, Retailer, RetailerPayment
 from db.session import Database
 from domain.credit import account_balance
 from handlers import Sender
 from handlers.dispatch import handle_message
+from parsing.payment_methods import PaymentMethod
 from tests.browser import support
 from tests.fake_twilio import fake_twilio, run_worker, signed_headers, thok_settings, twilio_form  # noqa: F401
 from thok.config import Settings

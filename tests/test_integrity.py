@@ -18,7 +18,6 @@ from db.models import (
     OrderStatus,
     Product,
     StockReservation,
-    Unit,
     VendorOffer,
     WholesalerProduct,
 )
@@ -41,7 +40,7 @@ def _world(session: Session) -> dict[str, int]:
     w2 = register_wholesaler(session, name="Bikash", phone="9852000501").id
     admin = create_admin(session, "check@thok.local", "a-long-password").id
     set_wholesaler_credit_limit(session, r, w1, D("10000"))
-    product = Product(sku="RICE-25KG", name="Jeera Masino Rice 25kg", unit=Unit.BORA)
+    product = Product(sku="RICE-25KG", name="Jeera Masino Rice 25kg", unit="bora")
     session.add(product)
     session.flush()
     wp = WholesalerProduct(

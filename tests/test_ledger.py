@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from db.models import EntryType, LedgerEntry, PaymentMethod, RetailerPayment
+from db.models import EntryType, LedgerEntry, RetailerPayment
 from db.session import Database
 from domain.credit import account_balance, hold_credit, set_wholesaler_credit_limit
 from domain.errors import CreditLimitExceeded, InvalidInput, NotFound
@@ -26,6 +26,7 @@ from domain.ledger import last_entries, post_credit, post_debit, reverse_entry
 from domain.parties import create_admin, register_retailer, register_wholesaler
 from domain.statement_csv import write_statement_csv
 from domain.statements import statement_rows
+from parsing.payment_methods import PaymentMethod
 
 D = Decimal
 
@@ -155,7 +156,7 @@ def test_payment_creates_exactly_one_credit_and_a_reference_is_booked_once(sessi
         session, retailer_id=r, amount=D("5000"), method="esewa", reference="ES123", recorded_by_admin_id=admin.id
     )
     assert entry.payment_id == pay.id and entry.amount == D("5000") and entry.balance_after == D("3000")
-    assert pay.method is PaymentMethod.ESEWA
+    assert pay.method == PaymentMethod.ESEWA
     # A retried job (same method and reference) gets the same pair back.
     again = record_payment(
         session, retailer_id=r, amount=D("5000"), method="esewa", reference="ES123", recorded_by_admin_id=admin.id

@@ -24,7 +24,6 @@ from db.models import (
     OrderStatus,
     ReservationStatus,
     StockReservation,
-    Unit,
     VendorOffer,
     WholesalerProduct,
 )
@@ -55,7 +54,7 @@ def test_fifty_threads_ordering_the_last_ten_units(db: Database, settings: Setti
     settings = settings.with_overrides(offer_window_seconds=0)
     with db.unit_of_work() as uow:
         s = uow.session
-        product = f.product(s, "EGG-TRAY", unit=Unit.TRAY)
+        product = f.product(s, "EGG-TRAY", unit="tray")
         wholesaler = f.wholesaler(s)
         f.price(s, wholesaler, product, 420, 10)
         shops = [f.retailer(s, f"Shop {i}").id for i in range(50)]

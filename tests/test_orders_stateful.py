@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from sqlalchemy.orm import Session
 
-from db.models import ActorType, Order, OrderStatus, Retailer, Unit
+from db.models import ActorType, Order, OrderStatus, Retailer
 from db.session import Database
 from domain import decision
 from domain.errors import DomainError
@@ -42,7 +42,7 @@ class OrderFlow(RuleBasedStateMachine):
     @initialize()
     def market(self) -> None:
         s = self.s
-        self.products = [f.product(s, sku, unit=Unit.KG) for sku in ("DAL-A", "DAL-B")]
+        self.products = [f.product(s, sku, unit="kg") for sku in ("DAL-A", "DAL-B")]
         self.wholesalers = [f.wholesaler(s, name) for name in ("W1", "W2", "W3")]
         for i, w in enumerate(self.wholesalers):
             for p in self.products:

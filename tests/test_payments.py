@@ -19,12 +19,13 @@ from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import func, select
 
-from db.models import EntryType, LedgerEntry, OutboundMessage, PaymentMethod, PaymentRequest, RetailerPayment
+from db.models import EntryType, LedgerEntry, OutboundMessage, PaymentRequest, RetailerPayment
 from db.session import Database
 from domain.credit import account_balance
 from domain.ledger import post_debit
 from handlers import Sender
 from handlers.dispatch import handle_message
+from parsing.payment_methods import PaymentMethod
 from tests import factories
 from tests.browser import support
 from tests.fake_gateways import ESEWA_KEY, ESEWA_PRODUCT, KHALTI_KEY, FakeEsewa, FakeKhalti

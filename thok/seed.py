@@ -22,7 +22,6 @@ from db.models import (
     Order,
     OrderItem,
     OrderStatus,
-    PaymentMethod,
     Product,
     Retailer,
     StockReservation,
@@ -38,6 +37,7 @@ from domain.events import take_events, take_notices
 from domain.khata_payments import record_payment
 from domain.offers import OrderLine, pass_offer, place_order, submit_offer
 from domain.parties import create_admin, register_retailer, register_wholesaler
+from parsing.payment_methods import PaymentMethod
 from thok.config import Settings
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "db" / "demo"

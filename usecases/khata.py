@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from db.models import ActorType, LedgerEntry, PaymentMethod, Retailer, RetailerPayment
+from db.models import ActorType, LedgerEntry, Retailer, RetailerPayment
 from domain import credit, khata_payments
 from domain.amounts import to_amount
 from domain.calendar import NEPAL
@@ -20,6 +20,7 @@ from domain.credit import Balance, owed_to_wholesaler, wholesaler_label
 from domain.errors import InvalidInput, NotFound
 from domain.events import Notice, notify
 from domain.money import npr
+from parsing.payment_methods import label
 from usecases import rows
 from usecases.actor import Actor, audit
 
@@ -39,9 +40,9 @@ class PaymentReversed:
     balance: Balance
 
 
-def method_label(method: PaymentMethod) -> str:
-    """How a method reads in a message: "Esewa", "Bank Transfer"."""
-    return method.value.replace("_", " ").title()
+def method_label(method: str) -> str:
+    """How a method reads in a message: "Esewa", "Bank Transfer" (the payment-method table's label)."""
+    return label(method)
 
 
 def credit_limit_amount(raw: Decimal | str) -> Decimal:
@@ -69,7 +70,7 @@ def record_payment(
     *,
     retailer_id: int,
     amount: Decimal | str,
-    method: PaymentMethod | str,
+    method: str,
     reference: str | None,
     wholesaler_id: int | None = None,
     notes: str | None = None,
