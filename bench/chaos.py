@@ -49,7 +49,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -80,6 +80,7 @@ ACCOUNT = "AC" + "c" * 32
 SENDER = "whatsapp:+14155238886"
 TARGET = 30.0  # seconds from a fault undone to the backlog cleared (issue 19)
 FAULTS = ("worker_kill", "web_kill", "redis_restart", "pg_restart", "twilio_429", "twilio_500", "twilio_hang")
+FAILOVER = "pg_failover"  # with --cluster; injected once, last
 TEMPLATES = {"offer_request": "HXc0ffer", "order_update": "HXc0update", "payment_update": "HXc0pay"}
 
 # What shops write: English, romanised Nepali, Devanagari (the demo catalog has all of these).
@@ -131,9 +132,12 @@ class Postgres:
         self.data = folder / "pgdata"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
     @property
     def admin_url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return self.url("postgres")
 
     def init(self) -> Postgres:
         self.data.mkdir()
@@ -159,7 +163,7 @@ class Postgres:
         deadline = time.monotonic() + 30
         while True:
             try:
-                psycopg.connect(self.admin_url, connect_timeout=1).close()
+                psycopg.connect(self.url("postgres"), connect_timeout=1).close()
                 return
             except psycopg.OperationalError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -184,6 +188,44 @@ class Postgres:
     def restart_fast(self) -> None:
         self.stop(signal.SIGINT)
         self.start()
+
+
+class ClusterPostgres:
+    """bench/pgcluster.py's primary and synchronous standby: the app connects with the multi-host
+    URL (target_session_attrs=read-write), so after the primary is killed and the standby promoted
+    it finds the new primary by itself. Fast restarts go to the current primary."""
+
+    def __init__(self) -> None:
+        from bench.pgcluster import PgCluster
+
+        self.cluster = PgCluster()
+        self.failed_over = False
+
+    @property
+    def port(self) -> str:
+        return f"{self.cluster.primary_port}+{self.cluster.standby_port}"
+
+    def url(self, database: str) -> str:
+        return self.cluster.url(database)
+
+    def start(self) -> None:
+        self.cluster.start()
+
+    def restart_fast(self) -> None:
+        data = self.cluster.standby_dir if self.failed_over else self.cluster.primary_dir
+        assert self.cluster.root is not None
+        log = self.cluster.root / f"restart-{time.monotonic():.0f}.log"
+        self.cluster._as_server(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-m", "fast", "-w", "restart")
+
+    def fail_over(self, detection: float) -> None:
+        """SIGKILL the primary (its host is gone); `detection` seconds later, promote the standby."""
+        self.cluster.kill_primary()
+        time.sleep(detection)
+        self.cluster.promote_standby()
+        self.failed_over = True
+
+    def stop(self) -> None:
+        self.cluster.stop()
 
 
 class RedisServer:
@@ -523,22 +565,23 @@ class Traffic:
         for t in self.threads + self.wholesaler_threads:
             t.start()
 
-    def finish(self, limit: float = 120.0) -> None:
-        """Retailers stop; wholesalers answer until no order waits for an offer or an ACCEPT (so
-        nothing is decided after the verdict has looked), then stop too."""
+    def finish(self, settled: Callable[[], bool], limit: float = 120.0) -> None:
+        """Retailers stop; wholesalers answer until every message is processed and no order waits
+        for an offer or an ACCEPT (so nothing is decided after the verdict has looked), then stop."""
         self.stop.set()
         for t in self.threads:
             t.join(timeout=self.retry_budget + 20)
+        time.sleep(3.5)  # the retailers' last delayed redeliveries (Timer threads)
         deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
+        calm = 0
+        while time.monotonic() < deadline and calm < 3:  # settled three looks in a row
             rows = self.query("SELECT count(*) FROM orders WHERE status IN ('PENDING_OFFERS', 'WHOLESALER_SELECTED')")
-            if rows and rows[0][0] == 0:
-                break
+            calm = calm + 1 if rows and rows[0][0] == 0 and settled() else 0
             time.sleep(0.5)
         self.closed.set()
         for t in self.wholesaler_threads:
             t.join(timeout=self.retry_budget + 20)
-        time.sleep(3.5)  # the last delayed redeliveries (Timer threads)
+        time.sleep(3.5)  # the wholesalers' last delayed redeliveries
 
 
 # --- faults ---------------------------------------------------------------------------------------
@@ -559,7 +602,9 @@ class Injection:
 
 
 class Chaos:
-    def __init__(self, pg: Postgres, redis: RedisServer, app: App, fake: ChaosTwilio, db_url: str, hold: float):
+    def __init__(
+        self, pg: Postgres | ClusterPostgres, redis: RedisServer, app: App, fake: ChaosTwilio, db_url: str, hold: float
+    ):
         self.pg, self.redis, self.app, self.fake, self.db_url, self.hold = pg, redis, app, fake, db_url, hold
         self.injections: list[Injection] = []
 
@@ -589,6 +634,8 @@ class Chaos:
         if job is None:
             return True
         kind, _, row = job.partition("-")
+        if not row.isdigit():  # a batch (send-drain-...): its rows are in the backlog's count
+            return True
         sql = {
             "inbound": "SELECT status::text NOT IN ('PENDING', 'QUEUED') FROM inbound_messages WHERE id = %s",
             "send": "SELECT status::text NOT IN ('PENDING', 'SENDING') FROM outbound_messages WHERE id = %s",
@@ -666,6 +713,14 @@ class Chaos:
     def pg_restart(self, injection: Injection) -> None:
         self.pg.restart_fast()
 
+    def pg_failover(self, injection: Injection) -> None:
+        """The primary's host lost (SIGKILL), the standby promoted a second later. Once per run:
+        the promoted standby has no standby of its own."""
+        if not isinstance(self.pg, ClusterPostgres) or self.pg.failed_over:
+            injection.note = "skipped: needs --cluster, and happens once"
+            return
+        self.pg.fail_over(detection=1.0)
+
     def _twilio(self, mode: str) -> None:
         self.fake.mode = mode
         time.sleep(self.hold)
@@ -684,7 +739,7 @@ class Chaos:
 # --- setup, verdict, report -----------------------------------------------------------------------
 
 
-def prepare_database(admin_url: str, extra_retailers: int) -> tuple[str, dict[str, str], dict[int, str]]:
+def prepare_database(url_for: Callable[[str], str], extra_retailers: int) -> tuple[str, dict[str, str], dict[int, str]]:
     """A migrated, seeded database; returns its URL, the retailers (phone -> language) and
     wholesalers (id -> phone) who will trade."""
     from sqlalchemy import text
@@ -695,9 +750,9 @@ def prepare_database(admin_url: str, extra_retailers: int) -> tuple[str, dict[st
     from domain.parties import register_retailer
     from thok.seed import RETAILERS, seed_demo
 
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    with psycopg.connect(url_for("postgres"), autocommit=True) as conn:
         conn.execute("CREATE DATABASE thok")
-    url = admin_url.rsplit("/", 1)[0] + "/thok"
+    url = url_for("thok")
     upgrade(url)
     db = Database(url)
     languages = [Language.EN, Language.NE, None]
@@ -840,7 +895,7 @@ def report(traffic: Traffic, chaos: Chaos, v: Verdict, seconds: float, drained: 
 
     lost, stuck = set(v.lost), set(v.stuck_inbound)
     rows: list[tuple[str, int, int, int, int, int, str, str]] = []
-    for fault in FAULTS + ("pg_failover",):
+    for fault in (*FAULTS, FAILOVER):
         runs = [i for i in chaos.injections if i.fault == fault]
         if not runs:
             continue
@@ -909,17 +964,20 @@ START = time.monotonic()
 
 def schedule(args: argparse.Namespace) -> list[tuple[float, str]]:
     """(seconds after traffic starts, fault): every chosen fault in turn, `--every` seconds apart."""
-    faults = [f for f in args.faults.split(",") if f]
-    unknown = set(faults) - set(FAULTS) - {"pg_failover"}
+    faults = [f for f in args.faults.split(",") if f and f != FAILOVER]
+    unknown = set(faults) - set(FAULTS)
     if unknown:
-        raise SystemExit(f"unknown fault(s): {sorted(unknown)}; choose from {', '.join(FAULTS)}")
+        raise SystemExit(f"unknown fault(s): {sorted(unknown)}; choose from {', '.join(FAULTS)}, {FAILOVER}")
     plan: list[tuple[float, str]] = []
     at = args.warmup
+    last = args.seconds - args.every * (1.5 if args.cluster else 0.5)
     for fault in itertools.cycle(faults):
-        if at > args.seconds - args.every / 2 or (args.short and len(plan) == len(faults)):
+        if at > last or (args.short and len(plan) == len(faults)):
             break
         plan.append((at, fault))
         at += args.every
+    if args.cluster:
+        plan.append((at, FAILOVER))
     return plan
 
 
@@ -930,6 +988,13 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=5.0, help="traffic duration (default 5)")
     parser.add_argument("--every", type=float, default=None, help="seconds between injections (default 20; short 9)")
     parser.add_argument("--faults", default=",".join(FAULTS), help="comma-separated, injected in turn")
+    parser.add_argument(
+        "--cluster",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="PostgreSQL as a primary and a synchronous standby (bench/pgcluster.py), and the pg_failover "
+        "fault once at the end (default; --no-cluster: one server)",
+    )
     parser.add_argument("--hold", type=float, default=4.0, help="seconds Redis stays down / Twilio misbehaves")
     parser.add_argument("--retailers", type=int, default=4, help="extra retailers beside the demo's six")
     parser.add_argument("--workers", type=int, default=2, help="`thok worker` processes")
@@ -939,9 +1004,9 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="print the backlog while a fault recovers")
     args = parser.parse_args()
     if args.short:
-        args.every = args.every or 9.0
+        args.every = args.every or 8.0
         args.warmup = 6.0
-        args.seconds = args.warmup + args.every * len(args.faults.split(",")) + 3
+        args.seconds = args.warmup + args.every * (len(args.faults.split(",")) + args.cluster) + 3
     else:
         args.every = args.every or 20.0
         args.warmup = 10.0
@@ -950,7 +1015,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="thok-chaos-"))
     folder.chmod(0o755)  # the postgres user reaches its data dir inside
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup below
-    pg = Postgres(folder)
+    pg: Postgres | ClusterPostgres = ClusterPostgres() if args.cluster else Postgres(folder)
     redis = RedisServer()
     fake = ChaosTwilio(delay=6.0)
     fake.row_of, fake.accepted_at = {}, {}
@@ -959,10 +1024,12 @@ def main() -> int:
     app: App | None = None
     traffic: Traffic | None = None
     try:
-        pg.init().start()
+        if isinstance(pg, Postgres):
+            pg.init()
+        pg.start()
         redis.start()
         fake.start()
-        db_url, retailers, wholesalers = prepare_database(pg.admin_url, args.retailers)
+        db_url, retailers, wholesalers = prepare_database(pg.url, args.retailers)
         port = free_port()
         (folder / "metrics").mkdir()
         venv_bin = str(Path(sys.executable).parent)
@@ -1017,7 +1084,7 @@ def main() -> int:
         if wait > 0:
             time.sleep(wait)
         log("traffic stops")
-        traffic.finish()
+        traffic.finish(lambda: chaos.backlog(now_utc()) == (0, 0, 0, 0))
         seconds = time.monotonic() - START
         drained = drain(chaos, 120.0)
         time.sleep(1)
