@@ -255,10 +255,11 @@ for _cmd, _words in {
     "stock": "stock stk stok स्टक मौज्दात",
     "paid": "paid payment received recieved rcvd bhuktani bhuktaani tiryo tiryo bhuktani भुक्तानी तिर्यो पेड",
     "dispatched": "dispatched dispatch dispached sent shipped pathaye pathaiyo pathaeko pathayo niskyo "
-    "nikaleko haliyo halyo loaded pathaidiye pathaidiyeko pathaisake pathaisakeko niklyo पठाइयो पठाएँ पठाए पठायो "
+    "nikaleko haliyo halyo loaded pathaidiye pathaidiyeko pathaisake pathaisakeko niklyo nikalyo nikaliyo "
+    "hidyo hidisakyo hideko load पठाइयो पठाएँ पठाए पठायो निकाल्यो हिँड्यो "
     "निस्कियो पठाइसकें पठाइदिएँ",
     "delivered": "delivered deliverd delivred pugyo pugaye pugayo puryaye puryaiyo puryayo pugaiyo pugayeko "
-    "pugaidiye pugaisake pugaisakeko handed पुर्याइसकें पुर्याइदिएँ "
+    "pugaidiye pugaisake pugaisakeko handed pugisakyo pugisake pugeko पुर्याइसकें पुर्याइदिएँ पुगिसक्यो "
     "पुग्यो पुर्याइयो पुर्‍याइयो पुर्यायो डेलिभर",
 }.items():
     for _w in _words.split():

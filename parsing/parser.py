@@ -396,6 +396,10 @@ def _stock(low: str, original: str, keys: list[str], catalog: Catalog) -> dict[s
     }
 
 
+_DELIVERY_NOUNS = frozenset({"delivery", "delivary", "डेलिभरी"})
+_DONE_WORDS = frozenset({"bhayo", "bhaisakyo", "gariyo", "garyo", "gare", "garisake", "भयो", "भइसक्यो", "गरियो"})
+
+
 def _wholesaler(
     cleaned: str, low: str, keys: list[str], labels: list[str | None], ref: str | None, catalog: Catalog
 ) -> dict[str, Any] | None:
@@ -408,6 +412,11 @@ def _wholesaler(
             continue
         command = c
         break
+    if command in ("dispatched", "delivered") and ref is None and "?" in cleaned:
+        command = None  # "truck hidyo ki?": a question about a truck, not a report of one order
+    kset = set(keys)
+    if command is None and ref is not None and kset & _DELIVERY_NOUNS and kset & _DONE_WORDS:
+        command = "delivered"  # "TK-4K8M ko delivery bhayo"
     meaningful = [lb for lb in labels if lb not in (None, "filler")]
     if command is None and ref is not None:
         if meaningful and meaningful[0] == "confirm":

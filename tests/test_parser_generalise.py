@@ -196,3 +196,20 @@ def test_greetings_and_declines_with_talk_after_them(text: str, intent: str) -> 
 
 def test_an_unknown_product_not_wanted_is_asked_not_the_draft_dropped() -> None:
     assert parse("paneer napathaunu", CATALOG_2).intent == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("TK-7Q2W maal nikalyo", "dispatched"),
+        ("TK-7Q2W bata saman hidyo", "dispatched"),
+        ("TK-7Q2W saman pasal ma pugisakyo", "delivered"),
+        ("TK-7Q2W ko delivery bhayo", "delivered"),
+        ("truck hidyo ki?", "status"),  # a question, not a report on an order
+    ],
+)
+def test_wholesaler_reports_in_sentences(text: str, intent: str) -> None:
+    got = parse(text, CATALOG_2, role="wholesaler")
+    assert got.intent == intent
+    if intent != "status":
+        assert got.order_ref == "TK-7Q2W"
