@@ -335,7 +335,8 @@ REPEAT_WORDS: frozenset[str] = _keys(
 )
 # Cancel said in other words ("the oil order, remove it", "tel ko order hatau").
 REMOVE_WORDS: frozenset[str] = _keys(
-    "remove delete hatau hataunu hataidinu hataidinus hatai hatauna हटाउ हटाउनु हटाइदिनु"
+    "remove delete scrap hatau hataunu hataidinu hataidinus hatai hatauna hataideu hatauna "
+    "kattigarnu katdinu kataidinu हटाउ हटाउनु हटाइदिनु काटिदिनु"
 )
 # Everyday English and Nepali words that fuzzy matching must never read as a product.
 COMMON_WORDS: frozenset[str] = _keys(
