@@ -32,6 +32,7 @@ from db.models import (
     AuditLog,
     OfferStatus,
     Order,
+    OrderStatus,
     OutboundMessage,
     Product,
     Retailer,
@@ -408,6 +409,15 @@ def test_every_domain_error_has_a_code_the_catalog_says_in_both_languages() -> N
         assert not re.search(
             "[A-Za-z]{4,}", re.sub(r"\{\w+\}|[A-Z]{4,}|TK-\w+|HELP|STATUS", "", CATALOG[code]["ne"])
         ), code
+
+
+def test_every_state_a_refusal_can_name_is_in_the_catalog() -> None:
+    """A refusal names the order's state and the move tried (IllegalTransition) or the answer on
+    record (already_answered): each one has its words in both languages."""
+    keys = [f"state_{s.value}" for s in OrderStatus] + [f"to_{s.value}" for s in OrderStatus]
+    keys += [f"offer_{s.value}" for s in OfferStatus]
+    for key in keys:
+        assert {"en", "ne"} <= set(CATALOG.get(key, {})), key
 
 
 def _english_words(text: str, ref: str) -> list[str]:
