@@ -141,12 +141,12 @@ FILLER_PREFIXES: tuple[str, ...] = tuple(
 _INTENT_SPEC: dict[str, list[str]] = {
     "confirm": [
         "yes", "y", "yess", "yesss", "yeah", "yea", "yep", "yup", "ya", "ok", "okay", "okk", "okey", "oki",
-        "k ok", "ho", "hajur", "hunchha", "huncha", "hunxa", "hunchha ni", "thik cha", "thik chha", "thikcha",
+        "k ok", "ho", "hunchha", "huncha", "hunxa", "hunchha ni", "thik cha", "thik chha", "thikcha",
         "thik xa", "theek cha", "thik", "theek", "thick cha", "confirm", "confirmed", "conform", "confrim",
         "confirm garnus", "confirm gara", "sure", "done", "pakka", "la", "la huncha", "la thik cha", "sahi",
         "correct", "right", "go ahead", "proceed", "yes please", "yes confirm", "ok confirm", "agreed",
         "हो", "हुन्छ", "ठिक छ", "ठीक छ", "ठिक", "ठीक", "पक्का", "ल", "ल हुन्छ", "कन्फर्म", "सहि",
-        "ho ho", "hajur ho", "ok done", "haan", "han", "haa", "ha", "हाँ", "हजुर हुन्छ",
+        "ho ho", "hajur ho", "hajur huncha", "hajur thik cha", "ok done", "haan", "han", "haa", "ha", "हाँ", "हजुर हुन्छ",
     ],
     "decline": [
         "no", "n", "nope", "nah", "noo", "nooo", "hoina", "hoena", "hoeina", "haina", "hoinaa", "nai",
@@ -198,7 +198,7 @@ _INTENT_SPEC: dict[str, list[str]] = {
         "mero", "the", "order", "please.", "yo", "तपाईं", "दाइ", "दाई", "दिदी", "सर", "जी", "कृपया",
         "गर्नुहोस्", "गर्नुस्", "मेरो", "अर्डर", "यो", "the order", "is", "me", "now", "again", "sahuji",
         "बहिनी", "भाइ", "please sir", "bro", "brother", "dear", "ni", "hai", "na", "la", "re",
-        "हजुर",  # a polite "yes?" / "sir", not a yes to an order (issue 16)
+        "हजुर", "hajur",  # a polite "yes?" / "sir", not a yes to an order (issue 16)
     ],
 }
 INTENT_PHRASES: dict[str, str] = {}

@@ -396,6 +396,7 @@ def _stock(low: str, original: str, keys: list[str], catalog: Catalog) -> dict[s
     }
 
 
+_SEND_ALL = frozenset({"it", "all", "sabai", "sab", "sabbai", "सबै", "them", "now", "ahile", "aaile"})
 _DELIVERY_NOUNS = frozenset({"delivery", "delivary", "डेलिभरी"})
 _DONE_WORDS = frozenset({"bhayo", "bhaisakyo", "gariyo", "garyo", "gare", "garisake", "भयो", "भइसक्यो", "गरियो"})
 
@@ -657,6 +658,15 @@ def _retailer(
         return _order_intent(lines, ref, script, why)
     if repeat and asks:
         return result("reorder", "repeat word with an ordering word")
+    if (
+        asks
+        and not question
+        and all(
+            k == verb or lb == "filler" or lb == "confirm" or k in _SEND_ALL
+            for k, lb in zip(keys, labels, strict=False)
+        )
+    ):
+        return result("confirm", "asks to send, naming nothing")  # "pathaunus", "हजुर, पठाइदिनुस्", "send it"
     return result("unknown", "no ordering signal")
 
 

@@ -303,7 +303,8 @@ def test_chat_word_brand_only_with_a_quantity(catalog: Catalog) -> None:
 @pytest.mark.parametrize(
     ("text", "intent"),
     [
-        ("yes", "confirm"), ("y", "confirm"), ("ok", "confirm"), ("ho", "confirm"), ("hajur", "confirm"),
+        ("yes", "confirm"), ("y", "confirm"), ("ok", "confirm"), ("ho", "confirm"), ("hajur ho", "confirm"),
+        ("hajur", "unknown"),  # a polite "yes?" is no yes (issue 16)
         ("thik cha", "confirm"), ("हो", "confirm"), ("हुन्छ", "confirm"), ("confirm", "confirm"), ("👍", "confirm"),
         ("no", "decline"), ("n", "decline"), ("hoina", "decline"), ("cancel draft", "decline"),
         ("होइन", "decline"), ("नाई", "decline"),

@@ -213,3 +213,20 @@ def test_wholesaler_reports_in_sentences(text: str, intent: str) -> None:
     assert got.intent == intent
     if intent != "status":
         assert got.order_ref == "TK-7Q2W"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("hajur", "unknown"),  # a polite "yes?" / "sir" in either script is no yes (issue 16)
+        ("hajur?", "unknown"),
+        ("hajur huncha", "confirm"),
+        ("pathaunus", "confirm"),  # asked to send, naming nothing: yes to what waits
+        ("हजुर, पठाइदिनुस्", "confirm"),
+        ("send it", "confirm"),
+        ("pathaunus?", "unknown"),
+        ("paneer pathaunus", "unknown"),  # names something the catalog does not carry: asked
+    ],
+)
+def test_polite_words_and_a_bare_send(text: str, intent: str) -> None:
+    assert parse(text, CATALOG_2).intent == intent
