@@ -103,6 +103,7 @@ class OrderLines:
     loose_words: int = 0  # words that are neither product, quantity, unit nor filler (chat)
     talk: list[str] = field(default_factory=list)  # words of talk outside product names ("bechthe")
     list_lines: int = 0  # lines that carry a product (a written list is an ordering signal)
+    loose: list[str] = field(default_factory=list)  # the unknown words' text, segment by segment
 
     @property
     def found(self) -> bool:
@@ -1058,6 +1059,7 @@ def parse_order(low: str, original: str, cat: Catalog, prep: Prepared | None = N
     # "rato chamal 5 kg, jumla ko": a product named again without a quantity is the same line
     written = {it.sku for it in result.items if it.explicit}
     result.items = [it for it in result.items if it.explicit or it.sku not in written]
+    result.loose = loose_words
     if result.found and loose_words:
         result.unmatched.extend(loose_words)
     return result

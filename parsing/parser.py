@@ -658,6 +658,18 @@ def _retailer(
         return _order_intent(lines, ref, script, why)
     if repeat and asks:
         return result("reorder", "repeat word with an ordering word")
+    money_to = kset & (lx.CURRENCY_WORDS | {"lai", "लाई", "to"})  # "ramesh lai 500 pathaunu": money to someone
+    if (
+        asks
+        and lines.quantity_seen
+        and lines.loose
+        and not (question or talk or complaint or lines.negated or money_to)
+    ):
+        # "pani 5 jar pathaunu" where the catalog has no water: an order of something it does not
+        # carry, named back, not talk
+        unknown = tuple(w for w in lines.loose if any(k not in lx.NOT_PRODUCT_WORDS for k in _word_keys(lower(w))))
+        if unknown:
+            return Intent("order", order_ref=ref, script=script, unmatched=unknown, why=(*why, "not in the catalog"))
     if (
         asks
         and not question

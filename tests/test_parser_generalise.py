@@ -230,3 +230,11 @@ def test_wholesaler_reports_in_sentences(text: str, intent: str) -> None:
 )
 def test_polite_words_and_a_bare_send(text: str, intent: str) -> None:
     assert parse(text, CATALOG_2).intent == intent
+
+
+def test_an_order_of_something_the_catalog_does_not_carry_is_named_back() -> None:
+    got = parse("chappal 5 jodi pathaunu", CATALOG_2)
+    assert got.intent == "order" and not got.items and got.unmatched
+    # ... but money to someone, or a time, is no order
+    assert parse("ramesh lai 500 pathaunu", CATALOG_2).intent != "order"
+    assert parse("bholi 10 baje samma pathaunu hai", CATALOG_2).intent != "order"
