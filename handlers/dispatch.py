@@ -51,7 +51,10 @@ from thok.config import Settings
 log = logging.getLogger(__name__)
 Handler = Callable[[Context, Any], list[Reply]]  # each takes its own command type (ROUTES' key)
 
-DRAFT_INTENTS = frozenset({"order", "choose", "confirm", "decline", "reorder", "change"})  # they ask about the draft
+# The commands that answer (or make) the draft's question; any other forgets that question.
+DRAFT_COMMANDS: frozenset[type[Command]] = frozenset(
+    {cmd.PlaceOrder, cmd.Choose, cmd.Confirm, cmd.Decline, cmd.Reorder, cmd.ChangeDraft}
+)
 WHOLESALER_COMMANDS: frozenset[type[Command]] = frozenset(
     {cmd.Offer, cmd.Accept, cmd.Pass, cmd.Stock, cmd.Paid, cmd.Dispatched, cmd.Delivered}
 )
@@ -155,25 +158,26 @@ def respond(
     intent = understand(session, sender, text)
     lang = reply_language(sender.language, shown or text, sender.default_language)
     ctx = Context(session, sender, settings, lang, text)
-    name = intent.intent
-    if sender.kind == "retailer" and name in ("unknown", "order") and not intent.items and choice_number(text):
+    command = cmd.command_for(intent)
+    retailer = sender.kind == "retailer"
+    if retailer and isinstance(command, cmd.PlaceOrder | cmd.Unknown) and not intent.items and choice_number(text):
         # "2" or "dosro" answers the numbered question about the draft, when there is one.
         draft = load_draft(session, sender.id) if sender.id is not None else None
         if draft is not None and draft.questions:
-            name = "choose"
-    if sender.kind == "retailer" and choices.asks_to_change(text) and _has_draft(session, sender):
-        name = "change"  # the summary's "Change" button (or the word alone): the draft stays
-    elif sender.kind == "retailer" and pay.asks_to_pay(text):
-        name = "pay"  # "pay 5000" / "तिर्नु": paying the khata from the chat (issue 17)
-    elif sender.kind == "retailer" and balance.asks_for_statement(text):
-        name = "balance"  # "बिल पठाउनु": the month's PDF statement (issue 17)
-    elif sender.kind == "retailer" and reminders.choice(text) is not None:
-        name = "reminders"  # STOP / START payment reminders (issue 17)
-    if name == "order" and intent.bad_quantities:
-        name = "bad_quantity"  # a refused quantity is asked back, never ordered (issue 13)
-    command = cmd.command_for(intent, name)
+            command = cmd.Choose()
+    if retailer and choices.asks_to_change(text) and _has_draft(session, sender):
+        command = cmd.ChangeDraft()  # the summary's "Change" button (or the word alone): the draft stays
+    elif retailer and pay.asks_to_pay(text):
+        command = cmd.Pay()  # "pay 5000" / "तिर्नु": paying the khata from the chat (issue 17)
+    elif retailer and balance.asks_for_statement(text):
+        command = cmd.Balance()  # "बिल पठाउनु": the month's PDF statement (issue 17)
+    elif retailer and reminders.choice(text) is not None:
+        command = cmd.Reminders()  # STOP / START payment reminders (issue 17)
+    if isinstance(command, cmd.PlaceOrder) and intent.bad_quantities:
+        command = cmd.RefusedQuantity(intent.bad_quantities)  # asked back, never ordered (issue 13)
+    name = cmd.name_of(command)  # for the message log
     handler = ROUTES.get(sender.kind, SHARED).get(type(command), help.unknown)
-    if sender.kind == "retailer" and name == "unknown":
+    if retailer and isinstance(command, cmd.Unknown):
         # A retailer typing a wholesaler's command deserves better than "did not understand".
         as_wholesaler = parse(text, catalog_snapshot(session), role="wholesaler").intent
         if cmd.NAMES[as_wholesaler] in WHOLESALER_COMMANDS:
@@ -199,7 +203,7 @@ def respond(
         # A reply about a named order belongs to its thread (the dashboard's order page).
         order_id = order_id_for_ref(session, intent.order_ref)
         replies = [r if r.order_id or order_id is None else replace(r, order_id=order_id) for r in replies]
-    if sender.kind == "retailer" and sender.id is not None and name not in DRAFT_INTENTS:
+    if retailer and sender.id is not None and type(command) not in DRAFT_COMMANDS:
         # Another exchange came between the draft's question and the next answer: a later 👍 is
         # not a YES to it.
         forget_question(session, sender.id)
