@@ -5,6 +5,8 @@ it for the lookup at the provider, not for a blind resend."""
 
 from __future__ import annotations
 
+import time
+
 from rq.registry import FinishedJobRegistry
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -44,6 +46,19 @@ def rows(db: Database, ids: list[int]) -> list[OutboundMessage]:
         for r in found:
             s.expunge(r)
         return found
+
+
+def wait_for_no_advisory_locks(db: Database, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    with db.engine.connect() as conn:
+        held = (
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        while conn.exec_driver_sql(held).scalar_one():
+            assert time.monotonic() < deadline, "the dead drain's locks were not released"
+            conn.rollback()
+            time.sleep(0.05)
 
 
 def test_messages_of_a_transaction_are_one_insert_deduplicated_and_split(fresh_database) -> None:
@@ -111,6 +126,7 @@ def test_a_row_a_drain_is_sending_is_not_resumed_by_the_one_row_job(fresh_databa
         assert fake_twilio.requests == []
         conn.invalidate()  # the drain dies before calling the provider; its lock goes with it
         drain.close()
+    wait_for_no_advisory_locks(fresh_database)  # the server ends the dead connection's backend
     # Free and SENDING: the one-row job looks the message up first, finds nothing, sends it once.
     assert send_outbound(oid).startswith("sent:")
     assert [r.method for r in fake_twilio.requests] == ["GET", "POST"]
