@@ -383,7 +383,7 @@ TALK_WORDS: frozenset[str] = _keys(
     bikyo raichha raicha raixa piye khaye khayera sakiyo sakyo kholeko bhijeko bhijyo
     galat poster tansana tasna scheme garaula garaumla karte baat khanu piunu aaunus aaunu
     aaunchhu aaunchu aauchhu aauchu aaula aaunchha lanchhu lanchu launchhu launchu linchhu linchu
-    lijanchhu lijanchu lagchhu gayo liyo liyera afai aafai aaphai banaudai
+    lijanchhu lijanchu lagchhu gayo liyo liyera afai aafai aaphai banaudai pasyo khojeko khojyo sakincha
     थियो भयो आयो आएको बेच्थे बिक्छ रैछ सकियो खोलेको भिजेको भनेको आउँछु लान्छु लिन्छु आफै"""
 )
 # A pack's content asked: "X ko packet ma kati wota aucha?", "kati ko size cha?"

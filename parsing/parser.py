@@ -542,8 +542,13 @@ def _retailer(
     why: list[str] = []
     negation = _first(keys, lx.NEGATION_WORDS, lx.NEGATION_PREFIXES)
     # "pathaunu bhayo" is "you sent" (a past), not "send"
+    # "chahincha hola" is "will be needed, maybe" (a guess), while "pathaidinu hola" is a polite request
     requests = [
-        k for n, k in enumerate(keys) if k != negation and not (n + 1 < len(keys) and keys[n + 1] in lx.TALK_WORDS)
+        k
+        for n, k in enumerate(keys)
+        if k != negation
+        and not (n + 1 < len(keys) and keys[n + 1] in lx.TALK_WORDS)
+        and not (keys[n + 1 : n + 2] in (["hola"], ["होला"]) and k.endswith(("cha", "chha", "xa", "छ")))
     ]
     verb = _first(requests, lx.ORDER_VERBS, lx.ORDER_VERB_PREFIXES)
     question_word = _first(keys, lx.QUESTION_WORDS)

@@ -238,3 +238,16 @@ def test_an_order_of_something_the_catalog_does_not_carry_is_named_back() -> Non
     # ... but money to someone, or a time, is no order
     assert parse("ramesh lai 500 pathaunu", CATALOG_2).intent != "order"
     assert parse("bholi 10 baje samma pathaunu hai", CATALOG_2).intent != "order"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pasal ma chor pasyo, 5 ta belcha lagyo",  # a thief took five: told, not ordered
+        "dashain ma belcha 50 ta sakincha hola",  # a guess about selling out
+        "aaja 3 jana customer le belcha khojeko thiye",
+    ],
+)
+def test_stories_with_a_product_and_a_number_are_not_orders(text: str) -> None:
+    got = parse(text, CATALOG_2)
+    assert got.intent != "order" and not got.items, (text, got)
