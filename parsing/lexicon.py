@@ -395,6 +395,14 @@ PACK_QUESTION_WORDS: frozenset[str] = _keys(
 # A measure named before "kati" ("size kati", "weight kati cha"): asked about the goods, not a price.
 # ("jodi kati?", "coil kati?" ask the price of a pair or a coil.)
 MEASURE_WORDS: frozenset[str] = _keys("size saiz length lambai width chaudai weight wajan taul साइज लम्बाइ तौल")
+# The balance asked in a sentence: all words of one set present ("how much do I have to pay?").
+BALANCE_SENTENCES: tuple[frozenset[str], ...] = tuple(
+    _keys(p)
+    for p in (
+        "how much pay", "how much owe", "kati paisa", "kati tirnu", "bill kati", "mero bill", "total kati",
+        "kati rupaiya", "कति पैसा", "कति तिर्नु", "बिल कति",
+    )
+)  # fmt: skip
 # Status in a sentence: all words of one set present.
 STATUS_SENTENCES: tuple[frozenset[str], ...] = tuple(
     _keys(p)

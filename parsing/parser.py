@@ -617,6 +617,8 @@ def _retailer(
         return Intent(keyword[0], order_ref=ref, language=keyword[1], script=script, why=(*why, "keyword"))
     if any(sentence <= kset for sentence in lx.HELP_SENTENCES):
         return result("help", "asks what Thok can do")
+    if not lines.found and not kset & lx.PRICE_WORDS and any(sentence <= kset for sentence in lx.BALANCE_SENTENCES):
+        return result("balance", "asks what they owe")  # "how much do I have to pay?", "mero bill kati bhayo?"
     if complaint and not (asks and quantity and not question):
         return result("unknown", f"complaint ({complaint!r})")
     pack_question = any(

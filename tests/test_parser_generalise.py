@@ -251,3 +251,16 @@ def test_an_order_of_something_the_catalog_does_not_carry_is_named_back() -> Non
 def test_stories_with_a_product_and_a_number_are_not_orders(text: str) -> None:
     got = parse(text, CATALOG_2)
     assert got.intent != "order" and not got.items, (text, got)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("how much do i have to pay?", "balance"),
+        ("mero bill kati bhayo?", "balance"),
+        ("kati paisa dinu baki cha?", "balance"),
+        ("belcha ko kati paisa?", "price"),  # a product named: its price, not the khata
+    ],
+)
+def test_the_balance_asked_in_a_sentence(text: str, intent: str) -> None:
+    assert parse(text, CATALOG_2).intent == intent
