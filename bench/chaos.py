@@ -52,7 +52,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -649,6 +649,7 @@ class Chaos:
 
     def wait_recovered(self, injection: Injection, limit: float, verbose: bool = False) -> None:
         undone_at = now_utc()
+        injection.note += f" due at undo: {self.backlog(undone_at)}"
         shown = 0.0
         while time.monotonic() - injection.undone < limit:
             left = self.backlog(undone_at)
@@ -998,11 +999,15 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=4.0, help="seconds Redis stays down / Twilio misbehaves")
     parser.add_argument("--retailers", type=int, default=4, help="extra retailers beside the demo's six")
     parser.add_argument("--workers", type=int, default=2, help="`thok worker` processes")
-    parser.add_argument("--pace", type=float, default=1.0, help="think time multiplier (2: half the traffic)")
+    parser.add_argument(
+        "--pace", type=float, default=None, help="think time multiplier, 2: half the traffic (default 1; short 1.5)"
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, pgdata)")
     parser.add_argument("--verbose", action="store_true", help="print the backlog while a fault recovers")
     args = parser.parse_args()
+    if args.pace is None:
+        args.pace = 1.5 if args.short else 1.0
     if args.short:
         args.every = args.every or 8.0
         args.warmup = 6.0
@@ -1069,6 +1074,16 @@ def main() -> int:
         START = time.monotonic()
         traffic.measure_from = START + args.warmup / 2
         traffic.start(retailers, wholesalers)
+        # Every party opens with a greeting: a burst the workers take a while to clear on a loaded
+        # machine. Faults start once what was due two seconds ago is done (at most a minute).
+        time.sleep(args.warmup)
+        settle_by = time.monotonic() + 60
+        while chaos.backlog(now_utc() - timedelta(seconds=2)) != (0, 0, 0, 0) and time.monotonic() < settle_by:
+            time.sleep(0.5)
+        shift = time.monotonic() - START - args.warmup
+        plan = [(at + shift, fault) for at, fault in plan]
+        args.seconds += shift
+        log(f"steady after {args.warmup + shift:.1f} s; faults from now on")
         for at, fault in plan:
             wait = START + at - time.monotonic()
             if wait > 0:
