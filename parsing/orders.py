@@ -221,7 +221,7 @@ def _line_marker_end(low: str, start: int, end: int, multi_line: bool) -> int:
     d = k
     while d < end and low[d].isdigit() and d - k < 2:
         d += 1
-    if d > k and d < end and low[d] in ").":
+    if d > k and d < end and low[d] in ").:":
         after = d + 1
         if after < end and low[after] not in " \t":
             return start

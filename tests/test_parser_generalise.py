@@ -264,3 +264,8 @@ def test_stories_with_a_product_and_a_number_are_not_orders(text: str) -> None:
 )
 def test_the_balance_asked_in_a_sentence(text: str, intent: str) -> None:
     assert parse(text, CATALOG_2).intent == intent
+
+
+def test_a_number_with_a_colon_at_the_head_of_a_line_is_a_list_marker() -> None:
+    got = parse("1: belcha 2 ta\n2: sealit 1 bottle", CATALOG_2)
+    assert [(i.sku, str(i.quantity)) for i in got.items] == [("SHOVEL", "2"), ("SEAL-SEALIT", "1")]
