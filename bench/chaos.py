@@ -997,7 +997,9 @@ def main() -> int:
         "fault once at the end (default; --no-cluster: one server)",
     )
     parser.add_argument("--hold", type=float, default=4.0, help="seconds Redis stays down / Twilio misbehaves")
-    parser.add_argument("--retailers", type=int, default=4, help="extra retailers beside the demo's six")
+    parser.add_argument(
+        "--retailers", type=int, default=None, help="extra retailers beside the demo's six (default 4; short 0)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="`thok worker` processes")
     parser.add_argument(
         "--pace", type=float, default=None, help="think time multiplier, 2: half the traffic (default 1; short 1.5)"
@@ -1006,10 +1008,13 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, pgdata)")
     parser.add_argument("--verbose", action="store_true", help="print the backlog while a fault recovers")
     args = parser.parse_args()
+    # --short keeps the traffic light (CI machines are shared): what it checks is the faults.
     if args.pace is None:
-        args.pace = 1.5 if args.short else 1.0
+        args.pace = 2.5 if args.short else 1.0
+    if args.retailers is None:
+        args.retailers = 0 if args.short else 4
     if args.short:
-        args.every = args.every or 8.0
+        args.every = args.every or 6.0
         args.warmup = 6.0
         args.seconds = args.warmup + args.every * (len(args.faults.split(",")) + args.cluster) + 3
     else:
@@ -1077,7 +1082,7 @@ def main() -> int:
         # Every party opens with a greeting: a burst the workers take a while to clear on a loaded
         # machine. Faults start once what was due two seconds ago is done (at most a minute).
         time.sleep(args.warmup)
-        settle_by = time.monotonic() + 60
+        settle_by = time.monotonic() + (20 if args.short else 60)
         while chaos.backlog(now_utc() - timedelta(seconds=2)) != (0, 0, 0, 0) and time.monotonic() < settle_by:
             time.sleep(0.5)
         shift = time.monotonic() - START - args.warmup
