@@ -350,6 +350,10 @@ class Catalog:
         words = self._sku_words.get(sku, frozenset())
         return any(fuzz.ratio(q, loose_key(w)) >= cutoff or fuzz.partial_ratio(q, loose_key(w)) >= 80 for w in words)
 
+    def kind_words(self, sku: str) -> frozenset[str]:
+        """Words of a product's names that several products share ("soap" of Dove Soap): its kind."""
+        return frozenset(w for w in self._sku_words.get(sku, ()) if len(self.token_skus(w)) >= 2)
+
     def spelt(self, compact: str) -> tuple[str, ...]:
         """Products whose whole name sounds like these letters run together ("callgate" -> Colgate)."""
         return self._loose.get(loose_key(compact), ())

@@ -647,6 +647,14 @@ def _merge_products(els: list[El], keys: list[str] | None = None, cat: Catalog |
                 out[-1] = El("P", prev.i, e.j, skus=prev.skus, how=prev.how)
                 continue
             if e.generic and not prev.generic:
+                if cat is not None and prev.j == e.i and prev.skus[0] not in e.skus:
+                    kinds = cat.kind_words(prev.skus[0])
+                    if kinds and not any(set(cat.token_skus(w)) & set(e.skus) for w in kinds):
+                        # "dove shampoo" where Dove is a soap: a kind no product of that word shares with
+                        # the brand's own ("soap"), so another product, asked back ("fortune tel" keeps
+                        # Fortune oil: "oil" and "tel" name the same products elsewhere)
+                        out[-1] = El("W", prev.i, e.j)
+                        continue
                 out[-1] = El("P", prev.i, e.j, skus=prev.skus, how=prev.how)
                 continue
             if prev.generic and not e.generic:
