@@ -69,15 +69,15 @@ class CpuMeter:
     INFO cpu). PostgreSQL's shared background processes (WAL writer, checkpointer) serve every
     database on the server and are left out."""
 
-    def __init__(self, roots: list[int], url: str, redis_url: str, exclude: set[int]):
+    def __init__(self, roots: list[tuple[str, int]], url: str, redis_url: str, exclude: set[int]):
         self.roots, self.url, self.redis_url, self.exclude = roots, url, redis_url, exclude
 
-    def _processes(self) -> list[psutil.Process]:
-        found: list[psutil.Process] = []
-        for pid in self.roots:
+    def _processes(self) -> list[tuple[str, psutil.Process]]:
+        found: list[tuple[str, psutil.Process]] = []
+        for group, pid in self.roots:
             try:
                 root = psutil.Process(pid)
-                found += [root, *root.children(recursive=True)]
+                found += [(group, p) for p in [root, *root.children(recursive=True)]]
             except psutil.NoSuchProcess:
                 pass
         with psycopg.connect(self.url, autocommit=True) as db:
@@ -88,27 +88,30 @@ class CpuMeter:
             ):
                 if pid != me and pid not in self.exclude:
                     with contextlib.suppress(psutil.NoSuchProcess):
-                        found.append(psutil.Process(pid))
+                        found.append(("postgres", psutil.Process(pid)))
         return found
 
-    def sample(self) -> dict[str, float]:
-        seconds: dict[str, float] = {}
-        for proc in self._processes():
+    def sample(self) -> dict[tuple[str, str], float]:
+        seconds: dict[tuple[str, str], float] = {}
+        for group, proc in self._processes():
             try:
                 times = proc.cpu_times()
-                seconds[f"{proc.pid}:{proc.create_time()}"] = times.user + times.system
+                seconds[(group, f"{proc.pid}:{proc.create_time()}")] = times.user + times.system
             except psutil.NoSuchProcess:
                 pass
         import redis
 
         info = redis.Redis.from_url(self.redis_url).info("cpu")
-        seconds["redis"] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        seconds[("redis", "server")] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
         return seconds
 
     @staticmethod
-    def spent(before: dict[str, float], after: dict[str, float]) -> float:
-        """Seconds between two samples; a process born in between counts from zero."""
-        return sum(value - before.get(key, 0.0) for key, value in after.items())
+    def spent(before: dict[tuple[str, str], float], after: dict[tuple[str, str], float]) -> dict[str, float]:
+        """Seconds between two samples by group; a process born in between counts from zero."""
+        groups: dict[str, float] = {}
+        for key, value in after.items():
+            groups[key[0]] = groups.get(key[0], 0.0) + value - before.get(key, 0.0)
+        return groups
 
 
 def free_port() -> int:
@@ -201,7 +204,8 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise SystemExit("gunicorn did not start") from None
                 time.sleep(0.1)
-        meter = CpuMeter([web.pid, *(w.pid for w in workers)], url, args.redis, set()) if psutil else None
+        roots = [("gunicorn", web.pid), *(("workers", w.pid) for w in workers)]
+        meter = CpuMeter(roots, url, args.redis, set()) if psutil else None
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         run(url, port, phones[: args.concurrency], args.orders, meter)
         if args.reply_rate > 0:
@@ -280,7 +284,7 @@ def run(url: str, port: int, phones: list[str], orders: int, meter: CpuMeter | N
         ).fetchone()[0]  # type: ignore[index]
     if meter is not None:
         meter.exclude = client_pids
-    cpu_before = meter.sample() if meter is not None else {}
+    cpu_before: dict[tuple[str, str], float] = meter.sample() if meter is not None else {}
     start = time.perf_counter()
     threads = [threading.Thread(target=retailer, args=(p, i)) for i, p in enumerate(phones)]
     for t in threads:
@@ -337,10 +341,9 @@ def run(url: str, port: int, phones: list[str], orders: int, meter: CpuMeter | N
         f" -> {(commits - commits_before) / elapsed:,.0f} commits/s (compare with pgbench's tps below)"
     )
     if cpu is not None:
-        print(
-            f"CPU: {cpu * 1000 / total:.0f} ms per order (gunicorn, RQ workers, PostgreSQL backends, Redis;"
-            f" {cpu / elapsed:.2f} cores busy)"
-        )
+        busy = sum(cpu.values())
+        split = ", ".join(f"{group} {seconds * 1000 / total:.0f}" for group, seconds in sorted(cpu.items()))
+        print(f"CPU: {busy * 1000 / total:.0f} ms per order ({split}; {busy / elapsed:.2f} cores busy)")
     print(f"YES -> winner notified: p50 {q[49] * 1000:.0f} ms   p99 {q[98] * 1000:.0f} ms   (window 0 s)")
 
 

@@ -4,13 +4,40 @@ language (handlers.notices, handlers.status)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Order, OrderItem, Product, Retailer, VendorOffer, Wholesaler, WholesalerProduct
+
+T = TypeVar("T")
+_MEMO = "order_facts_memo"
+
+
+@contextmanager
+def remembered(session: Session) -> Iterator[None]:
+    """While a transaction's notices are rendered (workers.notices), several describe the same order
+    (its invitations, a decision's notices to each party): its lines and winner are read once, not
+    once per notice. Only for that moment: the rows do not change while notices are written."""
+    session.info[_MEMO] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_MEMO, None)
+
+
+def _memo(session: Session, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    memo: dict[tuple[Any, ...], Any] | None = session.info.get(_MEMO)
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -28,6 +55,13 @@ def order_id_for_ref(session: Session, ref: str) -> int | None:
 
 def items_of(session: Session, order_ids: list[int]) -> dict[int, list[ItemFact]]:
     """Each order's lines, in the order they were written."""
+    if len(order_ids) == 1:
+        [order_id] = order_ids
+        return {order_id: list(_memo(session, ("items", order_id), lambda: _items_of(session, order_ids)[order_id]))}
+    return _items_of(session, order_ids)
+
+
+def _items_of(session: Session, order_ids: list[int]) -> dict[int, list[ItemFact]]:
     rows = session.execute(
         select(OrderItem.order_id, OrderItem.quantity, OrderItem.unit, Product.name, Product.name_ne, Product.id)
         .join(Product, Product.id == OrderItem.product_id)
@@ -51,13 +85,16 @@ def wholesaler_prices(session: Session, wholesaler_id: int, product_ids: list[in
 
 
 def winning_offer(session: Session, order: Order) -> VendorOffer | None:
-    if order.final_wholesaler_id is None:
+    winner = order.final_wholesaler_id
+    if winner is None:
         return None
-    return session.scalars(
-        select(VendorOffer).where(
-            VendorOffer.order_id == order.id, VendorOffer.wholesaler_id == order.final_wholesaler_id
-        )
-    ).first()
+    return _memo(
+        session,
+        ("winner", order.id, winner),
+        lambda: session.scalars(
+            select(VendorOffer).where(VendorOffer.order_id == order.id, VendorOffer.wholesaler_id == winner)
+        ).first(),
+    )
 
 
 def wholesaler_name(session: Session, wholesaler_id: int) -> str:

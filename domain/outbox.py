@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
 from db.models import InboundMessage, OutboundMessage, OutboundStatus
@@ -143,7 +143,7 @@ def latest_inbound_texts(session: Session, numbers: Iterable[str]) -> dict[str, 
         select(InboundMessage.from_number, InboundMessage.body)
         .where(InboundMessage.from_number.in_(wanted))
         .order_by(InboundMessage.from_number, InboundMessage.received_at.desc(), InboundMessage.id.desc())
-        .distinct(InboundMessage.from_number)
+        .ext(distinct_on(InboundMessage.from_number))
     )
     return {number: body for number, body in rows}
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from db.models import OutboundMessage, OutboundStatus
 from db.session import Database
-from domain import messaging, outbox
+from domain import messaging, order_facts, outbox
 from tests.fake_twilio import (  # noqa: F401 (fixtures)
     PUBLIC,
     fake_twilio,
@@ -179,3 +179,29 @@ def test_recording_a_batch_never_moves_a_status_backwards(fresh_database) -> Non
     assert (fast.status, fast.provider_sid) == (OutboundStatus.DELIVERED, "SMfast")  # the callback won
     assert (two.status, two.provider_sid) == (OutboundStatus.QUEUED, "SMtwo")
     assert fast.sent_at is not None and two.sent_at is not None
+
+
+def test_an_orders_facts_are_read_once_while_its_notices_are_rendered(fresh_database) -> None:
+    """An order's invitations (one per wholesaler) and a decision's notices (winner, others, the
+    shop) all describe the same order: while they are rendered its lines are read once."""
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if "FROM order_items" in statement:
+            statements.append(statement)
+
+    event.listen(fresh_database.engine, "before_cursor_execute", seen)
+    try:
+        with fresh_database.session() as s:
+            order_facts.items_of(s, [999])
+            order_facts.items_of(s, [999])
+            assert len(statements) == 2  # outside rendering: no memory between calls
+            with order_facts.remembered(s):
+                first = order_facts.items_of(s, [999])
+                first[999].append("changed by a caller")  # type: ignore[arg-type]
+                assert order_facts.items_of(s, [999]) == {999: []}  # a copy each time
+            assert len(statements) == 3
+            order_facts.items_of(s, [999])
+            assert len(statements) == 4  # forgotten when the rendering ends
+    finally:
+        event.remove(fresh_database.engine, "before_cursor_execute", seen)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from domain import outbox
+from domain import order_facts, outbox
 from domain.events import Event, Notice, take_events, take_notices
 from domain.parties import PartyKind
 from handlers import choices
@@ -71,22 +71,25 @@ def render_notices(session: Session, notices: list[Notice], settings: Settings |
         return []
     can_pay = _can_pay(settings)
     messages = []
-    for notice, to in zip(notices, _recipients(session, notices), strict=True):
-        params = {k: "" if v is None else str(v) for k, v in notice.params.items()}
-        messages.append(
-            outbox.OutboxMessage(
-                to=to.number,
-                body=notice_body(session, notice, to.retailer_id or to.wholesaler_id or notice.to_id, to.lang),
-                idempotency_key=f"notice:{notice.dedupe_key}",
-                kind=notice.kind,
-                order_id=notice.order_id,
-                retailer_id=to.retailer_id,
-                wholesaler_id=to.wholesaler_id,
-                content_variables={str(i + 1): v for i, v in enumerate(params.values())},
-                choices=choices.for_notice(notice.key, to.lang, params.get("ref"), can_pay),
-            )
-        )
+    with order_facts.remembered(session):  # an order's facts read once for all its notices
+        for notice, to in zip(notices, _recipients(session, notices), strict=True):
+            messages.append(_message(session, notice, to, can_pay))
     return outbox.queue_messages(session, messages)
+
+
+def _message(session: Session, notice: Notice, to: Recipient, can_pay: bool) -> outbox.OutboxMessage:
+    params = {k: "" if v is None else str(v) for k, v in notice.params.items()}
+    return outbox.OutboxMessage(
+        to=to.number,
+        body=notice_body(session, notice, to.retailer_id or to.wholesaler_id or notice.to_id, to.lang),
+        idempotency_key=f"notice:{notice.dedupe_key}",
+        kind=notice.kind,
+        order_id=notice.order_id,
+        retailer_id=to.retailer_id,
+        wholesaler_id=to.wholesaler_id,
+        content_variables={str(i + 1): v for i, v in enumerate(params.values())},
+        choices=choices.for_notice(notice.key, to.lang, params.get("ref"), can_pay),
+    )
 
 
 def collect(session: Session, settings: Settings | None = None) -> Effects:
