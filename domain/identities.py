@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -40,55 +39,69 @@ def _live(model: type[Retailer] | type[Wholesaler]):  # type: ignore[no-untyped-
     return (model.is_active.is_(True), model.deleted_at.is_(None))
 
 
-def note_seen(conn: Session | Connection, seen: Seen) -> None:
-    """Keep the message's ids (one row each, refreshed when seen again) and, when the message came
-    with a party's number, link those not linked yet to that party. Never moves a linked id: a
-    number that changed hands is for an admin to look at, not for a message to decide."""
-    values = [(kind, value) for kind, value in ((WA_ID, seen.wa_id), (BSUID, seen.bsuid)) if value]
-    if not values:
-        return
-    retailer_id = wholesaler_id = None
-    if seen.phone:
-        retailer_id = conn.execute(
-            select(Retailer.id).where(Retailer.whatsapp_number == seen.phone, *_live(Retailer)).limit(1)
-        ).scalar_one_or_none()
-        if retailer_id is None:
-            wholesaler_id = conn.execute(
-                select(Wholesaler.id).where(Wholesaler.whatsapp_number == seen.phone, *_live(Wholesaler)).limit(1)
-            ).scalar_one_or_none()
-    linked = retailer_id is not None or wholesaler_id is not None
-    stmt = insert(PartyIdentity).values(
-        [
-            {
-                "provider": seen.provider,
-                "kind": kind,
-                "value": value,
-                "phone": seen.phone,
-                "username": seen.username,
-                "profile_name": seen.profile_name,
-                "retailer_id": retailer_id,
-                "wholesaler_id": wholesaler_id,
-                "linked_at": func.now() if linked else None,
-            }
-            for kind, value in values
-        ]
+# One statement, one round trip (it runs on the webhook's path for every Meta message): the ids,
+# the party whose live number the message came with (a retailer first, as find_party), and an
+# upsert that links an id only while it is unlinked (a number that changed hands is for an admin,
+# not for a message, to decide) and touches a linked row only when something new came with it, so
+# the steady state of a known sender writes nothing.
+_NOTE_SEEN = text(
+    """
+    WITH party AS (
+        SELECT * FROM (
+            SELECT r.id AS retailer_id, NULL::bigint AS wholesaler_id
+              FROM retailers r
+             WHERE r.whatsapp_number = :phone AND r.is_active AND r.deleted_at IS NULL
+            UNION ALL
+            SELECT NULL, w.id
+              FROM wholesalers w
+             WHERE w.whatsapp_number = :phone AND w.is_active AND w.deleted_at IS NULL
+        ) found
+        ORDER BY retailer_id IS NULL
+        LIMIT 1
     )
-    row, new = PartyIdentity.__table__.c, stmt.excluded
-    unlinked = row.retailer_id.is_(None) & row.wholesaler_id.is_(None)
+    INSERT INTO party_identities AS pi
+           (provider, kind, value, phone, username, profile_name, retailer_id, wholesaler_id, linked_at)
+    SELECT :provider, seen.kind, seen.value, :phone, :username, :profile_name,
+           party.retailer_id, party.wholesaler_id,
+           CASE WHEN party.retailer_id IS NULL AND party.wholesaler_id IS NULL THEN NULL ELSE now() END
+      FROM (VALUES ('wa_id', CAST(:wa_id AS varchar)), ('bsuid', CAST(:bsuid AS varchar))) AS seen (kind, value)
+      LEFT JOIN party ON true
+     WHERE seen.value IS NOT NULL
+    ON CONFLICT (provider, kind, value) DO UPDATE
+       SET last_seen_at = now(),
+           updated_at = now(),
+           phone = coalesce(excluded.phone, pi.phone),
+           username = coalesce(excluded.username, pi.username),
+           profile_name = coalesce(excluded.profile_name, pi.profile_name),
+           retailer_id = CASE WHEN pi.retailer_id IS NULL AND pi.wholesaler_id IS NULL
+                              THEN excluded.retailer_id ELSE pi.retailer_id END,
+           wholesaler_id = CASE WHEN pi.retailer_id IS NULL AND pi.wholesaler_id IS NULL
+                                THEN excluded.wholesaler_id ELSE pi.wholesaler_id END,
+           linked_at = CASE WHEN pi.retailer_id IS NULL AND pi.wholesaler_id IS NULL
+                            THEN excluded.linked_at ELSE pi.linked_at END
+     WHERE (pi.retailer_id IS NULL AND pi.wholesaler_id IS NULL)
+        OR excluded.username IS DISTINCT FROM pi.username AND excluded.username IS NOT NULL
+        OR excluded.phone IS DISTINCT FROM pi.phone AND excluded.phone IS NOT NULL
+    """
+)
+
+
+def note_seen(conn: Session | Connection, seen: Seen) -> None:
+    """Keep the message's ids (one row each) and, when the message came with a party's number, link
+    those not linked yet to that party. Unlinked rows are refreshed each time (the dashboard lists
+    them by when they were last seen)."""
+    if not (seen.wa_id or seen.bsuid):
+        return
     conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["provider", "kind", "value"],
-            set_={
-                "last_seen_at": func.now(),
-                "updated_at": func.now(),
-                "phone": func.coalesce(new.phone, row.phone),
-                "username": func.coalesce(new.username, row.username),
-                "profile_name": func.coalesce(new.profile_name, row.profile_name),
-                "retailer_id": case((unlinked, new.retailer_id), else_=row.retailer_id),
-                "wholesaler_id": case((unlinked, new.wholesaler_id), else_=row.wholesaler_id),
-                "linked_at": case((unlinked, new.linked_at), else_=row.linked_at),
-            },
-        )
+        _NOTE_SEEN,
+        {
+            "provider": seen.provider,
+            "wa_id": seen.wa_id,
+            "bsuid": seen.bsuid,
+            "phone": seen.phone,
+            "username": seen.username,
+            "profile_name": seen.profile_name,
+        },
     )
 
 

@@ -772,3 +772,37 @@ def test_the_outbox_splits_below_every_channels_limit(meta_settings: Settings, t
     channels = [channel_for(meta_settings), channel_for(thok_settings), SimulatorChannel()]
     assert {c.name for c in channels} == {"meta", "twilio", "simulator"}
     assert min(c.max_body_chars for c in channels) == messaging.MAX_BODY_CHARS
+
+
+def test_ids_that_come_with_a_partys_number_are_kept_linked_and_a_known_sender_writes_nothing_more(
+    meta_app, fresh_database: Database
+) -> None:
+    """wa_id and BSUID are stored both and linked to the party on the number; the steady state of a
+    known sender (nothing new) leaves the rows alone; a linked id is never moved by a message."""
+    from domain.parties import register_retailer
+
+    with fresh_database.unit_of_work() as uow:
+        sita = register_retailer(uow.session, name="Sita", phone=RETAILER, shop_name="Sita Kirana").id
+        uow.commit()
+
+    def write(number: str, body: str) -> None:
+        message = {**text_message(wamid(), number, body), "from_user_id": BSUID}
+        payload = webhook_payload([message])
+        payload["entry"][0]["changes"][0]["value"]["contacts"][0]["user_id"] = BSUID
+        assert post_signed(meta_app.test_client(), payload).status_code == 200
+
+    def ids() -> dict[str, tuple[Any, ...]]:
+        with fresh_database.session() as s:
+            rows = s.scalars(select(PartyIdentity)).all()
+            return {r.kind: (r.value, r.retailer_id, r.phone, r.updated_at) for r in rows}
+
+    write(RETAILER, "hi")
+    first = ids()
+    assert {k: v[:3] for k, v in first.items()} == {
+        "wa_id": (RETAILER[1:], sita, RETAILER),
+        "bsuid": (BSUID, sita, RETAILER),
+    }
+    write(RETAILER, "again")
+    assert ids() == first  # nothing new: no write
+    write("+9779841999999", "same id, another number")  # the BSUID stays Sita's
+    assert ids()["bsuid"][:2] == (BSUID, sita)
