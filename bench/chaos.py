@@ -17,11 +17,13 @@ Twilio's retries would; some deliveries are sent twice later, some twice at once
 
 Faults, one at a time on a schedule (`--faults`, `--every`): a `thok worker` SIGKILLed mid-job (and
 restarted, as a process manager would), a gunicorn worker SIGKILLed (its master forks another),
-Redis killed and restarted empty, PostgreSQL's fast restart (what `pg_ctl restart -m fast` does:
-SIGINT to the postmaster, start again), the fake Twilio answering 429 or 500 or hanging past the
-client's timeout for a while. Recovery of a fault: from the moment it is undone until everything
-acknowledged before that is processed, every reply queued before it has left (or failed with a
-reason) and every order whose window or accept deadline passed before it is decided.
+Redis killed and restarted empty, PostgreSQL's fast restart (`pg_ctl restart -m fast`), the fake
+Twilio answering 429 or 500 or hanging past the client's timeout for a while, and (with the default
+`--cluster`: bench/pgcluster.py's primary and synchronous standby, the app on the multi-host URL)
+the primary SIGKILLed and the standby promoted, once, last. Recovery of a fault: from the moment it
+is undone until the webhook has answered 200 again, everything acknowledged before that moment is
+processed, every reply queued before it has left (or failed with a reason) and every order whose
+window or accept deadline passed before it is decided. docs/chaos.md has a long run's table.
 
 At the end, traffic stopped, it waits for the backlog to drain and checks from the database and the
 fake's record alone (see `verdict`), prints a table per fault, throughput and latency percentiles,
@@ -388,6 +390,7 @@ class Traffic:
     def __init__(self, db_url: str, port: int, retry_budget: float, pace: float):
         self.db_url, self.port, self.retry_budget, self.pace = db_url, port, retry_budget, pace
         self.measure_from = 0.0  # webhook latencies count from here (after the first requests warm up)
+        self.last_200 = 0.0  # when the webhook last answered 200
         self.public = f"http://127.0.0.1:{port}"
         self.validator = RequestValidator(TOKEN)
         self.log: dict[str, Delivery] = {}
@@ -413,6 +416,8 @@ class Traffic:
             conn.request("POST", PATH, body=body, headers=headers)
             resp = conn.getresponse()
             resp.read()
+            if resp.status == 200:
+                self.last_200 = time.monotonic()
             if resp.status == 200 and time.monotonic() - (time.perf_counter() - started) > self.measure_from:
                 with self.lock:
                     self.latencies.append((time.monotonic(), time.perf_counter() - started))
@@ -607,6 +612,7 @@ class Chaos:
     ):
         self.pg, self.redis, self.app, self.fake, self.db_url, self.hold = pg, redis, app, fake, db_url, hold
         self.injections: list[Injection] = []
+        self.traffic: Traffic | None = None  # a fault is not over before the webhook answers 200 again
 
     def backlog(self, before: datetime) -> tuple[int, int, int, int] | None:
         """What was due before `before` and is not done yet; None while PostgreSQL does not answer."""
@@ -653,7 +659,8 @@ class Chaos:
         shown = 0.0
         while time.monotonic() - injection.undone < limit:
             left = self.backlog(undone_at)
-            if left is not None and not any(left) and self.job_done(injection.job):
+            answering = self.traffic is None or self.traffic.last_200 > injection.undone
+            if left is not None and not any(left) and self.job_done(injection.job) and answering:
                 injection.recovered = time.monotonic()
                 return
             if verbose and time.monotonic() - shown > 2:
@@ -900,10 +907,11 @@ def report(traffic: Traffic, chaos: Chaos, v: Verdict, seconds: float, drained: 
         runs = [i for i in chaos.injections if i.fault == fault]
         if not runs:
             continue
-        inside = [
+        inside = [  # first sent, or answered 200, between the fault and its recovery
             e
             for e in traffic.log.values()
-            if e.acked_at is not None and any(a <= e.acked_at <= b for a, b in map(window, runs))
+            if e.acked_at is not None
+            and any(a <= e.acked_at <= b or a <= e.first_at <= b for a, b in map(window, runs))
         ]
         recoveries = [i.recovery for i in runs]
         worst = "never" if None in recoveries else f"{max(r for r in recoveries if r is not None):.1f} s"
@@ -1075,6 +1083,7 @@ def main() -> int:
             f"logs in {folder}")  # fmt: skip
         traffic = Traffic(db_url, port, retry_budget=60.0, pace=args.pace)
         chaos = Chaos(pg, redis, app, fake, db_url, args.hold)
+        chaos.traffic = traffic
         plan = schedule(args)
         START = time.monotonic()
         traffic.measure_from = START + args.warmup / 2
