@@ -275,7 +275,7 @@ def retailer(party_id: int) -> ResponseReturnValue:
             "recent": read_model.khata_page(session, party_id, limit=5).rows,
         }
 
-    return render_template("dashboard/retailer.html", kind="retailer", kinds="retailers", **read(load))
+    return render_template("dashboard/retailer.html", kind=PartyKind.RETAILER, kinds="retailers", **read(load))
 
 
 @bp.post("/retailers/<int:party_id>/credit-limit")
@@ -308,7 +308,7 @@ def _wholesaler_page(party_id: int, import_errors: list[Any] | None = None, stat
 
     return render_template(
         "dashboard/wholesaler.html",
-        kind="wholesaler",
+        kind=PartyKind.WHOLESALER,
         kinds="wholesalers",
         q=q,
         import_errors=import_errors or [],
@@ -393,7 +393,7 @@ def khata(party_id: int) -> ResponseReturnValue:
         months.append(months[-1].previous())
     return render_template(
         "dashboard/khata.html",
-        kind="retailer",
+        kind=PartyKind.RETAILER,
         kinds="retailers",
         methods=[m for m in DEFAULT_METHODS if m.active],
         start=today - timedelta(days=30),

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from db.models import InboundMessage, InboundStatus, OutboundMessage, OutboundStatus, Retailer, Wholesaler
 from domain.identities import party_by_identity
+from domain.parties import PartyKind
 
 # The outbox splits a long text into parts no channel refuses: the smallest of the channels'
 # max_body_chars (Twilio's 1,600; tests/test_meta_whatsapp.py checks it against every channel).
@@ -486,11 +487,11 @@ def conversation(session: Session, number: str, after_in: int = 0, after_out: in
 def known_parties(session: Session, limit: int = 50) -> list[tuple[str, str, str]]:
     """(kind, name, number) of seeded parties, for the simulator's picker."""
     rows: list[tuple[str, str, str]] = [
-        ("retailer", r.shop_name or r.name, r.whatsapp_number)
+        (PartyKind.RETAILER, PartyKind.shown_name(r), r.whatsapp_number)
         for r in session.scalars(select(Retailer).order_by(Retailer.id).limit(limit))
     ]
     rows += [
-        ("wholesaler", w.business_name or w.name, w.whatsapp_number)
+        (PartyKind.WHOLESALER, PartyKind.shown_name(w), w.whatsapp_number)
         for w in session.scalars(select(Wholesaler).order_by(Wholesaler.id).limit(limit))
     ]
     return rows

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Order, OrderItem, Product, Retailer, VendorOffer, Wholesaler, WholesalerProduct
+from domain.parties import PartyKind
 
 T = TypeVar("T")
 _MEMO = "order_facts_memo"
@@ -99,7 +100,7 @@ def winning_offer(session: Session, order: Order) -> VendorOffer | None:
 
 def wholesaler_name(session: Session, wholesaler_id: int) -> str:
     wholesaler = session.get(Wholesaler, wholesaler_id)
-    return (wholesaler.business_name or wholesaler.name) if wholesaler else "-"
+    return PartyKind.shown_name(wholesaler) if wholesaler else "-"
 
 
 def invitation(session: Session, ref: str, wholesaler_id: int) -> tuple[Order, VendorOffer | None] | None:

@@ -28,6 +28,7 @@ from domain.errors import DomainError, InvalidInput, NotFound
 from domain.events import Notice, notify
 from domain.khata_payments import record_payment
 from domain.money import npr
+from domain.parties import PartyKind
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ def settle(session: Session, request_id: int, verdict: Verdict, now: datetime | 
                 params={
                     "amount": npr(payment.amount),
                     "method": _method(request),
-                    "retailer": retailer.shop_name or retailer.name,
+                    "retailer": PartyKind.shown_name(retailer),
                     "reference": reference,
                 },
             ),

@@ -21,6 +21,7 @@ from domain.calendar import NEPAL, BsMonth
 from domain.credit import account_balance
 from domain.errors import InvalidInput, NotFound
 from domain.ledger import balance_before
+from domain.parties import PartyKind
 
 ZERO = Decimal(0)
 
@@ -196,7 +197,7 @@ def month_statement(session: Session, retailer_id: int, month: BsMonth) -> Month
         .execution_options(include_deleted=True)
     ).all()
     return MonthStatement(
-        shop=retailer.shop_name or retailer.name,
+        shop=PartyKind.shown_name(retailer),
         phone=retailer.whatsapp_number,
         wholesalers=tuple(b or n for b, n in names),
         month=month,
