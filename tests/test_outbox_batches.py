@@ -21,10 +21,12 @@ from tests.fake_twilio import (  # noqa: F401 (fixtures)
     run_worker,
     thok_settings,
 )
+from workers import context
 from workers.outbound import BATCH, drain_outbox, enqueue_drain, send_outbound
 from workers.queueing import OUTBOUND_QUEUE
 
 TO = "+9779841000002"
+TEMPLATE = "HX" + "1" * 32
 
 
 def queue(db: Database, n: int, to: str = TO, prefix: str = "batch") -> list[int]:
@@ -205,3 +207,32 @@ def test_an_orders_facts_are_read_once_while_its_notices_are_rendered(fresh_data
             assert len(statements) == 4  # forgotten when the rendering ends
     finally:
         event.remove(fresh_database.engine, "before_cursor_execute", seen)
+
+
+def test_a_template_send_that_fails_for_now_is_retried_alone_and_the_drain_finishes(
+    thok_settings,  # noqa: F811
+    fresh_database,
+    redis,
+    fake_twilio,  # noqa: F811
+) -> None:
+    context.configure(thok_settings.with_overrides(twilio_templates=(("offer_request", TEMPLATE),)))
+    try:
+        with fresh_database.unit_of_work() as uow:  # no window: the template goes, one row at a time
+            later = outbox.OutboxMessage(
+                to="+9779841000098",
+                body="quote?",
+                idempotency_key="t",
+                kind="offer_request",
+                content_variables={"1": "quote?"},
+            )
+            [oid] = outbox.queue_messages(uow.session, [later])
+            uow.commit()
+        fake_twilio.contents[TEMPLATE] = {}  # approved at Twilio
+        fake_twilio.script[:] = ["429"]  # not accepted: back to PENDING, its own job tries again
+        assert "one by one 1" in drain_outbox()
+        assert rows(fresh_database, [oid])[0].status == OutboundStatus.PENDING
+        run_worker(redis)
+        [sent] = rows(fresh_database, [oid])
+        assert (sent.status, sent.content_sid, sent.attempts) == (OutboundStatus.QUEUED, TEMPLATE, 2)
+    finally:
+        context.configure(None)

@@ -208,7 +208,10 @@ def drain_outbox() -> str:
             totals[key] += n
         # Rows outside the 24-hour window: a template, or failed with the reason (the one-row job's rules).
         for outbound_id in one_by_one:
-            send_outbound(outbound_id)
+            try:
+                send_outbound(outbound_id)
+            except TransientSendError:  # noted on the row; its own job retries it, the drain goes on
+                retry_send_later(services.redis, services.settings, outbound_id)
         totals["one by one"] += len(one_by_one)
         if claimed < BATCH:
             break
