@@ -49,6 +49,8 @@ from tests.fake_twilio import (  # noqa: F401 (fixtures)
     twilio_form,
 )
 from thok.config import Settings
+from workers import context as job_context
+from workers.inbound import enqueue_inbound
 from workers.outbound import send_outbound
 from workers.queueing import (
     DECISIONS_QUEUE,
@@ -489,3 +491,31 @@ def test_the_sweeps_are_not_starved_by_a_backlog_of_messages(redis: Redis) -> No
     ran = [name.decode() for name in redis.lrange("ran", 0, -1)]
     assert len(ran) == 8
     assert ran[:2] == ["timer", "sweep"], ran
+
+
+def test_a_job_taken_off_its_queue_by_a_worker_that_died_before_starting_it_runs_again(
+    thok_settings: Settings, fresh_database: Database, redis: Redis
+) -> None:
+    """The chaos run: a worker SIGKILLed between taking a job off the queue and starting it left the
+    job QUEUED in no queue and no registry. The sweep took QUEUED for "waiting" and left it: the
+    message stayed unanswered for minutes, until Redis was restarted empty."""
+    job_context.configure(thok_settings.with_overrides(sweep_interval_seconds=5))
+    try:
+        with fresh_database.unit_of_work() as uow:
+            inbound_id = messaging.store_inbound(uow.session, messaging.IncomingMessage("SM" + "a" * 32, TO, "hisab"))
+            uow.commit()
+        assert inbound_id is not None and enqueue_inbound(redis, inbound_id)
+        queue = Queue(INBOUND_QUEUE, connection=redis)
+        assert redis.lpop(queue.key) == inbound_job_id(inbound_id).encode()  # the dying worker's dequeue
+        ago = datetime.now(UTC) - timedelta(seconds=12)
+        with fresh_database.unit_of_work() as uow:
+            uow.session.execute(update(InboundMessage).values(received_at=ago))
+            uow.commit()
+        assert job_status(redis, inbound_job_id(inbound_id)) is None  # QUEUED in name only
+        assert sweep_messages().inbound_enqueued == 1
+        assert queue.job_ids == [inbound_job_id(inbound_id)]
+        run_worker(redis)
+        with fresh_database.session() as s:
+            assert s.scalar(select(InboundMessage.status).where(InboundMessage.id == inbound_id)).value == "PROCESSED"
+    finally:
+        job_context.configure(None)
