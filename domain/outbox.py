@@ -180,6 +180,21 @@ def claim_fresh(session: Session, limit: int) -> list[OutboundMessage]:
     )
 
 
+def fresh_among(session: Session, outbound_ids: Sequence[int]) -> set[int]:
+    """Which of these rows are fresh (PENDING, never attempted): the drain's to send."""
+    if not outbound_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(OutboundMessage.id).where(
+                OutboundMessage.id.in_(list(outbound_ids)),
+                OutboundMessage.status == OutboundStatus.PENDING,
+                OutboundMessage.attempts == 0,
+            )
+        )
+    )
+
+
 def hold_sends(session: Session, outbound_ids: Sequence[int]) -> None:
     """Session-level advisory locks on these rows, taken in the claim's transaction so they are
     held from the claim's commit to `release_sends` (or the connection's end)."""

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import time
 
+from rq import Queue
 from rq.registry import FinishedJobRegistry
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.orm import Session
 
-from db.models import OutboundMessage, OutboundStatus
+from db.models import InboundMessage, InboundStatus, OutboundMessage, OutboundStatus
 from db.session import Database
 from domain import messaging, order_facts, outbox
 from tests.fake_twilio import (  # noqa: F401 (fixtures)
@@ -24,6 +25,7 @@ from tests.fake_twilio import (  # noqa: F401 (fixtures)
 from workers import context
 from workers.outbound import BATCH, drain_outbox, enqueue_drain, send_outbound
 from workers.queueing import OUTBOUND_QUEUE
+from workers.sweeps import sweep_messages
 
 TO = "+9779841000002"
 TEMPLATE = "HX" + "1" * 32
@@ -236,3 +238,32 @@ def test_a_template_send_that_fails_for_now_is_retried_alone_and_the_drain_finis
         assert (sent.status, sent.content_sid, sent.attempts) == (OutboundStatus.QUEUED, TEMPLATE, 2)
     finally:
         context.configure(None)
+
+
+def test_the_sweep_hands_fresh_rows_to_one_drain_and_touched_rows_to_their_own_jobs(
+    fresh_database,
+    jobs,  # noqa: F811
+    fake_twilio,  # noqa: F811
+    redis,
+) -> None:
+    """Fresh rows left waiting (their drain lost with Redis) go to one drain, not a job each; a row
+    an attempt touched keeps its one-row job (the lookup before any resend)."""
+    fresh = queue(fresh_database, 3)
+    [touched] = queue(fresh_database, 1, prefix="touched")
+    with fresh_database.unit_of_work() as uow:
+        messaging.claim_outbound(uow.session, touched)
+        uow.session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == touched)
+            .values(status=OutboundStatus.SENDING, attempts=1, status_changed_at=func.now() - text("interval '1 hour'"))
+        )
+        uow.session.execute(update(InboundMessage).values(status=InboundStatus.PROCESSED))  # only the sends here
+        uow.commit()
+    assert sweep_messages(grace=0).outbound_enqueued == 2
+    waiting = Queue(OUTBOUND_QUEUE, connection=redis).job_ids
+    assert sorted(waiting) == sorted(["send-drain-sweep", f"send-{touched}"])
+    assert sweep_messages(grace=0).outbound_enqueued == 0  # both still waiting: not twice
+    run_worker(redis)
+    sent = rows(fresh_database, [*fresh, touched])
+    assert {r.status for r in sent} == {OutboundStatus.QUEUED}
+    assert len(fake_twilio.posts()) == 4

@@ -329,3 +329,9 @@ def enqueue_drain(redis: Redis) -> bool:
         redis.delete(DRAIN_FLAG)
         raise
     return True
+
+
+def enqueue_sweep_drain(redis: Redis) -> bool:
+    """The sweep's drain for fresh rows left waiting (their drain lost with Redis, or its flag left
+    behind by a lost job): one job id, so sweeps queue at most one while it waits or runs."""
+    return enqueue_once(redis, drain_outbox, job_id="send-drain-sweep", retry=DRAIN_RETRY, result_ttl=60)

@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 from rq.job import JobStatus
 
-from domain import messaging
+from domain import messaging, outbox
 from thok import metrics
 from thok.config import Settings
 from workers.context import get_services
 from workers.inbound import enqueue_inbound
-from workers.outbound import enqueue_send
+from workers.outbound import enqueue_send, enqueue_sweep_drain
 from workers.queueing import SWEEP_QUEUE, inbound_job_id, job, job_status
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ def sweep_messages(grace: float | None = None) -> SweepResult:
         pending = messaging.inbound_ids_to_enqueue(session, now - pending_grace)
         stale = messaging.stale_queued_inbound_ids(session, now - queued_stale)
         outbound = messaging.outbound_ids_to_send(session, now - pending_grace, now - sending_stale)
+        fresh = outbox.fresh_among(session, outbound)
 
     enqueued = failed = sent = 0
     for inbound_id in pending:
@@ -81,8 +82,13 @@ def sweep_messages(grace: float | None = None) -> SweepResult:
             metrics.message_in("failed")
         elif status is None or status == JobStatus.FINISHED:
             enqueued += enqueue_inbound(services.redis, inbound_id)
+    # Fresh rows: one drain sends them all. Rows an attempt touched (a 429 put back, SENDING whose
+    # attempt died): one job each, whose lookup at the provider comes before any resend.
+    if fresh:
+        sent += enqueue_sweep_drain(services.redis)
     for outbound_id in outbound:
-        sent += enqueue_send(services.redis, services.settings, outbound_id)
+        if outbound_id not in fresh:
+            sent += enqueue_send(services.redis, services.settings, outbound_id)
     if enqueued or failed or sent:
         log.warning("sweep: %d inbound re-enqueued, %d marked failed, %d sends re-enqueued", enqueued, failed, sent)
     return SweepResult(enqueued, failed, sent)
