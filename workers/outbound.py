@@ -277,7 +277,8 @@ def _send_batch(services: JobServices) -> tuple[int, dict[str, int], list[int]]:
             session.close()
     for _id, _sid, status in accepted:
         metrics.message_out(status.value)
-    metrics.message_out("failed", len(refused)) if refused else None
+    if refused:
+        metrics.message_out("failed", len(refused))
     for outbound_id, _ in unsent:
         retry_send_later(services.redis, settings, outbound_id)
         metrics.message_out("retried")
