@@ -6,7 +6,8 @@ within 30 s.
 It runs as a subprocess in a session of its own: whatever happens here (a failure, a timeout, an
 interrupted test run), the whole process group is killed at the end. Its servers that daemonize
 (pg_ctl's postmasters) are stopped by db/embedded.py's watchdog when the bench process ends.
-Measured on the shared 2-core box (load 12-17 from other sessions): about 3 minutes of wall time."""
+Measured on the shared 2-core box: 97 s when it was quiet (load average 1-2), 183 s for the bench
+alone at load average 23 from other sessions."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ LAST = re.compile(
     r"^chaos: lost (\d+), duplicated (\d+), stuck (\d+), unsent (\d+), "
     r"check (ok|failed), worst recovery ([\d.]+|inf) s$"
 )
-TIMEOUT = 900  # seconds; the run itself takes about 3 minutes on a loaded 2-core machine
+TIMEOUT = 900  # seconds; the run itself takes 1.5-5 minutes on a 2-core machine, by its load
 
 
 @pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason="needs PostgreSQL 15's server binaries in " + str(PG_BIN))
