@@ -4,7 +4,7 @@ A confirmed order is put at once to the wholesalers who can serve all of it (liv
 item priced and in stock, the retailer's district first), each with a catalog-price offer. During
 the offer window they may improve it (`OFFER TK-7F3K 5400 tomorrow`), take it as it is
 (`ACCEPT TK-7F3K`) or decline (`PASS TK-7F3K`); the window closes on its timer or as soon as every
-invited wholesaler has answered. The decision itself is `domain.decision`.
+invited wholesaler has answered. The decision itself is `domain.selection`.
 """
 
 from __future__ import annotations

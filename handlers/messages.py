@@ -59,7 +59,7 @@ CATALOG: dict[str, dict[str, str]] = {
             "कृपया आफ्नो अर्डर टाइप गर्नुहोस्, एक लाइनमा एउटा सामान।"
         ),
     },
-    # --- the offer process (domain.decision notices) ---------------------------------------------
+    # --- the offer process (domain.selection notices) --------------------------------------------
     "offer_invite": {
         "en": (
             "New order {ref} from {shop}, {district}:\n{lines}\n"

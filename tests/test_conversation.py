@@ -26,8 +26,8 @@ from db.models import (
     WholesalerProduct,
 )
 from domain.credit import account_balance, set_credit_limit
-from domain.decision import close_offer_window
 from domain.events import take_events, take_notices
+from domain.selection import close_offer_window
 from handlers import Sender
 from handlers.dispatch import handle_message
 from thok.config import Settings

@@ -39,9 +39,9 @@ from db.models import (
 from db.partitions import nepal_today
 from db.session import Database
 from domain.credit import account_balance, owed_to_wholesaler, set_credit_limit
-from domain.decision import cancel_order
 from domain.errors import InvalidInput
 from domain.events import take_notices
+from domain.fulfilment import cancel_order
 from domain.integrity import run_checks
 from domain.khata_payments import record_payment
 from domain.ledger import NoOpenBalance, post_debit

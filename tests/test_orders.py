@@ -23,7 +23,7 @@ from db.models import (
     VendorOffer,
     WholesalerProduct,
 )
-from domain import decision
+from domain import fulfilment, selection
 from domain.credit import account_balance
 from domain.errors import CreditLimitExceeded
 from domain.events import OfferWindowOpened, OfferWindowReady, WinnerSelected, take_events, take_notices
@@ -92,7 +92,7 @@ def test_an_illegal_move_is_refused_and_leaves_no_audit(session: Session, market
 
 def test_a_legal_move_is_audited_with_who_and_why(session: Session, market: dict, settings: Settings) -> None:
     order = place_order(session, market["shop"], lines(market), settings, now=NOW)
-    decision.cancel_order(
+    fulfilment.cancel_order(
         session, order.id, actor_type=ActorType.RETAILER, actor_id=market["shop"].id, reason="changed mind"
     )
     log = session.scalars(
@@ -178,7 +178,7 @@ def test_the_window_closes_early_once_everyone_answered(session: Session, market
 
 
 def test_a_timer_firing_early_does_not_decide(session: Session, market: dict, order: Order, settings: Settings) -> None:
-    result = decision.close_offer_window(session, order.id, settings, source="test", now=NOW + timedelta(seconds=5))
+    result = selection.close_offer_window(session, order.id, settings, source="test", now=NOW + timedelta(seconds=5))
     assert result.outcome == "not_open"
     assert order.status is OrderStatus.PENDING_OFFERS and order.final_wholesaler_id is None
 
@@ -186,8 +186,8 @@ def test_a_timer_firing_early_does_not_decide(session: Session, market: dict, or
 # --- deciding ------------------------------------------------------------------------------------
 
 
-def decide(session: Session, order: Order, settings: Settings, source: str = "test") -> decision.Decision:
-    return decision.close_offer_window(session, order.id, settings, source=source, now=NOW + timedelta(seconds=400))
+def decide(session: Session, order: Order, settings: Settings, source: str = "test") -> selection.Decision:
+    return selection.close_offer_window(session, order.id, settings, source=source, now=NOW + timedelta(seconds=400))
 
 
 def test_the_best_offer_wins_and_reserves_its_stock(
@@ -215,9 +215,9 @@ def test_the_best_offer_wins_and_reserves_its_stock(
 
 def test_scoring_is_deterministic(session: Session, market: dict, order: Order, settings: Settings) -> None:
     offers = list(offers_of(session, order).values())
-    first = [(o.wholesaler_id, s) for o, s, _ in decision.score_offers(session, order, offers, settings)]
+    first = [(o.wholesaler_id, s) for o, s, _ in selection.score_offers(session, order, offers, settings)]
     second = [
-        (o.wholesaler_id, s) for o, s, _ in decision.score_offers(session, order, list(reversed(offers)), settings)
+        (o.wholesaler_id, s) for o, s, _ in selection.score_offers(session, order, list(reversed(offers)), settings)
     ]
     assert first == second
     assert first[0][0] == market["ltp"].id  # the cheapest catalog price, all else equal
@@ -260,7 +260,7 @@ def test_a_second_decision_changes_nothing_and_only_a_real_one_is_logged(
     assert second.wholesaler_id == first.wholesaler_id
     assert session.scalar(select(func.count()).select_from(DecisionConflictLog)) == 0
     # Deciding the decided order itself is a conflict, and is logged.
-    third = decision.pick_winner(session, order.id, settings, source="worker:c")
+    third = selection.pick_winner(session, order.id, settings, source="worker:c")
     assert third.outcome == "conflict"
     conflicts = session.scalars(select(DecisionConflictLog).where(DecisionConflictLog.order_id == order.id)).all()
     assert len(conflicts) == 1
@@ -273,7 +273,7 @@ def test_an_admin_override_racing_a_decided_order_is_logged(
 ) -> None:
     decide(session, order, settings)
     other = offers_of(session, order)[market["far"].id]
-    result = decision.pick_winner(session, order.id, settings, source="admin:1", forced_offer_id=other.id)
+    result = selection.pick_winner(session, order.id, settings, source="admin:1", forced_offer_id=other.id)
     assert result.outcome == "conflict"
     log = session.scalars(select(DecisionConflictLog)).one()
     assert log.attempted_wholesaler_id == market["far"].id
@@ -283,7 +283,7 @@ def test_winner_passing_hands_the_order_to_the_next(
     session: Session, market: dict, order: Order, settings: Settings
 ) -> None:
     first = decide(session, order, settings)
-    result = decision.decline_as_winner(session, first.wholesaler_id, order.ref, settings)
+    result = selection.decline_as_winner(session, first.wholesaler_id, order.ref, settings)
     assert result.outcome == "won" and result.wholesaler_id != first.wholesaler_id
     assert reserved(session, first.wholesaler_id) == 0
     assert reserved(session, result.wholesaler_id) == Decimal("12")
@@ -297,14 +297,14 @@ def test_winner_timing_out_falls_to_the_next_offer(
 ) -> None:
     first = decide(session, order, settings)
     assert first.offer_id is not None
-    too_soon = decision.winner_accept_timeout(
+    too_soon = selection.winner_accept_timeout(
         session, order.id, first.offer_id, settings, now=NOW + timedelta(seconds=401)
     )
     assert too_soon.outcome == "not_open"
     later = NOW + timedelta(seconds=400 + settings.accept_window_seconds + 1)
-    result = decision.winner_accept_timeout(session, order.id, first.offer_id, settings, now=later)
+    result = selection.winner_accept_timeout(session, order.id, first.offer_id, settings, now=later)
     assert result.outcome == "won" and result.wholesaler_id != first.wholesaler_id
-    again = decision.winner_accept_timeout(session, order.id, first.offer_id, settings, now=later)
+    again = selection.winner_accept_timeout(session, order.id, first.offer_id, settings, now=later)
     assert again.outcome == "not_open"  # a duplicate timer for the old winner does nothing
 
 
@@ -312,7 +312,7 @@ def test_confirming_posts_one_debit_and_delivery_consumes_stock(
     session: Session, market: dict, order: Order, settings: Settings
 ) -> None:
     won = decide(session, order, settings)
-    decision.confirm_winner(session, won.wholesaler_id, order.ref, settings)
+    fulfilment.confirm_winner(session, won.wholesaler_id, order.ref, settings)
     session.refresh(order)
     assert order.status is OrderStatus.CONFIRMED
     debit = session.scalars(select(LedgerEntry).where(LedgerEntry.order_id == order.id)).one()
@@ -324,10 +324,10 @@ def test_confirming_posts_one_debit_and_delivery_consumes_stock(
     bal = account_balance(session, market["shop"].id)
     assert (bal.outstanding, bal.held) == (order.final_total, 0)
     with pytest.raises(Exception, match="not waiting for your acceptance"):
-        decision.confirm_winner(session, won.wholesaler_id, order.ref, settings)
+        fulfilment.confirm_winner(session, won.wholesaler_id, order.ref, settings)
 
-    decision.mark_dispatched(session, order, actor_type=ActorType.WHOLESALER, actor_id=won.wholesaler_id)
-    decision.mark_delivered(session, order, actor_type=ActorType.WHOLESALER, actor_id=won.wholesaler_id)
+    fulfilment.mark_dispatched(session, order, actor_type=ActorType.WHOLESALER, actor_id=won.wholesaler_id)
+    fulfilment.mark_delivered(session, order, actor_type=ActorType.WHOLESALER, actor_id=won.wholesaler_id)
     rice = session.scalars(
         select(WholesalerProduct).where(
             WholesalerProduct.wholesaler_id == won.wholesaler_id, WholesalerProduct.product_id == market["rice"].id
@@ -345,14 +345,14 @@ def test_cancellation_at_each_state(
     won = decide(session, order, settings) if stage != "pending" else None
     if stage in ("confirmed", "dispatched"):
         assert won is not None
-        decision.confirm_winner(session, won.wholesaler_id, order.ref, settings)
+        fulfilment.confirm_winner(session, won.wholesaler_id, order.ref, settings)
     if stage == "dispatched":
         assert won is not None
-        decision.mark_dispatched(session, order, actor_type=ActorType.WHOLESALER, actor_id=won.wholesaler_id)
+        fulfilment.mark_dispatched(session, order, actor_type=ActorType.WHOLESALER, actor_id=won.wholesaler_id)
         with pytest.raises(IllegalTransition, match="is DISPATCHED; it cannot become CANCELLED"):
-            decision.cancel_order(session, order.id, actor_type=ActorType.RETAILER, actor_id=shop, reason="late")
+            fulfilment.cancel_order(session, order.id, actor_type=ActorType.RETAILER, actor_id=shop, reason="late")
         return
-    decision.cancel_order(session, order.id, actor_type=ActorType.RETAILER, actor_id=shop, reason="not needed")
+    fulfilment.cancel_order(session, order.id, actor_type=ActorType.RETAILER, actor_id=shop, reason="not needed")
     session.refresh(order)
     assert order.status is OrderStatus.CANCELLED
     bal = account_balance(session, shop)

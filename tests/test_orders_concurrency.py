@@ -28,7 +28,7 @@ from db.models import (
     WholesalerProduct,
 )
 from db.session import Database
-from domain import decision
+from domain import selection
 from domain.errors import DomainError
 from domain.offers import OrderLine, place_order
 from tests import factories as f
@@ -76,7 +76,7 @@ def test_fifty_threads_ordering_the_last_ten_units(db: Database, settings: Setti
                 order = place_order(uow.session, shop, [OrderLine(product.id, Decimal(1))], settings)
                 uow.commit()
             with db.unit_of_work() as uow:
-                outcome = decision.close_offer_window(uow.session, order.id, settings, source="test").outcome
+                outcome = selection.close_offer_window(uow.session, order.id, settings, source="test").outcome
                 uow.commit()
         except DomainError as exc:
             outcome = type(exc).__name__
@@ -126,7 +126,7 @@ def test_two_workers_closing_the_same_window(db: Database, settings: Settings, o
     def close(name: str) -> None:
         barrier.wait()
         with db.unit_of_work() as uow:
-            outcomes.append(decision.close_offer_window(uow.session, open_order, settings, source=name).outcome)
+            outcomes.append(selection.close_offer_window(uow.session, open_order, settings, source=name).outcome)
             uow.commit()
 
     threads = [threading.Thread(target=close, args=(f"worker:{n}",)) for n in (1, 2)]
@@ -202,7 +202,7 @@ def test_a_worker_killed_mid_decision_then_rerun(
 
     # Killed while posting the DEBIT (blocked on the credit account row), then accepted again.
     confirm = (
-        "from thok import runtime; from domain.decision import confirm_winner\n"
+        "from thok import runtime; from domain.fulfilment import confirm_winner\n"
         "s = runtime.settings(); db = runtime.database_for(s)\n"
         f"with db.unit_of_work() as uow:\n    confirm_winner(uow.session, {wholesaler_id}, '{ref}', s); uow.commit()\n"
     )

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from db.models import ActorType, Order, OrderStatus, Retailer
 from db.session import Database
-from domain import decision
+from domain import fulfilment, selection
 from domain.errors import DomainError
 from domain.events import take_events, take_notices
 from domain.offers import OrderLine, pass_offer, place_order, submit_offer
@@ -96,7 +96,7 @@ class OrderFlow(RuleBasedStateMachine):
         order = self.pick_order(i)
         if order is not None:
             self.attempt(
-                decision.close_offer_window, self.s, order.id, self.settings, source="test", now=self.tick(10_000)
+                selection.close_offer_window, self.s, order.id, self.settings, source="test", now=self.tick(10_000)
             )
 
     @rule(i=st.integers(0, 50), accept=st.booleans())
@@ -104,7 +104,7 @@ class OrderFlow(RuleBasedStateMachine):
         order = self.pick_order(i)
         if order is None or order.final_wholesaler_id is None:
             return
-        fn = decision.confirm_winner if accept else decision.decline_as_winner
+        fn = fulfilment.confirm_winner if accept else selection.decline_as_winner
         self.attempt(fn, self.s, order.final_wholesaler_id, order.ref, self.settings)
 
     @rule(i=st.integers(0, 50))
@@ -112,7 +112,7 @@ class OrderFlow(RuleBasedStateMachine):
         order = self.pick_order(i)
         if order is not None:
             self.attempt(
-                decision.cancel_order, self.s, order.id, actor_type=ActorType.RETAILER, actor_id=None, reason="x"
+                fulfilment.cancel_order, self.s, order.id, actor_type=ActorType.RETAILER, actor_id=None, reason="x"
             )
 
     @rule(i=st.integers(0, 50))
@@ -121,9 +121,9 @@ class OrderFlow(RuleBasedStateMachine):
         if order is None:
             return
         if order.status is OrderStatus.CONFIRMED:
-            self.attempt(decision.mark_dispatched, self.s, order, actor_type=ActorType.WHOLESALER, actor_id=None)
+            self.attempt(fulfilment.mark_dispatched, self.s, order, actor_type=ActorType.WHOLESALER, actor_id=None)
         elif order.status is OrderStatus.DISPATCHED:
-            self.attempt(decision.mark_delivered, self.s, order, actor_type=ActorType.WHOLESALER, actor_id=None)
+            self.attempt(fulfilment.mark_delivered, self.s, order, actor_type=ActorType.WHOLESALER, actor_id=None)
 
     @invariant()
     def hold(self) -> None:

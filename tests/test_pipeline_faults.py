@@ -31,7 +31,7 @@ from sqlalchemy import func, select, update
 from channels.base import OutgoingMessage
 from db.models import DecisionConflictLog, InboundMessage, OrderStatus, OutboundMessage
 from db.session import Database
-from domain import decision, messaging
+from domain import messaging, selection
 from domain.offers import OrderLine, place_order, submit_offer
 from tests import factories as f
 from tests.conftest import ROOT
@@ -461,16 +461,16 @@ def test_an_early_close_then_its_timer_logs_no_conflict(
     for w in sellers:
         submit_offer(session, w.id, order.ref, Decimal(4700), 1, now=now)
     assert order.offer_window_closes_at is not None
-    with caplog.at_level(logging.WARNING, logger="domain.decision"):
-        early = decision.close_offer_window(session, order.id, settings, source="worker:close_offer_window", now=now)
-        timer = decision.close_offer_window(
+    with caplog.at_level(logging.WARNING, logger="domain.selection"):
+        early = selection.close_offer_window(session, order.id, settings, source="worker:close_offer_window", now=now)
+        timer = selection.close_offer_window(
             session, order.id, settings, source="worker:close_offer_window", now=order.offer_window_closes_at
         )
     assert (early.outcome, timer.outcome) == ("won", "not_open")
     assert timer.wholesaler_id == early.wholesaler_id
     assert session.get(type(order), order.id).status is OrderStatus.WHOLESALER_SELECTED
     assert session.scalar(select(func.count()).select_from(DecisionConflictLog)) == 0
-    assert [r for r in caplog.records if r.name == "domain.decision"] == []
+    assert [r for r in caplog.records if r.name == "domain.selection"] == []
 
 
 # --- found by bench/chaos.py ----------------------------------------------------------------------

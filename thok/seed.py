@@ -31,12 +31,13 @@ from db.models import (
 )
 from domain.catalog import import_products
 from domain.credit import owed_to_wholesaler
-from domain.decision import cancel_order, close_offer_window, confirm_winner, mark_delivered, mark_dispatched
 from domain.errors import DomainError
 from domain.events import take_events, take_notices
+from domain.fulfilment import cancel_order, confirm_winner, mark_delivered, mark_dispatched
 from domain.khata_payments import record_payment
 from domain.offers import OrderLine, pass_offer, place_order, submit_offer
 from domain.parties import create_admin, register_retailer, register_wholesaler
+from domain.selection import close_offer_window
 from parsing.payment_methods import PaymentMethod
 from thok.config import Settings
 

@@ -4,7 +4,7 @@ the winner. One unit of work's worth each, in the caller's session; the caller c
 ACCEPT and PASS mean two things, by where the order stands: during the offer window they answer the
 invitation (take it at catalog prices / decline it); once this wholesaler has won, ACCEPT confirms
 the order (the retailer is told, the khata gets its DEBIT) and PASS gives the win up (the next
-offer wins by the same rules). The decision engine (domain.decision) records the notices of what
+offer wins by the same rules). The decision engine (domain.selection) records the notices of what
 it decides, because its timers decide without anyone acting; these use cases add the audit row.
 """
 
@@ -17,7 +17,7 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from db.models import ActorType, Order, OrderStatus, VendorOffer
-from domain import decision
+from domain import fulfilment, selection
 from domain.audit import snapshot
 from domain.errors import InvalidInput
 from domain.events import take_events, take_notices
@@ -73,13 +73,13 @@ def submit_offer(
     return offer
 
 
-def accept(session: Session, actor: Actor, ref: str, rules: decision.DecisionRules) -> Answered:
+def accept(session: Session, actor: Actor, ref: str, rules: selection.DecisionRules) -> Answered:
     """`ACCEPT TK-7F3K`: take the invitation at catalog prices, or, as the winner, confirm the order."""
     wholesaler_id = _wholesaler(actor)
     order = find_order(session, ref)
     if _is_winner(order, wholesaler_id):
         before = snapshot(order, *ORDER_FIELDS)
-        confirmed = decision.confirm_winner(session, wholesaler_id, ref, rules)
+        confirmed = fulfilment.confirm_winner(session, wholesaler_id, ref, rules)
         audit_order(session, actor, "order.confirm", confirmed, before)
         return Answered(confirmed, "confirmed")
     offer = accept_at_catalog_price(session, wholesaler_id, ref)
@@ -87,13 +87,13 @@ def accept(session: Session, actor: Actor, ref: str, rules: decision.DecisionRul
     return Answered(order, "accepted")
 
 
-def pass_(session: Session, actor: Actor, ref: str, rules: decision.DecisionRules) -> Answered:
+def pass_(session: Session, actor: Actor, ref: str, rules: selection.DecisionRules) -> Answered:
     """`PASS TK-7F3K`: decline the invitation, or give up a win (the next offer then wins)."""
     wholesaler_id = _wholesaler(actor)
     order = find_order(session, ref)
     if _is_winner(order, wholesaler_id):
         before = snapshot(order, *ORDER_FIELDS)
-        decision.decline_as_winner(session, wholesaler_id, ref, rules)
+        selection.decline_as_winner(session, wholesaler_id, ref, rules)
         audit_order(session, actor, "order.release_win", order, before)
         return Answered(order, "released")
     offer = pass_offer(session, wholesaler_id, ref)
@@ -102,8 +102,8 @@ def pass_(session: Session, actor: Actor, ref: str, rules: decision.DecisionRule
 
 
 def override_winner(
-    session: Session, actor: Actor, order_id: int, offer_id: int, rules: decision.DecisionRules
-) -> decision.Decision:
+    session: Session, actor: Actor, order_id: int, offer_id: int, rules: selection.DecisionRules
+) -> selection.Decision:
     """Make this offer win through `pick_winner` itself: same scoring, stock and credit checks, and
     the same conflict log when the order is already decided. A forced offer that cannot be served
     is refused with the order left open, rather than letting the engine expire the order."""
@@ -114,7 +114,7 @@ def override_winner(
     order = lock_order(session, order_id)
     before = snapshot(order, *ORDER_FIELDS)
     savepoint = session.begin_nested()
-    result = decision.pick_winner(
+    result = selection.pick_winner(
         session,
         order_id,
         rules,

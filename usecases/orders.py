@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import ActorType, AuditLog, Order, OrderStatus, VendorOffer
-from domain import decision
+from domain import fulfilment
 from domain.audit import snapshot
 from domain.drafts import Draft, discard_draft
 from domain.errors import InvalidInput, NotFound
@@ -105,7 +105,7 @@ def cancel_order(session: Session, actor: Actor, order_id: int, reason: str | No
         )
         if w != order.final_wholesaler_id
     ]
-    decision.cancel_order(
+    fulfilment.cancel_order(
         session, order.id, actor_type=actor.kind, actor_id=actor.id, reason=reason or RETAILER_CANCEL_REASON
     )
     for wholesaler_id in waiting:
@@ -146,7 +146,7 @@ def mark_dispatched(session: Session, actor: Actor, order_id: int) -> Order:
     order = lock_order(session, order_id)
     _own(order, actor)
     before = snapshot(order, *ORDER_FIELDS)
-    decision.mark_dispatched(session, order, actor_type=actor.kind, actor_id=actor.id)
+    fulfilment.mark_dispatched(session, order, actor_type=actor.kind, actor_id=actor.id)
     notify(
         session,
         Notice(
@@ -162,7 +162,7 @@ def mark_delivered(session: Session, actor: Actor, order_id: int) -> Order:
     order = lock_order(session, order_id)
     _own(order, actor)
     before = snapshot(order, *ORDER_FIELDS)
-    decision.mark_delivered(session, order, actor_type=actor.kind, actor_id=actor.id)
+    fulfilment.mark_delivered(session, order, actor_type=actor.kind, actor_id=actor.id)
     notify(
         session,
         Notice("order_delivered", "retailer", order.retailer_id, f"delivered:{order.id}", order.id, {"ref": order.ref}),

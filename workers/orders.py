@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from db.models import Order, OrderStatus
-from domain import decision
+from domain import selection
 from domain.events import Event, OfferWindowOpened, OfferWindowReady, WinnerSelected
 from thok import metrics
 from thok.config import Settings
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 def _run(fn_name: str, order_id: int, *args: int) -> str:
     services = get_services()
     with services.database.unit_of_work() as uow:
-        fn = getattr(decision, fn_name)
+        fn = getattr(selection, fn_name)
         if fn_name == "close_offer_window":
             result = fn(uow.session, order_id, services.settings, source="worker:close_offer_window")
         else:
@@ -52,7 +52,7 @@ def _run(fn_name: str, order_id: int, *args: int) -> str:
     return result.outcome
 
 
-def _figures(fn_name: str, order: Order, result: decision.Decision) -> dict[str, float]:
+def _figures(fn_name: str, order: Order, result: selection.Decision) -> dict[str, float]:
     """The offer process's figures, read from the order as the decision left it (in its session;
     observed only once the decision is committed)."""
     if fn_name != "close_offer_window" or result.outcome not in ("won", "expired"):
@@ -67,7 +67,7 @@ def _figures(fn_name: str, order: Order, result: decision.Decision) -> dict[str,
     return figures
 
 
-def _observe(result: decision.Decision, figures: dict[str, float]) -> None:
+def _observe(result: selection.Decision, figures: dict[str, float]) -> None:
     metrics.DECISIONS.labels(result.outcome).inc()
     if "window" in figures:
         metrics.OFFER_WINDOW.observe(figures["window"])
@@ -150,7 +150,7 @@ def sweep_orders(now: datetime | None = None, limit: int = 200) -> dict[str, int
             log.exception("sweep could not close window of order %s", order_id)
     for order_id in overdue:
         with services.database.unit_of_work() as uow:
-            result = decision.sweep_accept_deadline(uow.session, order_id, services.settings, now=now)
+            result = selection.sweep_accept_deadline(uow.session, order_id, services.settings, now=now)
             done = collect(uow.session)
             uow.commit()
         apply(done)

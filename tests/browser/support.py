@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.app import create_app
 from db.models import AdminRole, OfferStatus, Order, Product, Retailer, VendorOffer
 from db.session import Database
-from domain import decision
+from domain import fulfilment, selection
 from domain.events import take_events, take_notices
 from domain.offers import OrderLine, place_order
 from domain.parties import create_admin
@@ -53,10 +53,10 @@ def place_demo_order(database: Database, settings: Settings, stage: str = "open"
         rice = s.scalars(select(Product).where(Product.sku == "RICE-JEERA")).one()
         order = place_order(s, retailer, [OrderLine(rice.id, Decimal(2))], settings)
         if stage in ("selected", "confirmed"):
-            result = decision.pick_winner(s, order.id, settings, source="test")
+            result = selection.pick_winner(s, order.id, settings, source="test")
             assert result.outcome == "won", result
             if stage == "confirmed":
-                decision.confirm_winner(s, result.wholesaler_id, order.ref, settings)  # type: ignore[arg-type]
+                fulfilment.confirm_winner(s, result.wholesaler_id, order.ref, settings)  # type: ignore[arg-type]
         take_notices(s), take_events(s)  # no worker in these tests: the messages are not the point
         uow.commit()
         return order.id, order.ref

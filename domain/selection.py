@@ -1,4 +1,5 @@
-"""The decision engine: exactly one winning wholesaler per order.
+"""Choosing the winner: exactly one winning wholesaler per order (issue 14: the decision engine's
+scoring and selection, apart from fulfilment).
 
 `pick_winner` is one transaction: lock the order row, check it has no winner, score the offers,
 reserve the best offer's stock with conditional updates (falling to the next when stock is gone),
@@ -7,7 +8,12 @@ already decided (the timer after an early close, a re-run job, two workers) chan
 no conflict. Deciding a decided order otherwise (an admin override racing the worker), or a second
 winner the database refuses, changes nothing and is written to `decision_conflict_logs`. Behind the
 row lock, PostgreSQL's unique index on WON offers and the winner trigger refuse whatever might
-still slip through.
+still slip through. The winner then has the accept window: it passes (or lets the window run out)
+and the next offer wins by the same rules; its ACCEPT is `domain.fulfilment.confirm_winner`.
+
+What a wholesaler's ACCEPT / PASS means, by where the order stands, is the use case's
+(usecases/offers.py). The engine's outcomes are told (notices) here, because its timers decide
+without anyone acting.
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ from sqlalchemy.orm import Session
 from db.models import (
     ActorType,
     DecisionConflictLog,
-    LedgerEntry,
     OfferStatus,
     Order,
     OrderStatus,
@@ -34,11 +39,11 @@ from db.models import (
 from domain.credit import account_balance, release_hold, wholesaler_balance
 from domain.errors import DomainError, InvalidInput
 from domain.events import Notice, WinnerSelected, notify, record_event
-from domain.ledger import post_debit, reverse_entry
 from domain.money import npr
-from domain.offers import accept_at_catalog_price, pass_offer
-from domain.orders import HOLDING_STATUSES, find_order, lock_order, transition
-from domain.stock import consume_reservations, release_reservations, reserve_stock, set_reservation_expiry
+from domain.orders import find_order, lock_order, transition
+from domain.stock import release_reservations, reserve_stock
+
+# --- settings, outcomes ---------------------------------------------------------------------------
 
 
 class DecisionRules(Protocol):
@@ -54,8 +59,13 @@ class DecisionRules(Protocol):
 
 log = logging.getLogger(__name__)
 
+
 CANDIDATE = (OfferStatus.PENDING, OfferStatus.SUBMITTED, OfferStatus.LOST)
+
+
 UNKNOWN_DELIVERY_DAYS = 1  # a catalog-price offer promises the usual next-day delivery
+
+
 HISTORY_DAYS = 90
 
 
@@ -71,7 +81,8 @@ class DecisionConflict(DomainError):
     code = "decision_conflict"
 
 
-# --- scoring -------------------------------------------------------------------------------------
+# --- scoring --------------------------------------------------------------------------------------
+
 
 _HISTORY = text(
     """
@@ -142,7 +153,7 @@ def score_offers(
     return scored
 
 
-# --- deciding ------------------------------------------------------------------------------------
+# --- deciding -------------------------------------------------------------------------------------
 
 
 def _conflict(session: Session, order: Order, source: str, reason: str, attempted: int | None = None) -> Decision:
@@ -298,6 +309,9 @@ def close_offer_window(
     return pick_winner(session, order_id, settings, source=source, now=now)
 
 
+# --- the accept window: the winner passes or runs out of time -------------------------------------
+
+
 def decline_winner(
     session: Session,
     order: Order,
@@ -363,51 +377,16 @@ def winner_accept_timeout(
     )
 
 
-# --- the winner's answers, fulfilment, cancellation -----------------------------------------------
-
-
-def confirm_winner(session: Session, wholesaler_id: int, ref: str, settings: DecisionRules) -> Order:
-    """`ACCEPT TK-7F3K` from the winner: the order is CONFIRMED and the khata gets its DEBIT."""
-    order = lock_order(session, find_order(session, ref).id)
-    if order.status is not OrderStatus.WHOLESALER_SELECTED or order.final_wholesaler_id != wholesaler_id:
-        raise InvalidInput(
-            f"{order.ref} is not waiting for your acceptance ({order.status.value})",
-            code="order_not_waiting",
-            ref=order.ref,
-            state=order.status,
-        )
-    transition(
-        session,
-        order,
-        OrderStatus.CONFIRMED,
-        actor_type=ActorType.WHOLESALER,
-        actor_id=wholesaler_id,
-        reason="winner accepted",
+def sweep_accept_deadline(
+    session: Session, order_id: int, settings: DecisionRules, now: datetime | None = None
+) -> Decision:
+    """The sweep's path to the accept timeout, when it does not know which offer won."""
+    won = session.scalar(
+        select(VendorOffer.id).where(VendorOffer.order_id == order_id, VendorOffer.status == OfferStatus.WON)
     )
-    assert order.final_total is not None
-    post_debit(
-        session,
-        retailer_id=order.retailer_id,
-        amount=order.final_total,
-        idempotency_key=f"order:{order.id}:debit",
-        description=f"Order {order.ref}",
-        order_id=order.id,
-        wholesaler_id=wholesaler_id,
-        release_held=order.estimated_total or Decimal(0),
-    )
-    set_reservation_expiry(session, order.id, None)  # a confirmed order keeps its goods until delivery
-    notify(
-        session,
-        Notice(
-            "order_confirmed",
-            "retailer",
-            order.retailer_id,
-            f"confirmed:{order.id}",
-            order.id,
-            {"ref": order.ref, "total": npr(order.final_total)},
-        ),
-    )
-    return order
+    if won is None:
+        return Decision(order_id, "not_open")
+    return winner_accept_timeout(session, order_id, won, settings, now=now)
 
 
 def decline_as_winner(session: Session, wholesaler_id: int, ref: str, settings: DecisionRules) -> Decision:
@@ -429,69 +408,3 @@ def decline_as_winner(session: Session, wholesaler_id: int, ref: str, settings: 
         actor_type=ActorType.WHOLESALER,
         actor_id=wholesaler_id,
     )
-
-
-def mark_dispatched(session: Session, order: Order, *, actor_type: ActorType, actor_id: int | None) -> None:
-    """The goods left. Who is told is the use case's (usecases.orders.mark_dispatched)."""
-    transition(session, order, OrderStatus.DISPATCHED, actor_type=actor_type, actor_id=actor_id, reason="dispatched")
-
-
-def mark_delivered(session: Session, order: Order, *, actor_type: ActorType, actor_id: int | None) -> None:
-    """The goods arrived: the reserved stock is used up. Who is told is the use case's."""
-    transition(session, order, OrderStatus.DELIVERED, actor_type=actor_type, actor_id=actor_id, reason="delivered")
-    consume_reservations(session, order.id)
-
-
-def cancel_order(session: Session, order_id: int, *, actor_type: ActorType, actor_id: int | None, reason: str) -> Order:
-    """Cancel what may still be cancelled: stock goes back, a credit hold is released, a posted
-    DEBIT is answered by a CREDIT entry (never an edit). Who is told depends on who cancelled, so
-    the use case tells them (usecases.orders.cancel_order)."""
-    order = lock_order(session, order_id)
-    was = order.status
-    transition(session, order, OrderStatus.CANCELLED, actor_type=actor_type, actor_id=actor_id, reason=reason)
-    release_reservations(session, order.id)
-    if was in HOLDING_STATUSES and order.estimated_total:
-        release_hold(session, order.retailer_id, order.estimated_total, order.id)
-    elif was is OrderStatus.CONFIRMED:
-        debit = session.scalars(
-            select(LedgerEntry).where(LedgerEntry.idempotency_key == f"order:{order.id}:debit")
-        ).first()
-        if debit is not None:
-            reverse_entry(session, debit.id, f"Order {order.ref} cancelled: {reason}", f"order:{order.id}:cancel")
-    return order
-
-
-def sweep_accept_deadline(
-    session: Session, order_id: int, settings: DecisionRules, now: datetime | None = None
-) -> Decision:
-    """The sweep's path to the accept timeout, when it does not know which offer won."""
-    won = session.scalar(
-        select(VendorOffer.id).where(VendorOffer.order_id == order_id, VendorOffer.status == OfferStatus.WON)
-    )
-    if won is None:
-        return Decision(order_id, "not_open")
-    return winner_accept_timeout(session, order_id, won, settings, now=now)
-
-
-# --- a wholesaler's WhatsApp answers, routed by where the order stands ---------------------------
-
-
-def answer_accept(session: Session, wholesaler_id: int, ref: str, settings: DecisionRules) -> str:
-    """`ACCEPT TK-7F3K` means "I take it at my catalog price" during the window, and "I confirm"
-    once this wholesaler has won. Returns "confirmed" or "accepted"."""
-    order = find_order(session, ref)
-    if order.status is OrderStatus.WHOLESALER_SELECTED and order.final_wholesaler_id == wholesaler_id:
-        confirm_winner(session, wholesaler_id, ref, settings)
-        return "confirmed"
-    accept_at_catalog_price(session, wholesaler_id, ref)
-    return "accepted"
-
-
-def answer_pass(session: Session, wholesaler_id: int, ref: str, settings: DecisionRules) -> str:
-    """`PASS TK-7F3K`: decline the invitation, or give up a win (the next offer then wins)."""
-    order = find_order(session, ref)
-    if order.status is OrderStatus.WHOLESALER_SELECTED and order.final_wholesaler_id == wholesaler_id:
-        decline_as_winner(session, wholesaler_id, ref, settings)
-        return "released"
-    pass_offer(session, wholesaler_id, ref)
-    return "passed"
