@@ -4,7 +4,7 @@ language (handlers.notices, handlers.status)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,12 +20,17 @@ T = TypeVar("T")
 _MEMO = "order_facts_memo"
 
 
+_WHOLESALERS = "wholesalers"
+
+
 @contextmanager
-def remembered(session: Session) -> Iterator[None]:
+def remembered(session: Session, wholesaler_ids: Collection[int] = ()) -> Iterator[None]:
     """While a transaction's notices are rendered (workers.notices), several describe the same order
     (its invitations, a decision's notices to each party): its lines and winner are read once, not
-    once per notice. Only for that moment: the rows do not change while notices are written."""
-    session.info[_MEMO] = {}
+    once per notice, and the catalog prices of every wholesaler named in `wholesaler_ids` (the
+    notices' wholesaler recipients) in one query per order. Only for that moment: the rows do not
+    change while notices are written."""
+    session.info[_MEMO] = {_WHOLESALERS: frozenset(wholesaler_ids)}
     try:
         yield
     finally:
@@ -76,13 +81,30 @@ def _items_of(session: Session, order_ids: list[int]) -> dict[int, list[ItemFact
 
 
 def wholesaler_prices(session: Session, wholesaler_id: int, product_ids: list[int]) -> dict[int, Decimal]:
-    """The wholesaler's own catalog price per product (what their offer request is priced at)."""
+    """The wholesaler's own catalog price per product (what their offer request is priced at).
+    While remembered, read once for all the wholesalers being written to about these products."""
+    memo: dict[Any, Any] | None = session.info.get(_MEMO)
+    if memo is None:
+        return _prices(session, [wholesaler_id], product_ids).get(wholesaler_id, {})
+    products = tuple(sorted(set(product_ids)))
+    known: tuple[frozenset[int], dict[int, dict[int, Decimal]]] | None = memo.get(("prices", products))
+    if known is None or wholesaler_id not in known[0]:
+        asked = frozenset({wholesaler_id, *memo[_WHOLESALERS]})
+        known = (asked, _prices(session, sorted(asked), list(products)))
+        memo[("prices", products)] = known
+    return known[1].get(wholesaler_id, {})
+
+
+def _prices(session: Session, wholesaler_ids: list[int], product_ids: list[int]) -> dict[int, dict[int, Decimal]]:
     rows = session.execute(
-        select(WholesalerProduct.product_id, WholesalerProduct.price).where(
-            WholesalerProduct.wholesaler_id == wholesaler_id, WholesalerProduct.product_id.in_(product_ids)
+        select(WholesalerProduct.wholesaler_id, WholesalerProduct.product_id, WholesalerProduct.price).where(
+            WholesalerProduct.wholesaler_id.in_(wholesaler_ids), WholesalerProduct.product_id.in_(product_ids)
         )
     )
-    return {product_id: price for product_id, price in rows}
+    found: dict[int, dict[int, Decimal]] = {}
+    for wholesaler_id, product_id, price in rows:
+        found.setdefault(wholesaler_id, {})[product_id] = price
+    return found
 
 
 def winning_offer(session: Session, order: Order) -> VendorOffer | None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from db.models import Order, Retailer, Wholesaler
 from domain import messaging, outbox
 from domain.errors import InvalidInput
+from domain.events import Event, OfferWindowOpened
 from domain.parties import PartyKind
 from domain.phones import mask_phone, normalize_phone
 from handlers import Reply, Sender
@@ -27,6 +28,7 @@ from thok import metrics
 from thok.logging import bind
 from workers import effects
 from workers.context import get_services
+from workers.orders import close_offer_window
 from workers.queueing import INBOUND_QUEUE, INBOUND_RETRY, enqueue_fresh, enqueue_once, inbound_job_id, job
 
 log = logging.getLogger(__name__)
@@ -87,11 +89,33 @@ def process_inbound(inbound_id: int) -> str:
         # The order(s) this message touched, so `grep TK-...` finds the message that started it.
         bind(order_ref=_order_refs(uow.session, replies))
         uow.commit()
+    _decide_due_windows(done)
     effects.apply(done)
     metrics.message_in("processed")
     metrics.message_out("outboxed", len(done.outbound_ids))
     log.info("inbound %s from %s: %d replies", inbound_id, mask_phone(phone), len(created))
     return f"processed: {len(created)} replies"
+
+
+def _decide_due_windows(done: effects.Effects) -> None:
+    """An order confirmed with a window already closed (OFFER_WINDOW_SECONDS=0, or a window that
+    ran out while the job waited) is decided here, right after its commit, instead of through a
+    timer job on the decisions queue: one RQ job and one queue wait less between the retailer's
+    YES and the winner's notice, which then leaves in the same drain as this message's replies
+    (`apply` runs after). The decision is the timer's own job body (order row lock, status guard),
+    so a timer or sweep coming later finds it done. If it fails here, the timer is armed as before
+    (with its retries); if this worker dies first, the orders sweep finds the window due."""
+    now = datetime.now(UTC)
+    left: list[Event] = []
+    for event in done.events:
+        if isinstance(event, OfferWindowOpened) and event.closes_at <= now:
+            try:
+                close_offer_window(event.order_id)
+                continue
+            except Exception:  # the timer job retries it
+                log.exception("deciding order %s after its commit failed; its timer will", event.order_id)
+        left.append(event)
+    done.events = left
 
 
 def _order_refs(session: Session, replies: list[Reply]) -> str | None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.models import Retailer, Wholesaler
 from domain import order_facts, outbox
 from domain.events import Event, Notice, take_events, take_notices
 from domain.parties import PartyKind
@@ -37,10 +39,12 @@ class Recipient:
 
 
 def _recipients(session: Session, notices: list[Notice]) -> list[Recipient]:
+    loaded = _parties(session, notices)
     parties = []
     for notice in notices:
         kind = PartyKind(notice.to_kind)
-        parties.append((kind, kind.get(session, notice.to_id)))
+        party = loaded.get((kind, notice.to_id))
+        parties.append((kind, party if party is not None else kind.get(session, notice.to_id)))  # get: NotFound
     numbers = [party.whatsapp_number for _, party in parties]
     chose = outbox.chosen_language_numbers(session, numbers)
     latest = outbox.latest_inbound_texts(session, numbers)
@@ -60,6 +64,22 @@ def _recipients(session: Session, notices: list[Notice]) -> list[Recipient]:
     return found
 
 
+def _parties(session: Session, notices: list[Notice]) -> dict[tuple[PartyKind, int], Retailer | Wholesaler]:
+    """The recipients in one query per kind, not one each (an order's invitations go to every
+    wholesaler carrying its lines); removed parties included, as `PartyKind.get` does."""
+    wanted: dict[PartyKind, set[int]] = {}
+    for notice in notices:
+        wanted.setdefault(PartyKind(notice.to_kind), set()).add(notice.to_id)
+    found: dict[tuple[PartyKind, int], Retailer | Wholesaler] = {}
+    for kind, ids in wanted.items():
+        model = kind.model
+        rows = session.scalars(select(model).where(model.id.in_(ids)).execution_options(include_deleted=True))
+        for party in rows:
+            if isinstance(party, Retailer | Wholesaler):
+                found[(kind, party.id)] = party
+    return found
+
+
 def _can_pay(settings: Settings | None) -> bool:
     """A "Pay now" button only where the pay reply exists: a payment gateway is configured. A web
     process passes its own settings (it has no job context to read them from)."""
@@ -71,8 +91,10 @@ def render_notices(session: Session, notices: list[Notice], settings: Settings |
         return []
     can_pay = _can_pay(settings)
     messages = []
-    with order_facts.remembered(session):  # an order's facts read once for all its notices
-        for notice, to in zip(notices, _recipients(session, notices), strict=True):
+    recipients = _recipients(session, notices)
+    wholesalers = [to.wholesaler_id for to in recipients if to.wholesaler_id is not None]
+    with order_facts.remembered(session, wholesalers):  # an order's facts read once for all its notices
+        for notice, to in zip(notices, recipients, strict=True):
             messages.append(_message(session, notice, to, can_pay))
     return outbox.queue_messages(session, messages)
 
