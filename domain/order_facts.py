@@ -121,8 +121,18 @@ def winning_offer(session: Session, order: Order) -> VendorOffer | None:
 
 
 def wholesaler_name(session: Session, wholesaler_id: int) -> str:
-    wholesaler = session.get(Wholesaler, wholesaler_id)
-    return PartyKind.shown_name(wholesaler) if wholesaler else "-"
+    def read() -> str:
+        wholesaler = session.get(Wholesaler, wholesaler_id)
+        return PartyKind.shown_name(wholesaler) if wholesaler else "-"
+
+    return _memo(session, ("wholesaler", wholesaler_id), read)
+
+
+def order_of(session: Session, order_id: int) -> Order | None:
+    """The order a notice is about. While remembered, the row is held here: the session's identity
+    map keeps only weak references, so an order no one holds was read again for every notice, and
+    its retailer with it."""
+    return _memo(session, ("order", order_id), lambda: session.get(Order, order_id))
 
 
 def invitation(session: Session, ref: str, wholesaler_id: int) -> tuple[Order, VendorOffer | None] | None:

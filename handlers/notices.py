@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Order, VendorOffer
 from domain.events import Notice
-from domain.order_facts import ItemFact, items_of, wholesaler_name, wholesaler_prices, winning_offer
+from domain.order_facts import ItemFact, items_of, order_of, wholesaler_name, wholesaler_prices, winning_offer
 from handlers.messages import money_for, numerals, t
 from parsing.parser import decimal_str
 
@@ -33,7 +33,7 @@ def notice_body(session: Session, notice: Notice, to_id: int, lang: str) -> str:
     params: dict[str, Any] = {k: "" if v is None else str(v) for k, v in notice.params.items()}
     for key in _AMOUNT_PARAMS:
         params[key] = _reader_amount(params.get(key), lang)
-    order = session.get(Order, notice.order_id) if notice.order_id else None
+    order = order_of(session, notice.order_id) if notice.order_id else None
     if order is not None:
         params = {**params, **_order_facts(session, order, notice, to_id, lang)}
     return t(notice.key, lang, **params)

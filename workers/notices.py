@@ -38,8 +38,9 @@ class Recipient:
     wholesaler_id: int | None
 
 
-def _recipients(session: Session, notices: list[Notice]) -> list[Recipient]:
-    loaded = _parties(session, notices)
+def _recipients(
+    session: Session, notices: list[Notice], loaded: dict[tuple[PartyKind, int], Retailer | Wholesaler]
+) -> list[Recipient]:
     parties = []
     for notice in notices:
         kind = PartyKind(notice.to_kind)
@@ -91,7 +92,10 @@ def render_notices(session: Session, notices: list[Notice], settings: Settings |
         return []
     can_pay = _can_pay(settings)
     messages = []
-    recipients = _recipients(session, notices)
+    # Held for the whole rendering (the identity map's references are weak): an order's retailer
+    # or winner among the recipients is not read again when its notices name them.
+    parties = _parties(session, notices)
+    recipients = _recipients(session, notices, parties)
     wholesalers = [to.wholesaler_id for to in recipients if to.wholesaler_id is not None]
     with order_facts.remembered(session, wholesalers):  # an order's facts read once for all its notices
         for notice, to in zip(notices, recipients, strict=True):

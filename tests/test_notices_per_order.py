@@ -1,0 +1,109 @@
+# ruff: noqa: F811  (pytest fixtures imported from tests.fake_twilio are "redefined" as arguments)
+"""Issue 19's second round: an order confirmed with a 0 s window is decided in the inbound job that
+placed it (no timer job between the YES and the winner's notice), and an order's notices are
+rendered with a fixed number of reads, however many wholesalers they go to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import event, select
+
+from db.models import OfferStatus, Order, OrderStatus, OutboundMessage, OutboundStatus, VendorOffer
+from domain import messaging
+from domain.events import Notice
+from tests.fake_twilio import fake_twilio, thok_settings  # noqa: F401 (fixtures)
+from thok.seed import seed_demo
+from workers import context
+from workers.inbound import process_inbound
+from workers.notices import render_notices
+from workers.queueing import DECISIONS_QUEUE
+
+SURESH = "+9779841000103"  # KC Mart, English (the demo seed)
+
+
+def write(db: Any, sid: str, body: str) -> str:
+    with db.unit_of_work() as uow:
+        inbound_id = messaging.store_inbound(
+            uow.session, messaging.IncomingMessage(message_sid=sid, from_number=SURESH, body=body)
+        )
+        uow.commit()
+    assert inbound_id is not None
+    return process_inbound(inbound_id)
+
+
+def test_a_window_of_0_s_is_decided_by_the_job_that_placed_the_order(
+    thok_settings: Any, fresh_database: Any, redis: Any
+) -> None:
+    context.configure(thok_settings.with_overrides(offer_window_seconds=0))
+    try:
+        with fresh_database.unit_of_work() as uow:
+            seed_demo(uow.session)
+            uow.commit()
+        write(fresh_database, "SMorder0001", "2 bora jeera masino")
+        write(fresh_database, "SMyes000001", "YES")
+        with fresh_database.session() as s:
+            order = s.scalars(select(Order)).one()
+            # Decided before any worker ran a decisions job: none was queued or scheduled.
+            assert order.status is OrderStatus.WHOLESALER_SELECTED and order.final_wholesaler_id is not None
+            winner_notices = s.scalars(
+                select(OutboundMessage).where(
+                    OutboundMessage.order_id == order.id, OutboundMessage.wholesaler_id == order.final_wholesaler_id
+                )
+            ).all()
+            assert {m.kind for m in winner_notices} >= {"offer_request", "order_update"}  # invited, then won
+            assert all(m.status is OutboundStatus.PENDING for m in winner_notices)  # the drain sends them
+            won = select(VendorOffer).where(VendorOffer.order_id == order.id, VendorOffer.status == OfferStatus.WON)
+            winner = s.scalars(won).one()
+            order_id, winner_id = order.id, winner.id
+        decisions = Queue(DECISIONS_QUEUE, connection=redis)
+        armed = decisions.job_ids + ScheduledJobRegistry(queue=decisions).get_job_ids()
+        assert armed == [f"accept-timeout-{order_id}-{winner_id}"]  # only the winner's accept window
+    finally:
+        context.configure(None)
+
+
+def test_an_orders_notices_read_prices_and_parties_once_for_all_wholesalers(
+    thok_settings: Any, fresh_database: Any, redis: Any
+) -> None:
+    context.configure(thok_settings.with_overrides(offer_window_seconds=3600))
+    try:
+        with fresh_database.unit_of_work() as uow:
+            seed_demo(uow.session)
+            uow.commit()
+        write(fresh_database, "SMorder0002", "2 bora jeera masino, 5 kg masoor dal")
+        write(fresh_database, "SMyes000002", "YES")
+        with fresh_database.session() as s:
+            order = s.scalars(select(Order)).one()
+            invited = [o.wholesaler_id for o in s.scalars(select(VendorOffer).where(VendorOffer.order_id == order.id))]
+            order_id, retailer_id = order.id, order.retailer_id
+        assert len(invited) >= 2
+        statements: list[str] = []
+
+        def seen(conn: object, cursor: object, statement: str, *_: object) -> None:
+            statements.append(statement)
+
+        params = {"ref": "x", "total": "100"}
+        notices = [
+            Notice("offer_invite", "wholesaler", w, f"again:{w}", order_id, params, "offer_request") for w in invited
+        ] + [Notice("order_confirmed", "retailer", retailer_id, "again:shop", order_id, params)]
+        event.listen(fresh_database.engine, "before_cursor_execute", seen)
+        try:
+            with fresh_database.unit_of_work() as uow:
+                assert len(render_notices(uow.session, notices)) == len(notices)
+                uow.rollback()
+        finally:
+            event.remove(fresh_database.engine, "before_cursor_execute", seen)
+
+        def reads(table: str) -> int:
+            return sum(f"FROM {table} " in q or q.rstrip().endswith(f"FROM {table}") for q in statements)
+
+        # One read each for every wholesaler's prices, the wholesalers, the order and its shop.
+        assert reads("wholesaler_products") == 1
+        assert reads("wholesalers") == 1
+        assert reads("orders") == 1
+        assert reads("retailers") == 1
+    finally:
+        context.configure(None)
