@@ -21,11 +21,10 @@ from db.models import (
     OrderStatus,
 )
 from domain.credit import release_hold
-from domain.errors import InvalidInput
 from domain.events import Notice, notify
 from domain.ledger import post_debit, reverse_entry
 from domain.money import npr
-from domain.orders import HOLDING_STATUSES, find_order, lock_order, transition
+from domain.orders import HOLDING_STATUSES, lock_awaiting_winner, lock_order, transition
 from domain.selection import DecisionRules
 from domain.stock import consume_reservations, release_reservations, set_reservation_expiry
 
@@ -34,14 +33,7 @@ from domain.stock import consume_reservations, release_reservations, set_reserva
 
 def confirm_winner(session: Session, wholesaler_id: int, ref: str, settings: DecisionRules) -> Order:
     """`ACCEPT TK-7F3K` from the winner: the order is CONFIRMED and the khata gets its DEBIT."""
-    order = lock_order(session, find_order(session, ref).id)
-    if order.status is not OrderStatus.WHOLESALER_SELECTED or order.final_wholesaler_id != wholesaler_id:
-        raise InvalidInput(
-            f"{order.ref} is not waiting for your acceptance ({order.status.value})",
-            code="order_not_waiting",
-            ref=order.ref,
-            state=order.status,
-        )
+    order = lock_awaiting_winner(session, wholesaler_id, ref)
     transition(
         session,
         order,

@@ -14,7 +14,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from db.models import ActorType, AuditLog, Order, OrderStatus
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, InvalidInput, NotFound
 
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
@@ -113,6 +113,20 @@ def lock_order(session: Session, order_id: int) -> Order:
     ).first()
     if order is None:
         raise NotFound(f"no order with id {order_id}", code="order_not_found", ref=f"#{order_id}")
+    return order
+
+
+def lock_awaiting_winner(session: Session, wholesaler_id: int, ref: str) -> Order:
+    """The order `ref`, locked, if it waits for this wholesaler's answer as the chosen winner
+    (ACCEPT or PASS); refused otherwise, naming its state."""
+    order = lock_order(session, find_order(session, ref).id)
+    if order.status is not OrderStatus.WHOLESALER_SELECTED or order.final_wholesaler_id != wholesaler_id:
+        raise InvalidInput(
+            f"{order.ref} is not waiting for your acceptance ({order.status.value})",
+            code="order_not_waiting",
+            ref=order.ref,
+            state=order.status,
+        )
     return order
 
 

@@ -40,7 +40,7 @@ from domain.credit import account_balance, release_hold, wholesaler_balance
 from domain.errors import DomainError, InvalidInput
 from domain.events import Notice, WinnerSelected, notify, record_event
 from domain.money import npr
-from domain.orders import find_order, lock_order, transition
+from domain.orders import lock_awaiting_winner, lock_order, transition
 from domain.stock import release_reservations, reserve_stock
 
 # --- settings, outcomes ---------------------------------------------------------------------------
@@ -391,14 +391,7 @@ def sweep_accept_deadline(
 
 def decline_as_winner(session: Session, wholesaler_id: int, ref: str, settings: DecisionRules) -> Decision:
     """`PASS TK-7F3K` from the current winner."""
-    order = lock_order(session, find_order(session, ref).id)
-    if order.status is not OrderStatus.WHOLESALER_SELECTED or order.final_wholesaler_id != wholesaler_id:
-        raise InvalidInput(
-            f"{order.ref} is not waiting for your acceptance ({order.status.value})",
-            code="order_not_waiting",
-            ref=order.ref,
-            state=order.status,
-        )
+    order = lock_awaiting_winner(session, wholesaler_id, ref)
     return decline_winner(
         session,
         order,
