@@ -16,13 +16,12 @@ from __future__ import annotations
 import io
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
@@ -48,6 +47,7 @@ from handlers.dispatch import handle_message
 from tests.browser import support
 from tests.conftest import _create_database, _drop_database, url_with_database
 from tests.test_dashboard import login, post
+from tests.thok_cli import ThokCli, production_cli
 from thok.config import Settings
 from usecases import khata
 from usecases.actor import Actor
@@ -91,28 +91,8 @@ def admin(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def cli(uc_db: Database, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
-    """`thok ...` against this module's database, as production runs it (Twilio set: the commands
-    that tell someone on WhatsApp refuse to run without it)."""
-    from thok import runtime
-    from thok.cli import main
-
-    monkeypatch.setenv("DATABASE_URL", uc_db.url)
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-test-token")
-    monkeypatch.setenv("TWILIO_WHATSAPP_FROM", "whatsapp:+14155238886")
-    monkeypatch.delenv("THOK_DEV_MODE", raising=False)
-    runtime.settings.cache_clear()
-
-    def run(*args: str, ok: bool = True) -> Result:
-        result = CliRunner().invoke(main, list(args))
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    yield run
-    runtime.settings.cache_clear()
+def cli(uc_db: Database, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ThokCli]:
+    yield from production_cli(monkeypatch, uc_db.url, redis_url)
 
 
 # --- what an action left behind --------------------------------------------------------------------
@@ -232,7 +212,7 @@ PAYMENT_MASKS = {"payment_id": "<payment>", "entry_id": "<entry>"}
 
 
 def test_recording_a_payment_tells_the_same_people_and_writes_the_same_audit_from_every_entry_point(
-    uc_db: Database, admin: FlaskClient, cli: Callable[..., Result], settings: Settings
+    uc_db: Database, admin: FlaskClient, cli: ThokCli, settings: Settings
 ) -> None:
     """The bug of issue 14: from WhatsApp the shop was told, from the dashboard nobody (an audit row
     only), from the CLI nobody and no audit row. Now the shop is always told, and the wholesaler
@@ -306,7 +286,7 @@ def test_recording_a_payment_tells_the_same_people_and_writes_the_same_audit_fro
 
 
 def test_reversing_a_payment_is_the_same_from_the_dashboard_and_the_cli(
-    uc_db: Database, admin: FlaskClient, cli: Callable[..., Result]
+    uc_db: Database, admin: FlaskClient, cli: ThokCli
 ) -> None:
     w, _ = _wholesaler(uc_db)
     shops = [_shop(uc_db, to=w)[0] for _ in range(2)]
@@ -339,7 +319,7 @@ def test_reversing_a_payment_is_the_same_from_the_dashboard_and_the_cli(
 
 
 def test_setting_a_credit_limit_is_audited_alike_from_the_dashboard_and_the_cli(
-    uc_db: Database, admin: FlaskClient, cli: Callable[..., Result]
+    uc_db: Database, admin: FlaskClient, cli: ThokCli
 ) -> None:
     """The CLI used to change the limit with no audit row at all (and its own parsing rule)."""
     w, w_phone = _wholesaler(uc_db)
@@ -378,7 +358,7 @@ def test_setting_a_credit_limit_is_audited_alike_from_the_dashboard_and_the_cli(
 
 
 def test_registering_a_party_is_audited_alike_from_the_dashboard_and_the_cli(
-    uc_db: Database, admin: FlaskClient, cli: Callable[..., Result]
+    uc_db: Database, admin: FlaskClient, cli: ThokCli
 ) -> None:
     d_retailer, c_retailer, d_wholesaler, c_wholesaler = number(), number(), number("w"), number("w")
     form = {"name": OWNER, "display_name": SHOP, "district": "Solukhumbu", "address": "Namche", "language": "ne"}
@@ -418,7 +398,7 @@ def test_registering_a_party_is_audited_alike_from_the_dashboard_and_the_cli(
 
 
 def test_importing_prices_is_audited_alike_from_the_dashboard_and_the_cli(
-    uc_db: Database, admin: FlaskClient, cli: Callable[..., Result], tmp_path: Path
+    uc_db: Database, admin: FlaskClient, cli: ThokCli, tmp_path: Path
 ) -> None:
     """The CLI used to import with no audit row."""
     (by_dashboard, _), (by_cli, c_phone) = _wholesaler(uc_db), _wholesaler(uc_db)

@@ -13,13 +13,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
@@ -51,8 +50,7 @@ from parsing.parser import INTENTS, Intent
 from tests.browser import support
 from tests.conftest import _create_database, _drop_database, url_with_database
 from tests.test_dashboard import login, post
-from thok import runtime
-from thok.cli import main as cli_main
+from tests.thok_cli import ThokCli, production_cli
 from thok.config import Settings
 from workers import effects
 
@@ -88,25 +86,8 @@ def admin(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def thok(market: Database, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
-    """`thok ...` against this module's database, as production runs it (Twilio set: a command that
-    tells someone on WhatsApp refuses to run without a channel)."""
-    monkeypatch.setenv("DATABASE_URL", market.url)
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-test-token")
-    monkeypatch.setenv("TWILIO_WHATSAPP_FROM", "whatsapp:+14155238886")
-    monkeypatch.delenv("THOK_DEV_MODE", raising=False)
-    runtime.settings.cache_clear()
-
-    def run(*args: str, ok: bool = True) -> Result:
-        result = CliRunner().invoke(cli_main, list(args))
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    yield run
-    runtime.settings.cache_clear()
+def thok(market: Database, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ThokCli]:
+    yield from production_cli(monkeypatch, market.url, redis_url)
 
 
 def whatsapp(db: Database, settings: Settings, sender: Sender, text: str) -> str:
@@ -212,7 +193,7 @@ def test_an_admins_cancel_tells_both_parties_that_thok_cancelled_and_why(
 
 
 def test_thok_cancel_order_tells_and_audits_as_the_dashboard_does(
-    thok: Callable[..., Result], market: Database, settings: Settings
+    thok: ThokCli, market: Database, settings: Settings
 ) -> None:
     order_id, ref = support.place_demo_order(market, settings, "confirmed")
     refused = thok("cancel-order", ref, "--reason", "  ", "--admin", support.ADMIN[0], ok=False)
@@ -271,7 +252,7 @@ def _fulfilment_record(market: Database, order_id: int) -> tuple[set[str], list[
 
 
 def test_dispatch_and_deliver_tell_and_audit_the_same_from_whatsapp_the_dashboard_and_thok(
-    admin: FlaskClient, thok: Callable[..., Result], market: Database, settings: Settings
+    admin: FlaskClient, thok: ThokCli, market: Database, settings: Settings
 ) -> None:
     by_chat, ref = support.place_demo_order(market, settings, "confirmed")
     winner = winner_sender(market, by_chat)
