@@ -1,6 +1,7 @@
 # ruff: noqa: F811  (pytest fixtures imported from tests.fake_twilio are "redefined" as arguments)
 """Issue 19's second round: an order confirmed with a 0 s window is decided in the inbound job that
-placed it (no timer job between the YES and the winner's notice), and an order's notices are
+placed it and its notices sent by it (no timer job or drain job between the YES and the winner's
+notice), and an order's notices are
 rendered with a fixed number of reads, however many wholesalers they go to."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from thok.seed import seed_demo
 from workers import context
 from workers.inbound import process_inbound
 from workers.notices import render_notices
-from workers.queueing import DECISIONS_QUEUE
+from workers.queueing import DECISIONS_QUEUE, OUTBOUND_QUEUE
 
 SURESH = "+9779841000103"  # KC Mart, English (the demo seed)
 
@@ -35,14 +36,19 @@ def write(db: Any, sid: str, body: str) -> str:
 
 
 def test_a_window_of_0_s_is_decided_by_the_job_that_placed_the_order(
-    thok_settings: Any, fresh_database: Any, redis: Any
+    thok_settings: Any, fresh_database: Any, redis: Any, fake_twilio: Any
 ) -> None:
-    context.configure(thok_settings.with_overrides(offer_window_seconds=0))
+    templates = (("offer_request", "HXinvite"), ("order_update", "HXupdate"))  # wholesalers: outside 24 h
+    for sid in ("HXinvite", "HXupdate"):
+        fake_twilio.contents[sid] = {"sid": sid, "types": {"twilio/text": {"body": "{{1}}"}}}
+    context.configure(thok_settings.with_overrides(offer_window_seconds=0, twilio_templates=templates))
     try:
         with fresh_database.unit_of_work() as uow:
             seed_demo(uow.session)
             uow.commit()
         write(fresh_database, "SMorder0001", "2 bora jeera masino")
+        sends = Queue(OUTBOUND_QUEUE, connection=redis)
+        queued = sends.job_ids  # the summary's drain (no worker runs here)
         write(fresh_database, "SMyes000001", "YES")
         with fresh_database.session() as s:
             order = s.scalars(select(Order)).one()
@@ -54,13 +60,15 @@ def test_a_window_of_0_s_is_decided_by_the_job_that_placed_the_order(
                 )
             ).all()
             assert {m.kind for m in winner_notices} >= {"offer_request", "order_update"}  # invited, then won
-            assert all(m.status is OutboundStatus.PENDING for m in winner_notices)  # the drain sends them
+            # Sent by the same job, through the channel (the fake Twilio), not left for a drain job.
+            assert [(m.status, bool(m.provider_sid)) for m in winner_notices] == [(OutboundStatus.QUEUED, True)] * 2
             won = select(VendorOffer).where(VendorOffer.order_id == order.id, VendorOffer.status == OfferStatus.WON)
             winner = s.scalars(won).one()
             order_id, winner_id = order.id, winner.id
         decisions = Queue(DECISIONS_QUEUE, connection=redis)
         armed = decisions.job_ids + ScheduledJobRegistry(queue=decisions).get_job_ids()
         assert armed == [f"accept-timeout-{order_id}-{winner_id}"]  # only the winner's accept window
+        assert sends.job_ids == queued  # no drain job of its own: the YES's job sent its messages itself
     finally:
         context.configure(None)
 

@@ -7,6 +7,7 @@ idempotency keys (`reply:{inbound_id}:{n}`) make a re-run write nothing new.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -29,6 +30,7 @@ from thok.logging import bind
 from workers import effects
 from workers.context import get_services
 from workers.orders import close_offer_window
+from workers.outbound import DRAIN_FLAG, drain_outbox
 from workers.queueing import INBOUND_QUEUE, INBOUND_RETRY, enqueue_fresh, enqueue_once, inbound_job_id, job
 
 log = logging.getLogger(__name__)
@@ -89,26 +91,39 @@ def process_inbound(inbound_id: int) -> str:
         # The order(s) this message touched, so `grep TK-...` finds the message that started it.
         bind(order_ref=_order_refs(uow.session, replies))
         uow.commit()
-    _decide_due_windows(done)
+    outboxed = len(done.outbound_ids)
+    if any(_due(event) for event in done.events):
+        _decide_and_send_now(done)
     effects.apply(done)
     metrics.message_in("processed")
-    metrics.message_out("outboxed", len(done.outbound_ids))
+    metrics.message_out("outboxed", outboxed)
     log.info("inbound %s from %s: %d replies", inbound_id, mask_phone(phone), len(created))
     return f"processed: {len(created)} replies"
 
 
-def _decide_due_windows(done: effects.Effects) -> None:
+def _due(event: Event) -> bool:
+    return isinstance(event, OfferWindowOpened) and event.closes_at <= datetime.now(UTC)
+
+
+def _decide_and_send_now(done: effects.Effects) -> None:
     """An order confirmed with a window already closed (OFFER_WINDOW_SECONDS=0, or a window that
-    ran out while the job waited) is decided here, right after its commit, instead of through a
-    timer job on the decisions queue: one RQ job and one queue wait less between the retailer's
-    YES and the winner's notice, which then leaves in the same drain as this message's replies
-    (`apply` runs after). The decision is the timer's own job body (order row lock, status guard),
-    so a timer or sweep coming later finds it done. If it fails here, the timer is armed as before
-    (with its retries); if this worker dies first, the orders sweep finds the window due."""
-    now = datetime.now(UTC)
+    ran out while the job waited) is decided here, right after its commit, and the outbox drained
+    at once: no timer job and no drain job between the retailer's YES and the winner's notice
+    (two RQ jobs and two queue waits less). The decision is the timer's own job body (order row
+    lock, status guard), so a timer or sweep coming later finds it done; the drain is the drain
+    job's own body (claim, advisory lock, record). The drain flag is raised first, so the
+    decision's commit queues no drain job of its own (this drain, about to start, is the one it
+    would wait for). If the decision fails, its timer is armed as before (with its retries); if the
+    drain fails, `apply` queues a drain job; if this worker dies, the orders and outbox sweeps
+    find the due window and the waiting rows."""
+    redis = get_services().redis
+    try:
+        redis.set(DRAIN_FLAG, 1, nx=True, ex=60)  # expires like enqueue_drain's, should this worker die
+    except RedisError:
+        return  # the timers and the drain job as before (apply reports Redis away)
     left: list[Event] = []
     for event in done.events:
-        if isinstance(event, OfferWindowOpened) and event.closes_at <= now:
+        if _due(event) and isinstance(event, OfferWindowOpened):
             try:
                 close_offer_window(event.order_id)
                 continue
@@ -116,6 +131,14 @@ def _decide_due_windows(done: effects.Effects) -> None:
                 log.exception("deciding order %s after its commit failed; its timer will", event.order_id)
         left.append(event)
     done.events = left
+    try:
+        drain_outbox()
+    except Exception:
+        log.exception("sending after the decision failed; a drain job will")
+        with contextlib.suppress(RedisError):
+            redis.delete(DRAIN_FLAG)  # so apply queues one
+        return
+    done.outbound_ids = []  # sent, or left by the drain to their own retry jobs: nothing to queue
 
 
 def _order_refs(session: Session, replies: list[Reply]) -> str | None:
