@@ -65,7 +65,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class PgCluster:
+class _PairUrls:
+    """The URLs of a primary and standby pair, whoever runs them."""
+
+    primary_port: int
+    standby_port: int
+
+    def url(self, database: str = "postgres") -> str:
+        """The multi-host URL an application uses (what `pg_autoctl show uri` prints, without
+        sslmode): libpq tries the hosts in order and keeps the one that takes writes. db/urls.py
+        turns this form into the one SQLAlchemy parses."""
+        return (
+            f"postgresql://postgres@127.0.0.1:{self.primary_port},127.0.0.1:{self.standby_port}/{database}"
+            "?target_session_attrs=read-write"
+        )
+
+    def primary_url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.primary_port}/{database}"
+
+    def standby_url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.standby_port}/{database}"
+
+
+class PgCluster(_PairUrls):
     """A primary and a synchronous standby. `start()` (or `with`) returns when the standby is
     streaming with sync_state = 'sync'; `stop()` always stops both."""
 
@@ -91,20 +113,6 @@ class PgCluster:
     def standby_dir(self) -> Path:
         assert self.root is not None
         return self.root / "standby"
-
-    def url(self, database: str = "postgres") -> str:
-        """The multi-host URL an application uses: libpq tries the hosts in order and keeps the one
-        that takes writes. db/urls.py turns this form into the one SQLAlchemy parses."""
-        return (
-            f"postgresql://postgres@127.0.0.1:{self.primary_port},127.0.0.1:{self.standby_port}/{database}"
-            "?target_session_attrs=read-write"
-        )
-
-    def primary_url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.primary_port}/{database}"
-
-    def standby_url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.standby_port}/{database}"
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -281,7 +289,7 @@ FAST_NODE_TIMEOUTS = {"timeout.network_partition_timeout": "6"}
 PG_AUTOCTL = Path(os.environ.get("PG_AUTOCTL", "/usr/bin/pg_autoctl"))
 
 
-class AutoFailoverCluster:
+class AutoFailoverCluster(_PairUrls):
     """The same interface as PgCluster, with pg_auto_failover (Debian's postgresql-15-auto-failover)
     doing the promotion: a monitor and two nodes, each supervised by `pg_autoctl run`. The monitor
     keeps the secondary synchronous (`synchronous_standby_names = 'ANY 1 (...)'`, number_sync_standbys
@@ -296,19 +304,6 @@ class AutoFailoverCluster:
         self.promoted_at: float | None = None
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._started = False
-
-    def url(self, database: str = "postgres") -> str:
-        """What `pg_autoctl show uri --formation default` prints, without sslmode (no TLS here)."""
-        return (
-            f"postgresql://postgres@127.0.0.1:{self.primary_port},127.0.0.1:{self.standby_port}/{database}"
-            "?target_session_attrs=read-write"
-        )
-
-    def primary_url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.primary_port}/{database}"
-
-    def standby_url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.standby_port}/{database}"
 
     def monitor_url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.monitor_port}/pg_auto_failover"
