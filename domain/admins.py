@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Admin, AdminRole, AdminSession, LoginFailure
@@ -172,3 +172,20 @@ def record_login_failure(session: Session, email: str, client_ip: str, *, locked
 def recent_login_failures(session: Session, limit: int = 50) -> list[LoginFailure]:
     """The newest refused sign-ins, for the admins page: who was tried, from where."""
     return list(session.scalars(select(LoginFailure).order_by(LoginFailure.id.desc()).limit(limit)))
+
+
+# Long past any lockout window (15 minutes) and long enough to answer "who tried this account last
+# quarter": older sign-in records are only weight on the admins page and the tables.
+SIGN_IN_RECORDS_KEPT = timedelta(days=90)
+
+
+def prune_sign_in_records(session: Session, keep: timedelta = SIGN_IN_RECORDS_KEPT) -> tuple[int, int]:
+    """Delete sessions that ended (expired or revoked) more than `keep` ago and refused sign-ins
+    older than that; a live session is never touched. Returns (sessions, failures) deleted."""
+    ended = session.execute(
+        delete(AdminSession).where(
+            or_(AdminSession.expires_at < func.now() - keep, AdminSession.revoked_at < func.now() - keep)
+        )
+    )
+    failures = session.execute(delete(LoginFailure).where(LoginFailure.created_at < func.now() - keep))
+    return ended.rowcount, failures.rowcount  # type: ignore[attr-defined]

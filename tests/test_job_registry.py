@@ -39,6 +39,7 @@ def test_every_registered_job_imports_under_its_path_on_a_listened_queue() -> No
         "workers.metrics.refresh_gauges",
         "workers.payments.check_payment_requests",
         "workers.partitions.ensure_partitions_job",
+        "workers.housekeeping.prune_sign_in_records_job",
         "workers.reminders.send_payment_reminders",
         "workers.reminders.send_wholesaler_summaries",
     } <= set(queueing.JOBS)

@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 
 from db.models import AdminAuditLog, AdminSession, LoginFailure
 from db.session import Database
+from domain.admins import prune_sign_in_records
 from domain.parties import create_admin
 from tests.browser import support
 from tests.conftest import _create_database, _drop_database, url_with_database
@@ -303,3 +304,41 @@ def test_the_production_home_page_does_not_offer_the_simulator(
     assert app.test_client().get("/simulator").status_code == 404
     demo = support.build_app(settings.with_overrides(dev_mode=True), sessions_db, redis, TESTING=True)
     assert b"/simulator" in demo.test_client().get("/").data
+
+
+def test_old_sign_in_records_are_pruned_and_live_sessions_kept(session: Any) -> None:
+    """admin_sessions and login_failures no longer only grow: the hourly housekeeping job deletes
+    sessions that ended over 90 days ago and refused sign-ins as old; a live session stays."""
+    admin = create_admin(session, "prune@thok.local", "a-long-password-1")
+    session.flush()
+    rows = {  # token -> (created, expires, revoked), as SQL intervals before now()
+        "live": ("1 hour", "-11 hours", None),
+        "expired-long-ago": ("101 days", "100 days", None),
+        "revoked-long-ago": ("100 days", "-1 day", "95 days"),  # revoked before it would have expired
+        "expired-lately": ("11 days", "10 days", None),
+    }
+    for token, (created, expires, revoked) in rows.items():
+        session.execute(
+            text(
+                "INSERT INTO admin_sessions (admin_id, token_hash, created_at, expires_at, revoked_at) "
+                "VALUES (:a, :t, now() - CAST(:c AS interval), now() - CAST(:e AS interval), "
+                "now() - CAST(:r AS interval))"
+            ),
+            {"a": admin.id, "t": token, "c": created, "e": expires, "r": revoked},
+        )
+    for email, age in (("old@x.np", "91 days"), ("new@x.np", "1 day")):
+        session.execute(
+            text(
+                "INSERT INTO login_failures (email, client_ip, outcome, created_at) "
+                "VALUES (:m, '10.0.0.1', 'FAILED', now() - CAST(:g AS interval))"
+            ),
+            {"m": email, "g": age},
+        )
+
+    assert prune_sign_in_records(session) == (2, 1)
+    assert set(session.scalars(select(AdminSession.token_hash).where(AdminSession.admin_id == admin.id))) == {
+        "live",
+        "expired-lately",
+    }
+    assert set(session.scalars(select(LoginFailure.email))) >= {"new@x.np"}
+    assert "old@x.np" not in set(session.scalars(select(LoginFailure.email)))

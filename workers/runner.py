@@ -12,6 +12,7 @@ from rq.exceptions import StopRequested
 from thok import runtime
 from thok.config import Settings
 from workers import context
+from workers.housekeeping import prune_sign_in_records_job
 from workers.metrics import refresh_gauges, serve_worker_metrics
 from workers.orders import sweep_orders
 from workers.partitions import ensure_partitions_job
@@ -47,6 +48,8 @@ def enqueue_sweep(settings: Settings, now: float | None = None) -> bool:
     # anything in between, see migration 0003).
     hour = int((now or time.time()) // 3600)
     queued |= enqueue_unique(redis, ensure_partitions_job, job_id=f"ledger-partitions-{hour}")
+    # Ended dashboard sessions and refused sign-ins past their keeping time (domain/admins.py).
+    queued |= enqueue_unique(redis, prune_sign_in_records_job, job_id=f"sign-in-records-{hour}")
     # Reminders of money due and the wholesalers' weekly summary (off unless REMINDER_AFTER_DAYS
     # is set): once an hour at most.
     queued |= enqueue_unique(redis, send_payment_reminders, job_id=f"payment-reminders-{hour}")
