@@ -3,6 +3,7 @@ same PostgreSQL in the same run as the baseline.
 
     .venv/bin/python bench/orders_e2e.py [--orders 200] [--concurrency 8] [--reply-rate 50]
         [--reply-seconds 20] [--url postgresql://postgres@127.0.0.1:5432/postgres] [--redis redis://...]
+        [--db-name thok_bench_orders] [--py-spy /tmp/prof] [--log-statements]
 
 Two phases on one running app, then pgbench's TPC-B on the same server:
 
@@ -120,8 +121,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pgbench_tps(admin_url: str, seconds: int) -> float:
-    name = "thok_bench_pgbench"
+def pgbench_tps(admin_url: str, seconds: int, name: str) -> float:
     url = recreate_database(admin_url, name)
     pgbench = (
         "pgbench"
@@ -136,10 +136,9 @@ def pgbench_tps(admin_url: str, seconds: int) -> float:
     return float(match.group(1))
 
 
-def prepare(admin_url: str, retailers: int) -> tuple[str, list[str]]:
+def prepare(admin_url: str, retailers: int, name: str) -> tuple[str, list[str]]:
     """The bench's database: the demo market and `retailers` bench retailers (the first ones order
     in phase 1, all of them write in phase 2)."""
-    name = "thok_bench_orders"
     url = recreate_database(admin_url, name)
     upgrade(url)
     db = Database(url)
@@ -165,9 +164,19 @@ def main() -> None:
     parser.add_argument("--pgbench-seconds", type=int, default=15)
     parser.add_argument("--reply-rate", type=float, default=50, help="messages/s in phase 2 (0: skip it)")
     parser.add_argument("--reply-seconds", type=float, default=20)
+    parser.add_argument("--db-name", default="thok_bench_orders", help="the bench's own database (recreated)")
+    parser.add_argument(
+        "--py-spy", metavar="PREFIX", help="record the RQ workers with py-spy (--gil, raw) into PREFIX-w<n>.txt"
+    )
+    parser.add_argument(
+        "--log-statements", action="store_true", help="log every statement of the bench database (server log)"
+    )
     args = parser.parse_args()
 
-    url, phones = prepare(args.url, max(args.concurrency, REPLY_PHONES))
+    url, phones = prepare(args.url, max(args.concurrency, REPLY_PHONES), args.db_name)
+    if args.log_statements:  # to count statements per order: grep the server log for this database's
+        with psycopg.connect(args.url, autocommit=True) as admin:
+            admin.execute(f"ALTER DATABASE {args.db_name} SET log_statement = 'all'")
     import redis
 
     redis.Redis.from_url(args.redis).flushdb()
@@ -207,7 +216,17 @@ def main() -> None:
         roots = [("gunicorn", web.pid), *(("workers", w.pid) for w in workers)]
         meter = CpuMeter(roots, url, args.redis, set()) if psutil else None
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        spy = ["py-spy", "record", "--gil", "--nonblocking", "-r", "200", "-f", "raw"]
+        spies = [
+            subprocess.Popen([*spy, "-o", f"{args.py_spy}-w{n}.txt", "-p", str(w.pid)], stdout=subprocess.DEVNULL)
+            for n, w in enumerate(workers)
+            if args.py_spy
+        ]
         run(url, port, phones[: args.concurrency], args.orders, meter)
+        for recorder in spies:
+            recorder.send_signal(2)  # py-spy writes its file on SIGINT
+        for recorder in spies:
+            recorder.wait(timeout=60)
         if args.reply_rate > 0:
             replies(url, port, phones, args.reply_rate, args.reply_seconds)
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -216,7 +235,7 @@ def main() -> None:
             p.terminate()
         for p in [web, *workers]:
             p.wait(timeout=30)
-    tps = pgbench_tps(args.url, args.pgbench_seconds)
+    tps = pgbench_tps(args.url, args.pgbench_seconds, f"{args.db_name}_pgbench")
     print(f"pgbench TPC-B (scale 10, 4 clients): {tps:,.0f} tps")
     print(f"ratio decided orders/s / pgbench tps: {RESULT['rate'] / tps:.3f}")
 
