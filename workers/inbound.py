@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Order, Retailer, Wholesaler
-from domain import messaging, outbox
+from domain import messaging, outbox, selection
 from domain.errors import InvalidInput
 from domain.events import Event, OfferWindowOpened
 from domain.parties import PartyKind
@@ -26,10 +26,10 @@ from handlers import Reply, Sender
 from handlers.dispatch import respond
 from handlers.messages import both, reply_language, t
 from thok import metrics
+from thok.config import Settings
 from thok.logging import bind
 from workers import effects
 from workers.context import get_services
-from workers.orders import close_offer_window
 from workers.outbound import DRAIN_FLAG, drain_outbox
 from workers.queueing import INBOUND_QUEUE, INBOUND_RETRY, enqueue_fresh, enqueue_once, inbound_job_id, job
 
@@ -84,6 +84,9 @@ def process_inbound(inbound_id: int) -> str:
             ],
         )
         messaging.finish_inbound(uow.session, message, party, intent)
+        # An order confirmed with its window already closed (OFFER_WINDOW_SECONDS=0, or a window
+        # that ran out while the job waited) is decided in this same transaction.
+        decided = _decide_due_windows(uow.session, services.settings)
         # What the handlers set in motion (notices to other parties, offer-window timers) is
         # rendered into the outbox in this same transaction, and armed after commit.
         done = effects.collect(uow.session)
@@ -91,9 +94,11 @@ def process_inbound(inbound_id: int) -> str:
         # The order(s) this message touched, so `grep TK-...` finds the message that started it.
         bind(order_ref=_order_refs(uow.session, replies))
         uow.commit()
+    for result in decided:
+        metrics.DECISIONS.labels(result.outcome).inc()
     outboxed = len(done.outbound_ids)
-    if any(_due(event) for event in done.events):
-        _decide_and_send_now(done)
+    if done.outbound_ids:
+        _send_now(done)
     effects.apply(done)
     metrics.message_in("processed")
     metrics.message_out("outboxed", outboxed)
@@ -101,40 +106,52 @@ def process_inbound(inbound_id: int) -> str:
     return f"processed: {len(created)} replies"
 
 
-def _due(event: Event) -> bool:
-    return isinstance(event, OfferWindowOpened) and event.closes_at <= datetime.now(UTC)
+def _due(event: Event, now: datetime) -> bool:
+    return isinstance(event, OfferWindowOpened) and event.closes_at <= now
 
 
-def _decide_and_send_now(done: effects.Effects) -> None:
-    """An order confirmed with a window already closed (OFFER_WINDOW_SECONDS=0, or a window that
-    ran out while the job waited) is decided here, right after its commit, and the outbox drained
-    at once: no timer job and no drain job between the retailer's YES and the winner's notice
-    (two RQ jobs and two queue waits less). The decision is the timer's own job body (order row
-    lock, status guard), so a timer or sweep coming later finds it done; the drain is the drain
-    job's own body (claim, advisory lock, record). The drain flag is raised first, so the
-    decision's commit queues no drain job of its own (this drain, about to start, is the one it
-    would wait for). If the decision fails, its timer is armed as before (with its retries); if the
-    drain fails, `apply` queues a drain job; if this worker dies, the orders and outbox sweeps
-    find the due window and the waiting rows."""
+def _decide_due_windows(session: Session, settings: Settings) -> list[selection.Decision]:
+    """Decide, inside the YES's own transaction, each order whose offer window this message opened
+    already closed: the confirmation, the decision and every message about both commit together,
+    with no timer job, second transaction or second rendering pass between the retailer's YES and
+    the winner's notice. The decision is the timer's own (order row lock, status guard), in a
+    savepoint: if it fails, the savepoint and what it recorded are undone, the order stays
+    confirmed, and its window's timer is armed after commit as before (with its retries; the
+    orders sweep is the backstop)."""
+    now = datetime.now(UTC)
+    decided: list[selection.Decision] = []
+    for event in [e for e in session.info.get("events", []) if _due(e, now)]:
+        assert isinstance(event, OfferWindowOpened)
+        notices, events = list(session.info.get("notices", [])), list(session.info.get("events", []))
+        try:
+            with session.begin_nested():
+                result = selection.close_offer_window(session, event.order_id, settings, source="worker:inbound")
+        except Exception:
+            log.exception("deciding order %s with its confirmation failed; its timer will", event.order_id)
+            session.info["notices"], session.info["events"] = notices, events
+            continue
+        session.info["events"].remove(event)  # decided: no timer to arm
+        decided.append(result)
+    return decided
+
+
+def _send_now(done: effects.Effects) -> None:
+    """The replies and notices just committed leave at once, from this job: the drain job's own
+    body (claim, advisory lock, one record), so at-most-once sending and the crash-window lookup
+    are unchanged, without a drain job and its queue wait between a message and its answer. The
+    drain flag is raised first, like a queued drain's, so commits meanwhile queue no drain job of
+    their own (this drain, about to start, is the one they would wait for). If the drain fails, the
+    flag is cleared and `apply` queues a drain job; if this worker dies, the outbox sweep finds the
+    waiting rows."""
     redis = get_services().redis
     try:
         redis.set(DRAIN_FLAG, 1, nx=True, ex=60)  # expires like enqueue_drain's, should this worker die
     except RedisError:
-        return  # the timers and the drain job as before (apply reports Redis away)
-    left: list[Event] = []
-    for event in done.events:
-        if _due(event) and isinstance(event, OfferWindowOpened):
-            try:
-                close_offer_window(event.order_id)
-                continue
-            except Exception:  # the timer job retries it
-                log.exception("deciding order %s after its commit failed; its timer will", event.order_id)
-        left.append(event)
-    done.events = left
+        return  # apply reports Redis away; the outbox sweep sends from PostgreSQL
     try:
         drain_outbox()
     except Exception:
-        log.exception("sending after the decision failed; a drain job will")
+        log.exception("sending this job's messages failed; a drain job will")
         with contextlib.suppress(RedisError):
             redis.delete(DRAIN_FLAG)  # so apply queues one
         return
