@@ -9,13 +9,14 @@ invited wholesaler has answered. The decision itself is `domain.selection`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from sqlalchemy import exists, select, text
+from sqlalchemy import bindparam, exists, insert, select, text
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -34,6 +35,8 @@ from domain.errors import DomainError, InvalidInput, NotFound, OutOfRange, TooMa
 from domain.events import Notice, OfferWindowOpened, OfferWindowReady, notify, record_event
 from domain.money import MAX_AMOUNT, npr
 from domain.orders import find_order, lock_order, new_order_ref
+
+log = logging.getLogger(__name__)
 
 
 class OfferRules(Protocol):
@@ -76,27 +79,38 @@ class NotInvited(DomainError):
     code = "not_invited"
 
 
-# Wholesalers who sell every line with enough available stock, with their catalog total.
+# Wholesalers who sell every line with enough available stock, with their catalog total. The lines
+# come as arrays (product ids, quantities as order_items stores them), so the invitations are known
+# before anything is written.
 _ELIGIBLE = text(
     """
     SELECT wp.wholesaler_id, sum(wp.price * i.quantity) AS total, (w.district = :district) AS local
-    FROM order_items i
+    FROM unnest(CAST(:product_ids AS bigint[]), CAST(:quantities AS numeric(14, 3)[])) AS i(product_id, quantity)
     JOIN wholesaler_products wp ON wp.product_id = i.product_id AND wp.deleted_at IS NULL
          AND wp.is_available AND wp.stock - wp.reserved_stock >= i.quantity
     JOIN wholesalers w ON w.id = wp.wholesaler_id AND w.deleted_at IS NULL AND w.is_active
-    WHERE i.order_id = :order_id
     GROUP BY wp.wholesaler_id, w.district
     HAVING count(*) = :lines
     ORDER BY (w.district = :district) DESC NULLS LAST, total, wp.wholesaler_id
     LIMIT :limit
     """
 )
+_UNITS = select(Product.id, Product.unit).where(Product.id.in_(bindparam("ids", expanding=True)))
+_AUDIT = insert(AuditLog)
 
 
-def eligible_wholesalers(session: Session, order: Order, retailer: Retailer, limit: int) -> list[tuple[int, Decimal]]:
+def eligible_wholesalers(
+    session: Session, lines: Sequence[OrderLine], retailer: Retailer, limit: int
+) -> list[tuple[int, Decimal]]:
     rows = session.execute(
         _ELIGIBLE,
-        {"order_id": order.id, "district": retailer.district or "", "lines": len(order.items), "limit": limit},
+        {
+            "product_ids": [ln.product_id for ln in lines],
+            "quantities": [ln.quantity for ln in lines],
+            "district": retailer.district or "",
+            "lines": len(lines),
+            "limit": limit,
+        },
     ).all()
     return [(int(r.wholesaler_id), Decimal(r.total).quantize(Decimal("0.01"))) for r in rows]
 
@@ -109,72 +123,57 @@ def place_order(
     now: datetime | None = None,
 ) -> Order:
     """The retailer said YES: create the order, hold credit for the best catalog total, and invite
-    the eligible wholesalers. All or nothing: a refusal (no wholesaler, credit limit) leaves no
-    trace because the work happens in a savepoint."""
+    the eligible wholesalers. All or nothing: every refusal (a product gone, no wholesaler, the
+    credit limit) is found before anything is written — the credit hold is one guarded UPDATE that
+    changes nothing when it does not fit — so a refusal leaves no trace without a savepoint; what
+    can still fail after the hold (the INSERTs) is a database error, which aborts the transaction."""
     if not lines:
         raise InvalidInput("an order needs at least one item", code="order_empty")
     now = now or datetime.now(UTC)
-    savepoint = session.begin_nested()
-    try:
-        order = _create(session, retailer, lines, settings, now)
-    except BaseException:
-        savepoint.rollback()
-        raise
-    savepoint.commit()
-    return order
-
-
-def _create(
-    session: Session, retailer: Retailer, lines: Sequence[OrderLine], settings: OfferRules, now: datetime
-) -> Order:
-    units = dict(
-        session.execute(select(Product.id, Product.unit).where(Product.id.in_([ln.product_id for ln in lines]))).all()
-    )
-    order = Order(
-        ref=new_order_ref(session),
-        retailer_id=retailer.id,
-        status=OrderStatus.PENDING_OFFERS,
-        delivery_district=retailer.district,
-        offer_window_closes_at=now + timedelta(seconds=settings.offer_window_seconds),
-    )
-    session.add(order)
-    session.flush()
+    found = session.execute(_UNITS, {"ids": [ln.product_id for ln in lines]})
+    units: dict[int, str] = {pid: unit for pid, unit in found}
     for line in lines:
         if line.product_id not in units:
             raise NotFound(f"product {line.product_id} is not in the catalog", code="product_gone")
         if line.quantity <= 0:
             raise InvalidInput("quantities must be more than zero", code="quantity_not_positive")
-        session.add(
-            OrderItem(
-                order_id=order.id,
-                product_id=line.product_id,
-                quantity=line.quantity,
-                unit=units[line.product_id],
-                raw_text=line.raw_text,
-            )
-        )
-    session.flush()
-    session.refresh(order, ["items"])
-    invited = eligible_wholesalers(session, order, retailer, settings.max_invites)
+    invited = eligible_wholesalers(session, lines, retailer, settings.max_invites)
     if not invited:
         raise NoWholesalerAvailable("no wholesaler has all of these items in stock right now")
-    order.estimated_total = min(total for _, total in invited)
+    estimated_total = min(total for _, total in invited)
+    ref = new_order_ref(session)  # before the hold: nothing refuses after it
     # The credit is held now, so two orders racing for the last credit cannot both be confirmed.
-    hold_credit(session, retailer.id, order.estimated_total, order.id)
-    for wholesaler_id, total in invited:
-        session.add(VendorOffer(order_id=order.id, wholesaler_id=wholesaler_id, total_price=total))
-    session.add(
-        AuditLog(
-            retailer_id=retailer.id,
-            order_id=order.id,
-            actor_type=ActorType.RETAILER,
-            actor_id=retailer.id,
-            action="order.created",
-            to_status=OrderStatus.PENDING_OFFERS.value,
-            details={"invited": [w for w, _ in invited], "estimated_total": str(order.estimated_total)},
-        )
+    hold_credit(session, retailer.id, estimated_total, None)
+    order = Order(
+        ref=ref,
+        retailer_id=retailer.id,
+        status=OrderStatus.PENDING_OFFERS,
+        estimated_total=estimated_total,
+        delivery_district=retailer.district,
+        offer_window_closes_at=now + timedelta(seconds=settings.offer_window_seconds),
+        # Through the relationships: one flush writes the order, its lines and its offers, and
+        # both collections stay loaded for whoever reads them next (the reply counts the offers).
+        items=[
+            OrderItem(product_id=ln.product_id, quantity=ln.quantity, unit=units[ln.product_id], raw_text=ln.raw_text)
+            for ln in lines
+        ],
+        offers=[VendorOffer(wholesaler_id=wholesaler_id, total_price=total) for wholesaler_id, total in invited],
     )
+    session.add(order)
     session.flush()
+    session.execute(
+        _AUDIT,
+        {
+            "retailer_id": retailer.id,
+            "order_id": order.id,
+            "actor_type": ActorType.RETAILER,
+            "actor_id": retailer.id,
+            "action": "order.created",
+            "to_status": OrderStatus.PENDING_OFFERS.value,
+            "details": {"invited": [w for w, _ in invited], "estimated_total": str(order.estimated_total)},
+        },
+    )
+    log.info("held NPR %s of retailer %s's credit for order %s", npr(estimated_total), retailer.id, order.id)
     for wholesaler_id, total in invited:
         notify(
             session,
