@@ -30,10 +30,12 @@ import contextlib
 import http.client
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -194,9 +196,12 @@ def main() -> None:
         # per order: invites, results, replies); lifted here to measure Thok itself.
         "TWILIO_MAX_MPS": "100000",
     }
+    # The Procfile's web and worker commands, with their configuration (Prometheus multiprocess
+    # metrics in a folder of this run's own).
+    env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="thok-bench-metrics-")
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         "bot.app:create_app()"],
+        [sys.executable, "-m", "gunicorn", "-c", "python:thok.gunicorn_conf", "-w", "2", "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "bot.app:create_app()"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     workers = [
@@ -235,6 +240,7 @@ def main() -> None:
             p.terminate()
         for p in [web, *workers]:
             p.wait(timeout=30)
+        shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     tps = pgbench_tps(args.url, args.pgbench_seconds, f"{args.db_name}_pgbench")
     print(f"pgbench TPC-B (scale 10, 4 clients): {tps:,.0f} tps")
     print(f"ratio decided orders/s / pgbench tps: {RESULT['rate'] / tps:.3f}")
