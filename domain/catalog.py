@@ -294,10 +294,37 @@ def import_prices(
 
 def catalog_entries(session: Session) -> list[tuple[str, str, str | None, tuple[str, ...], str]]:
     """The live catalog as plain tuples (sku, name, name_ne, aliases, unit) for the parser."""
-    rows: Iterable[Any] = session.execute(
-        select(Product.sku, Product.name, Product.name_ne, Product.aliases, Product.unit).order_by(Product.sku)
-    )
-    return [(r.sku, r.name, r.name_ne, tuple(r.aliases or ()), r.unit) for r in rows]
+    return [(p.sku, p.name, p.name_ne, p.aliases, p.unit) for p in catalog_products(session)]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogProduct:
+    """What the conversation needs of a live product: the parser's names, and the id, unit and pack
+    size a draft line is made of. Plain values, kept per process with the parser's catalog and
+    rebuilt when the catalog version changes (handlers.catalog), instead of an ORM row per message."""
+
+    id: int
+    sku: str
+    name: str
+    name_ne: str | None
+    aliases: tuple[str, ...]
+    unit: str
+    pack_size: Decimal | None
+    pack_unit: str | None
+
+
+_CATALOG_PRODUCTS = select(
+    Product.id, Product.sku, Product.name, Product.name_ne, Product.aliases, Product.unit, Product.pack_size,
+    Product.pack_unit,
+).order_by(Product.sku)  # fmt: skip
+
+
+def catalog_products(session: Session) -> list[CatalogProduct]:
+    """Every live product, by sku."""
+    return [
+        CatalogProduct(r.id, r.sku, r.name, r.name_ne, tuple(r.aliases or ()), r.unit, r.pack_size, r.pack_unit)
+        for r in session.execute(_CATALOG_PRODUCTS)
+    ]
 
 
 # --- what the conversation needs -------------------------------------------------------------------
@@ -366,9 +393,13 @@ def set_stock(session: Session, wholesaler_id: int, sku: str, quantity: Decimal)
     return row
 
 
+# Built once: it runs on every message.
+_CATALOG_VERSION = (
+    select(func.count(), func.max(Product.updated_at)).select_from(Product).execution_options(include_deleted=True)
+)
+
+
 def catalog_version(session: Session) -> tuple[int, Any]:
     """Changes whenever a product is added, edited or (soft-)deleted: the parser's cache key."""
-    row = session.execute(
-        select(func.count(), func.max(Product.updated_at)).select_from(Product).execution_options(include_deleted=True)
-    ).one()
+    row = session.execute(_CATALOG_VERSION).one()
     return int(row[0]), row[1]

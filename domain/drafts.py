@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -111,14 +111,48 @@ class Draft:
         return now - self.asked_at <= timedelta(seconds=SOFT_CONFIRM_SECONDS)
 
 
+# Built once (the draft is read and written on every retailer's order message and YES): Core
+# statements over the table, no ORM entity to build and track for a row that is only read as JSON.
+_DRAFTS = cast(Table, OrderDraft.__table__)
+_LOAD = select(_DRAFTS.c["items"], _DRAFTS.c.expires_at).where(_DRAFTS.c.retailer_id == bindparam("retailer_id"))
+_LOAD_LOCKED = _LOAD.with_for_update()
+_UPSERT = insert(_DRAFTS).values(
+    retailer_id=bindparam("retailer_id"),
+    items=bindparam("items", type_=_DRAFTS.c["items"].type),
+    estimated_total=bindparam("estimated_total", type_=_DRAFTS.c.estimated_total.type),
+    expires_at=bindparam("expires_at", type_=_DRAFTS.c.expires_at.type),
+)
+_SAVE = _UPSERT.on_conflict_do_update(
+    index_elements=[_DRAFTS.c.retailer_id],
+    set_={
+        **{k: _UPSERT.excluded[k] for k in ("items", "estimated_total", "expires_at")},
+        "updated_at": bindparam("now", type_=_DRAFTS.c.updated_at.type),
+    },
+)
+# The "state" entries dropped and a blank one appended, in one UPDATE (no read first).
+_FORGET_QUESTION = text(
+    """
+    UPDATE order_drafts SET
+        items = coalesce(
+            (SELECT jsonb_agg(e ORDER BY n) FROM jsonb_array_elements(items) WITH ORDINALITY AS x(e, n)
+             WHERE e->>'type' IS DISTINCT FROM 'state'),
+            '[]'::jsonb
+        ) || '[{"type": "state", "asked": "", "at": null}]'::jsonb,
+        updated_at = now()
+    WHERE retailer_id = :retailer_id
+    """
+)
+_DISCARD = delete(_DRAFTS).where(_DRAFTS.c.retailer_id == bindparam("retailer_id"))
+
+
 def load_draft(session: Session, retailer_id: int, *, lock: bool = False) -> Draft | None:
     """The retailer's draft, expired or not (the caller tells the retailer which); None if none."""
-    stmt = select(OrderDraft).where(OrderDraft.retailer_id == retailer_id)
-    row = session.scalars(stmt.with_for_update() if lock else stmt).first()
+    row = session.execute(_LOAD_LOCKED if lock else _LOAD, {"retailer_id": retailer_id}).first()
     if row is None:
         return None
-    draft = Draft(expires_at=row.expires_at)
-    for entry in row.items:
+    items, expires_at = row
+    draft = Draft(expires_at=expires_at)
+    for entry in items:
         kind = entry.get("type", "line")
         if kind == "line":
             draft.lines.append(DraftLine.from_json(entry))
@@ -135,18 +169,15 @@ def save_draft(session: Session, retailer_id: int, draft: Draft, ttl_seconds: in
     now = now or datetime.now(UTC)
     draft.expires_at = now + timedelta(seconds=ttl_seconds)
     state = {"type": "state", "asked": draft.asked, "at": draft.asked_at.isoformat() if draft.asked_at else None}
-    values = {
-        "retailer_id": retailer_id,
-        "items": [line.to_json() for line in draft.lines] + [q.to_json() for q in draft.questions] + [state],
-        "estimated_total": draft.total,
-        "expires_at": draft.expires_at,
-    }
-    stmt = insert(OrderDraft).values(values)
     session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[OrderDraft.retailer_id],
-            set_={k: stmt.excluded[k] for k in ("items", "estimated_total", "expires_at")} | {"updated_at": now},
-        )
+        _SAVE,
+        {
+            "retailer_id": retailer_id,
+            "items": [line.to_json() for line in draft.lines] + [q.to_json() for q in draft.questions] + [state],
+            "estimated_total": draft.total,
+            "expires_at": draft.expires_at,
+            "now": now,
+        },
     )
 
 
@@ -158,12 +189,8 @@ def mark_asked(draft: Draft, asked: str, now: datetime | None = None) -> None:
 def forget_question(session: Session, retailer_id: int) -> None:
     """Another exchange came between the draft's question and the next message: a later 👍 is not
     its answer. The draft itself stays (YES still places it)."""
-    row = session.scalars(select(OrderDraft).where(OrderDraft.retailer_id == retailer_id)).first()
-    if row is None:
-        return
-    items = [e for e in row.items if e.get("type") != "state"]
-    row.items = [*items, {"type": "state", "asked": ASKED_NOTHING, "at": None}]
+    session.execute(_FORGET_QUESTION, {"retailer_id": retailer_id})
 
 
 def discard_draft(session: Session, retailer_id: int) -> bool:
-    return bool(session.execute(delete(OrderDraft).where(OrderDraft.retailer_id == retailer_id)).rowcount)  # type: ignore[attr-defined]
+    return bool(session.execute(_DISCARD, {"retailer_id": retailer_id}).rowcount)  # type: ignore[attr-defined]

@@ -3,15 +3,18 @@ the language to answer in; and the one way to build a reply from the message cat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from domain.catalog import CatalogProduct
 from handlers import Reply, Sender
+from handlers.catalog import CatalogSnapshot, current_catalog
 from handlers.messages import money_for, numerals, t
-from parsing.parser import decimal_str
+from parsing.parser import Catalog, decimal_str
 from thok.config import Settings
 
 
@@ -22,6 +25,17 @@ class Context:
     settings: Settings
     lang: str  # "en" | "ne"
     message: str = ""  # the text as written: a YES and a 👍 are one intent but not one answer
+    catalog: CatalogSnapshot | None = None  # the one the message was read with (None: read it now)
+
+    def products(self, skus: Iterable[str]) -> dict[str, CatalogProduct]:
+        """The live products among these skus, from the message's catalog (no query)."""
+        return self.snapshot().by_sku(skus)
+
+    def parser_catalog(self) -> Catalog:
+        return self.snapshot().parser
+
+    def snapshot(self) -> CatalogSnapshot:
+        return self.catalog or current_catalog(self.session)
 
     @property
     def retailer_id(self) -> int | None:

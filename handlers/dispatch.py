@@ -38,7 +38,7 @@ from handlers import (
     status,
     stock,
 )
-from handlers.catalog import catalog_snapshot
+from handlers.catalog import catalog_snapshot, current_catalog
 from handlers.context import Context
 from handlers.errors import reply_for
 from handlers.messages import reply_language
@@ -155,9 +155,10 @@ def respond(
     """The intent it was taken as (for the message log) and the replies. `shown`: what the person
     saw and tapped (a button's title) when `text` is the command behind it: the reply follows the
     language of the title, not of the command ("पक्का गर्नु" taps YES, and is answered in Nepali)."""
-    intent = understand(session, sender, text)
+    catalog = current_catalog(session)  # read once: the handlers take its products from the context
+    intent = parse(text, catalog.parser, role=sender.kind)
     lang = reply_language(sender.language, shown or text, sender.default_language)
-    ctx = Context(session, sender, settings, lang, text)
+    ctx = Context(session, sender, settings, lang, text, catalog)
     command = cmd.command_for(intent)
     retailer = sender.kind == "retailer"
     if retailer and isinstance(command, cmd.PlaceOrder | cmd.Unknown) and not intent.items and choice_number(text):
@@ -179,7 +180,7 @@ def respond(
     handler = ROUTES.get(sender.kind, SHARED).get(type(command), help.unknown)
     if retailer and isinstance(command, cmd.Unknown):
         # A retailer typing a wholesaler's command deserves better than "did not understand".
-        as_wholesaler = parse(text, catalog_snapshot(session), role="wholesaler").intent
+        as_wholesaler = parse(text, catalog.parser, role="wholesaler").intent
         if cmd.NAMES[as_wholesaler] in WHOLESALER_COMMANDS:
             handler = help.wholesaler_only
     savepoint = session.begin_nested()

@@ -9,15 +9,15 @@ draft unless it says "new" / "naya".
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from db.models import Product
-from domain.catalog import best_prices, products_by_sku, to_product_unit
+from domain.catalog import CatalogProduct, best_prices, to_product_unit
 from domain.drafts import ASKED_CHOICE, ASKED_CONFIRM, Draft, DraftLine, Question, load_draft, mark_asked, save_draft
 from handlers import Choice, Reply, choices
-from handlers.catalog import catalog_snapshot
 from handlers.context import Context
 from parsing.commands import Choose, PlaceOrder
 from parsing.parser import Ambiguity, ParsedItem, parse
@@ -38,7 +38,7 @@ _DIGITS = str.maketrans("०१२३४५६७८९", "0123456789")
 _WORD = re.compile(r"[^\s.,;:!?()\"'#]+")
 
 
-def name_for(ctx: Context, product: Product) -> str:
+def name_for(ctx: Context, product: Product | CatalogProduct) -> str:
     return (product.name_ne or product.name) if ctx.lang == "ne" else product.name
 
 
@@ -74,7 +74,7 @@ def handle(ctx: Context, command: PlaceOrder) -> list[Reply]:
         items = [ParsedItem(items[0].sku, question.quantity, question.unit or "", question.text)]
         adding = False  # an answer, not more items
     skus = {i.sku for i in items} | {c for a in command.ambiguities for c in a.candidates}
-    products = products_by_sku(ctx.session, skus)
+    products = ctx.products(skus)
     notes += add_items(ctx, draft, items, products)
     for amb in command.ambiguities:
         draft.questions.append(_question(ctx, amb))
@@ -97,15 +97,17 @@ def choose(ctx: Context, command: Choose) -> list[Reply]:
         return [present(ctx, draft, [ctx.text("choice_out_of_range", count=ctx.qty(Decimal(len(options))))])]
     draft.questions.pop(0)
     chosen = ParsedItem(options[number - 1], question.quantity, question.unit or "", question.text)
-    notes = add_items(ctx, draft, [chosen], products_by_sku(ctx.session, {chosen.sku}))
+    notes = add_items(ctx, draft, [chosen], ctx.products({chosen.sku}))
     return [present(ctx, draft, notes)]
 
 
-def add_items(ctx: Context, draft: Draft, items: list[ParsedItem], products: dict[str, Product]) -> list[str]:
+def add_items(
+    ctx: Context, draft: Draft, items: list[ParsedItem], products: Mapping[str, Product | CatalogProduct]
+) -> list[str]:
     """Put each item in the draft, in the product's unit at today's best price; what cannot go in
     is named back (the notes), the rest goes in anyway."""
     notes: list[str] = []
-    wanted: list[tuple[Product, Decimal, str]] = []
+    wanted: list[tuple[Product | CatalogProduct, Decimal, str]] = []
     for item in items:
         product = products[item.sku]
         pack = (product.pack_size, product.pack_unit) if product.pack_size and product.pack_unit else None
@@ -138,12 +140,12 @@ def _question(ctx: Context, amb: Ambiguity) -> Question:
     """The quantity and unit written with an unclear word: the parser names the word, so read the
     message again with the first candidate's own name in its place. Products sold in the unit
     written ("5 litre tel": the litre oils, not the bottled one) are offered first."""
-    products = products_by_sku(ctx.session, amb.candidates)
+    products = ctx.products(amb.candidates)
     first = products.get(amb.candidates[0])
     text = clean(ctx.message)
     quantity, unit = Decimal(1), None
     if first is not None and amb.text in text:
-        again = parse(text.replace(amb.text, first.name, 1), catalog_snapshot(ctx.session))
+        again = parse(text.replace(amb.text, first.name, 1), ctx.parser_catalog())
         found = [item for item in again.items if item.sku == first.sku]
         if found:
             quantity, unit = found[0].quantity, found[0].unit
@@ -168,7 +170,7 @@ def lines_text(ctx: Context, draft: Draft) -> str:
 
 
 def question_text(ctx: Context, question: Question) -> str:
-    products = products_by_sku(ctx.session, set(question.candidates))
+    products = ctx.products(set(question.candidates))
     options = "\n".join(
         ctx.text("choice_option", n=ctx.qty(Decimal(n)), name=name_for(ctx, products[sku]))
         for n, sku in enumerate((s for s in question.candidates[:MAX_CHOICES] if s in products), start=1)
@@ -202,7 +204,7 @@ def _choices(ctx: Context, draft: Draft) -> tuple[Choice, ...]:
     confirm / change / cancel."""
     if draft.questions:
         question = draft.questions[0]
-        products = products_by_sku(ctx.session, set(question.candidates))
+        products = ctx.products(set(question.candidates))
         known = [s for s in question.candidates[:MAX_CHOICES] if s in products]
         return choices.rows([name_for(ctx, products[sku]) for sku in known])
     return choices.summary(ctx.lang) if draft.lines else ()
