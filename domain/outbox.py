@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, text
@@ -53,6 +53,7 @@ _QUEUE = (
     .on_conflict_do_nothing(index_elements=["idempotency_key"])
     .returning(_OUTBOUND.c.id)
 )
+_QUEUE_MANY = _QUEUE.returning(_OUTBOUND.c.idempotency_key)  # rows a conflict skipped return nothing
 # The advisory locks' first key: the outbox's own number space (the second is the row id).
 SEND_LOCK_SPACE = 0x0B0C
 
@@ -113,11 +114,48 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str
         new_id = session.execute(_QUEUE, rows[0]).scalar_one_or_none()
         return [] if new_id is None else [(new_id, rows[0]["idempotency_key"])]
     # Several rows: RETURNING the key as well, since rows a conflict skipped return nothing.
-    stmt = _QUEUE.returning(_OUTBOUND.c.idempotency_key)
-    return [(int(r[0]), str(r[1])) for r in session.execute(stmt, rows)]
+    return [(int(r[0]), str(r[1])) for r in session.execute(_QUEUE_MANY, rows)]
 
 
 # --- recipients, many at once --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecipientFacts:
+    """What choosing a party's reply language needs (`handlers.messages.reply_language`)."""
+
+    number: str
+    saved_language: str | None  # the party's own setting
+    chose_language: bool  # they set it themselves (`messaging.chose_language`)
+    latest_text: str | None  # their latest message (`messaging.latest_inbound_text`)
+
+
+# The parties, removed or not (as `PartyKind.get`), and their language facts: one statement for
+# all of a transaction's recipients, built once.
+_RECIPIENTS = text(
+    """
+    SELECT p.kind, p.id, p.whatsapp_number, p.language,
+           EXISTS (SELECT 1 FROM inbound_messages i WHERE i.from_number = p.whatsapp_number AND i.intent = 'language'),
+           (SELECT i.body FROM inbound_messages i WHERE i.from_number = p.whatsapp_number
+            ORDER BY i.received_at DESC, i.id DESC LIMIT 1)
+    FROM (SELECT 'retailer' AS kind, id, whatsapp_number, language::text AS language
+          FROM retailers WHERE id = ANY(CAST(:retailers AS bigint[]))
+          UNION ALL
+          SELECT 'wholesaler', id, whatsapp_number, language::text
+          FROM wholesalers WHERE id = ANY(CAST(:wholesalers AS bigint[]))) AS p
+    """
+)
+
+
+def recipient_facts(
+    session: Session, retailer_ids: Iterable[int], wholesaler_ids: Iterable[int]
+) -> dict[tuple[str, int], RecipientFacts]:
+    """(kind, id) -> the party's number and language facts; a party that does not exist is absent.
+    A plain statement: the caller has flushed the session's changes."""
+    rows = session.execute(
+        _RECIPIENTS, {"retailers": sorted(set(retailer_ids)), "wholesalers": sorted(set(wholesaler_ids))}
+    )
+    return {(row[0], row[1]): RecipientFacts(row[2], row[3], row[4], row[5]) for row in rows}
 
 
 def chosen_language_numbers(session: Session, numbers: Iterable[str]) -> set[str]:
@@ -178,6 +216,68 @@ def claim_fresh(session: Session, limit: int) -> list[OutboundMessage]:
             .with_for_update(skip_locked=True)
         )
     )
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    """A row a batch claimed for sending: what the provider call needs."""
+
+    id: int
+    to_number: str
+    body: str
+    media_url: str | None
+    content_variables: dict[str, Any] | None
+
+
+# The batch's claim in one statement: the oldest fresh rows (`claim_fresh`), locked and skipped if
+# another sender has them; those inside the 24-hour window (or all, for a channel without one) moved
+# to SENDING (`mark_sending_many`) and held by this connection's advisory locks (`hold_sends`), all
+# before the transaction commits and any provider is called. The rows outside the window come back
+# unmarked (sending false), for the one-row rules. `:window_s` NULL: no window.
+_CLAIM = text(
+    f"""
+    WITH claimed AS (
+        SELECT o.id,
+               CAST(:window_s AS double precision) IS NULL OR EXISTS (
+                   SELECT 1 FROM inbound_messages i
+                   WHERE i.from_number = o.to_number
+                     AND i.received_at > now() - make_interval(secs => CAST(:window_s AS double precision))
+               ) AS open
+        FROM outbound_messages o
+        WHERE o.status = 'PENDING' AND o.attempts = 0
+        ORDER BY o.created_at, o.id
+        LIMIT :limit
+        FOR UPDATE OF o SKIP LOCKED
+    ), sending AS (
+        UPDATE outbound_messages o
+        SET status = 'SENDING', attempts = o.attempts + 1, status_changed_at = now(), content_sid = NULL,
+            updated_at = now()
+        FROM claimed c
+        WHERE o.id = c.id AND c.open
+        RETURNING o.id, o.to_number, o.body, o.media_url, o.content_variables, o.created_at
+    )
+    SELECT s.id, s.to_number, s.body, s.media_url, s.content_variables, s.created_at,
+           pg_advisory_lock({SEND_LOCK_SPACE}, (s.id % 2147483647)::int)::text AS held, true AS sending
+    FROM sending s
+    UNION ALL
+    SELECT c.id, NULL, NULL, NULL, NULL, NULL, NULL, false FROM claimed c WHERE NOT c.open
+    """
+)
+
+
+def choices_of(row: ClaimedRow) -> list[tuple[str, str]]:
+    """The buttons a claimed row offers, read as `messaging.choices_of` reads a row's."""
+    found = (row.content_variables or {}).get(CHOICES_KEY) or []
+    return [(str(c[0]), str(c[1])) for c in found if isinstance(c, list) and len(c) == 2]
+
+
+def claim_batch(session: Session, limit: int, window: timedelta | None) -> tuple[list[ClaimedRow], list[int]]:
+    """Claim, mark and hold a batch in one statement; (the rows to send now, oldest first; the ids
+    claimed but outside the 24-hour `window`, left PENDING). The caller commits before sending."""
+    window_s = None if window is None else window.total_seconds()
+    rows = session.execute(_CLAIM, {"limit": limit, "window_s": window_s}).all()
+    sending = sorted((r for r in rows if r[7]), key=lambda r: (r[5], r[0]))  # the claim's order
+    return [ClaimedRow(r[0], r[1], r[2], r[3], r[4]) for r in sending], [r[0] for r in rows if not r[7]]
 
 
 def fresh_among(session: Session, outbound_ids: Sequence[int]) -> set[int]:
@@ -251,6 +351,23 @@ _RECORD = text(
     WHERE o.id = v.id AND (o.provider_sid IS NULL OR o.provider_sid = v.sid)
     """
 )
+
+
+# The usual end of a batch (every send accepted): the record and the release in one statement, still
+# before the commit as `record_sent` then `release_sends` are.
+_RECORD_AND_RELEASE = text(f"WITH recorded AS ({_RECORD.text} RETURNING o.id) SELECT pg_advisory_unlock_all()")
+
+
+def record_sent_and_release(session: Session, accepted: Sequence[tuple[int, str, OutboundStatus]]) -> None:
+    """`record_sent` and `release_sends` in one round trip."""
+    session.execute(
+        _RECORD_AND_RELEASE,
+        {
+            "ids": [a[0] for a in accepted],
+            "sids": [a[1] for a in accepted],
+            "statuses": [a[2].value for a in accepted],
+        },
+    )
 
 
 def record_sent(session: Session, accepted: Sequence[tuple[int, str, OutboundStatus]]) -> None:

@@ -14,9 +14,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from db.models import Order, VendorOffer
 from domain.events import Notice
-from domain.order_facts import ItemFact, items_of, order_of, wholesaler_name, wholesaler_prices, winning_offer
+from domain.order_facts import ItemFact, OrderFact, WinnerFact, order_fact, wholesaler_prices
 from handlers.messages import money_for, numerals, t
 from parsing.parser import decimal_str
 
@@ -33,7 +32,7 @@ def notice_body(session: Session, notice: Notice, to_id: int, lang: str) -> str:
     params: dict[str, Any] = {k: "" if v is None else str(v) for k, v in notice.params.items()}
     for key in _AMOUNT_PARAMS:
         params[key] = _reader_amount(params.get(key), lang)
-    order = order_of(session, notice.order_id) if notice.order_id else None
+    order = order_fact(session, notice.order_id) if notice.order_id else None
     if order is not None:
         params = {**params, **_order_facts(session, order, notice, to_id, lang)}
     return t(notice.key, lang, **params)
@@ -49,9 +48,8 @@ def _reader_amount(value: str | None, lang: str) -> str:
         return value
 
 
-def _order_facts(session: Session, order: Order, notice: Notice, to_id: int, lang: str) -> dict[str, str]:
-    retailer = order.retailer
-    items = items_of(session, [order.id])[order.id]
+def _order_facts(session: Session, order: OrderFact, notice: Notice, to_id: int, lang: str) -> dict[str, str]:
+    items = list(order.items)
     # A wholesaler reads the lines at their own prices (what they quote against).
     prices = wholesaler_prices(session, to_id, [i.product_id for i in items]) if notice.to_kind == "wholesaler" else {}
     facts = {
@@ -61,11 +59,11 @@ def _order_facts(session: Session, order: Order, notice: Notice, to_id: int, lan
         "example": "",
         "ref": order.ref,
         "lines": items_text(items, lang, prices),
-        "shop": retailer.shop_name or retailer.name,
-        "retailer": retailer.name,
-        "phone": retailer.whatsapp_number,
-        "address": retailer.address or retailer.district or "-",
-        "district": order.delivery_district or retailer.district or "-",
+        "shop": order.shop,
+        "retailer": order.retailer,
+        "phone": order.phone,
+        "address": order.address or order.district or "-",
+        "district": order.delivery_district or order.district or "-",
     }
     if notice.key == "offer_invite" and order.offer_window_closes_at is not None:
         facts["deadline"] = nepal_time(order.offer_window_closes_at, lang)
@@ -73,10 +71,9 @@ def _order_facts(session: Session, order: Order, notice: Notice, to_id: int, lan
         facts["example"] = str(max(int(total * Decimal("0.97")) // 10 * 10, 1))  # typed as-is: ASCII digits
     elif order.accept_deadline_at is not None:
         facts["deadline"] = nepal_time(order.accept_deadline_at, lang)
-    winner = winning_offer(session, order)
-    if winner is not None:
-        facts["wholesaler"] = wholesaler_name(session, winner.wholesaler_id)
-        facts["delivery"] = _delivery(winner, lang)
+    if order.winner is not None:
+        facts["wholesaler"] = order.winner.name
+        facts["delivery"] = _delivery(order.winner, lang)
     return facts
 
 
@@ -93,11 +90,11 @@ def items_text(items: list[ItemFact], lang: str, prices: dict[int, Decimal] | No
     return "\n".join(lines)
 
 
-def _delivery(offer: VendorOffer, lang: str) -> str:
+def _delivery(offer: WinnerFact, lang: str) -> str:
     """ ", delivery tomorrow (1 Dec)" from the offer's days, counted from when it was decided."""
     if offer.delivery_days is None:
         return ""
-    start = (offer.decided_at or offer.responded_at or offer.invited_at).astimezone(NEPAL)
+    start = offer.since.astimezone(NEPAL)
     day = start + timedelta(days=offer.delivery_days)
     when = t("day_today", lang) if offer.delivery_days == 0 else t("day_tomorrow", lang)
     if offer.delivery_days > 1:

@@ -2,19 +2,19 @@
 language) into the outbox in the same transaction, so a decision and the messages about it commit
 together. After the commit, `workers.effects.apply` queues the sends and arms the timers.
 
-The recipients' language facts are read for all of a transaction's notices at once (an order's
-invitations go to several wholesalers), and the messages are written in one INSERT.
+The recipients and their language facts are read for all of a transaction's notices in one
+statement (an order's invitations go to several wholesalers), an order's facts in one more (and its
+wholesalers' prices in one), and the messages are written in one INSERT.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Retailer, Wholesaler
 from domain import order_facts, outbox
+from domain.errors import NotFound
 from domain.events import Event, Notice, take_events, take_notices
 from domain.parties import PartyKind
 from handlers import choices
@@ -38,46 +38,28 @@ class Recipient:
     wholesaler_id: int | None
 
 
-def _recipients(
-    session: Session, notices: list[Notice], loaded: dict[tuple[PartyKind, int], Retailer | Wholesaler]
-) -> list[Recipient]:
-    parties = []
+def _recipients(session: Session, notices: list[Notice]) -> list[Recipient]:
+    """Each notice's recipient: number and reply language, for all the notices in one statement
+    (an order's invitations go to every wholesaler carrying its lines)."""
+    ids: dict[str, set[int]] = {PartyKind.RETAILER: set(), PartyKind.WHOLESALER: set()}
+    for notice in notices:
+        ids[PartyKind(notice.to_kind)].add(notice.to_id)
+    facts = outbox.recipient_facts(session, ids[PartyKind.RETAILER], ids[PartyKind.WHOLESALER])
+    found = []
     for notice in notices:
         kind = PartyKind(notice.to_kind)
-        party = loaded.get((kind, notice.to_id))
-        parties.append((kind, party if party is not None else kind.get(session, notice.to_id)))  # get: NotFound
-    numbers = [party.whatsapp_number for _, party in parties]
-    chose = outbox.chosen_language_numbers(session, numbers)
-    latest = outbox.latest_inbound_texts(session, numbers)
-    found = []
-    for kind, party in parties:
-        saved = party.language.value if party.language is not None else None
-        number = party.whatsapp_number
-        chosen = saved if saved and number in chose else None
+        party = facts.get((kind.value, notice.to_id))
+        if party is None:
+            raise NotFound(f"{kind.value} {notice.to_id} does not exist")  # as PartyKind.get
+        chosen = party.saved_language if party.saved_language and party.chose_language else None
         found.append(
             Recipient(
-                number,
-                reply_language(chosen, latest.get(number), saved),
-                party.id if kind is PartyKind.RETAILER else None,
-                party.id if kind is PartyKind.WHOLESALER else None,
+                party.number,
+                reply_language(chosen, party.latest_text, party.saved_language),
+                notice.to_id if kind is PartyKind.RETAILER else None,
+                notice.to_id if kind is PartyKind.WHOLESALER else None,
             )
         )
-    return found
-
-
-def _parties(session: Session, notices: list[Notice]) -> dict[tuple[PartyKind, int], Retailer | Wholesaler]:
-    """The recipients in one query per kind, not one each (an order's invitations go to every
-    wholesaler carrying its lines); removed parties included, as `PartyKind.get` does."""
-    wanted: dict[PartyKind, set[int]] = {}
-    for notice in notices:
-        wanted.setdefault(PartyKind(notice.to_kind), set()).add(notice.to_id)
-    found: dict[tuple[PartyKind, int], Retailer | Wholesaler] = {}
-    for kind, ids in wanted.items():
-        model = kind.model
-        rows = session.scalars(select(model).where(model.id.in_(ids)).execution_options(include_deleted=True))
-        for party in rows:
-            if isinstance(party, Retailer | Wholesaler):
-                found[(kind, party.id)] = party
     return found
 
 
@@ -92,10 +74,10 @@ def render_notices(session: Session, notices: list[Notice], settings: Settings |
         return []
     can_pay = _can_pay(settings)
     messages = []
-    # Held for the whole rendering (the identity map's references are weak): an order's retailer
-    # or winner among the recipients is not read again when its notices name them.
-    parties = _parties(session, notices)
-    recipients = _recipients(session, notices, parties)
+    # The facts are read with plain statements (no ORM objects, no autoflush each): the
+    # transaction's changes go to the database first, once, as the first ORM read did before.
+    session.flush()
+    recipients = _recipients(session, notices)
     wholesalers = [to.wholesaler_id for to in recipients if to.wholesaler_id is not None]
     with order_facts.remembered(session, wholesalers):  # an order's facts read once for all its notices
         for notice, to in zip(notices, recipients, strict=True):
