@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -64,6 +64,21 @@ BATCH = 50  # rows one drain claims and records per transaction
 # Set while a drain job is queued and not yet started: a commit that finds it set needs no other
 # drain, since the queued one will see its rows (it clears the flag before it claims anything).
 DRAIN_FLAG = "thok:outbox:drain-queued"
+DRAIN_FLAG_SECONDS = 60  # its expiry (workers.inbound raises it with the same)
+# A flag raised longer ago than this whose drain has not started (it clears the flag as it starts)
+# is taken for a drain that was lost (with Redis, or with a worker that died before draining): the
+# next commit queues a drain of its own, so fresh rows wait about this long, not the flag's expiry.
+# A drain that is only slow to start (a backlog) costs at most one extra drain per grace.
+DRAIN_FLAG_GRACE = 10
+# Raise the flag unless it was raised less than ARGV[2] s ago (its age read from its remaining
+# time to live); 1 if raised now. One round trip, as SET NX was.
+_RAISE_DRAIN_FLAG = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 1 end
+local left = redis.call('PTTL', KEYS[1])
+if left >= 0 and left > (tonumber(ARGV[1]) - tonumber(ARGV[2])) * 1000 then return 0 end
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+return 1
+"""
 DRAIN_RETRY = Retry(max=3, interval=[1, 5, 15])
 
 # Next free send slot per sender, in ms of Redis's own clock (one clock for all workers).
@@ -196,6 +211,17 @@ def _outgoing(row: OutboundMessage, delivery: messaging.Delivery) -> OutgoingMes
     )
 
 
+def _claimed_outgoing(row: outbox.ClaimedRow) -> OutgoingMessage:
+    """A claimed row as free text (as `_outgoing` with the row's own body): inside the window."""
+    return OutgoingMessage(
+        outbound_id=row.id,
+        to=row.to_number,
+        body=row.body,
+        media_url=row.media_url,
+        choices=tuple(outbox.choices_of(row)),
+    )
+
+
 @job(OUTBOUND_QUEUE)
 def drain_outbox() -> str:
     """Send every fresh row in the outbox, a batch at a time, until none is left."""
@@ -225,22 +251,14 @@ def _send_batch(services: JobServices) -> tuple[int, dict[str, int], list[int]]:
     with services.database.engine.connect() as conn:
         session = Session(bind=conn, expire_on_commit=False)
         try:
-            rows = outbox.claim_fresh(session, BATCH)
-            if not rows:
+            # Claim, SENDING and the advisory locks in one statement; rows outside the 24-hour
+            # window come back unmarked, for the one-row rules (a template, or failed with the reason).
+            window = messaging.SESSION_WINDOW if channel.enforces_session_window else None
+            batch, outside = outbox.claim_batch(session, BATCH, window)
+            if not batch and not outside:
                 session.rollback()
                 return 0, counts, []
-            if channel.enforces_session_window:
-                last = outbox.last_inbound_times(session, {row.to_number for row in rows})
-                now = datetime.now(UTC)
-                batch = [
-                    r for r in rows if (at := last.get(r.to_number)) is not None and now - at < messaging.SESSION_WINDOW
-                ]
-            else:
-                batch = rows
-            taken = {row.id for row in batch}
-            messages = [_outgoing(row, messaging.Delivery(body=row.body)) for row in batch]
-            outbox.hold_sends(session, sorted(taken))
-            outbox.mark_sending_many(session, batch)
+            messages = [_claimed_outgoing(row) for row in batch]
             session.commit()  # the claim, before any provider call
             accepted: list[tuple[int, str, OutboundStatus]] = []
             refused: list[tuple[int, PermanentSendError]] = []
@@ -259,14 +277,17 @@ def _send_batch(services: JobServices) -> tuple[int, dict[str, int], list[int]]:
                     log.info("outbound %s: %s; retried alone", message.outbound_id, exc)
                 else:
                     accepted.append((message.outbound_id, result.provider_sid, result.status))
-            outbox.record_sent(session, accepted)
-            for outbound_id, refusal in refused:
-                messaging.fail_outbound_by_id(session, outbound_id, refusal.code, refusal.reason)
-            for outbound_id, trouble in unsent:
-                messaging.note_transient_failure(
-                    session, outbound_id, str(trouble), surely_unsent=not trouble.maybe_sent
-                )
-            outbox.release_sends(session)
+            if refused or unsent:
+                outbox.record_sent(session, accepted)
+                for outbound_id, refusal in refused:
+                    messaging.fail_outbound_by_id(session, outbound_id, refusal.code, refusal.reason)
+                for outbound_id, trouble in unsent:
+                    messaging.note_transient_failure(
+                        session, outbound_id, str(trouble), surely_unsent=not trouble.maybe_sent
+                    )
+                outbox.release_sends(session)
+            elif accepted:
+                outbox.record_sent_and_release(session, accepted)  # the usual batch: one statement
             session.commit()
         except BaseException:
             # Never hand a connection holding our advisory locks back to the pool: closing it
@@ -283,7 +304,7 @@ def _send_batch(services: JobServices) -> tuple[int, dict[str, int], list[int]]:
         retry_send_later(services.redis, settings, outbound_id)
         metrics.message_out("retried")
     counts.update(sent=len(accepted), failed=len(refused), retried=len(unsent))
-    return len(rows), counts, [row.id for row in rows if row.id not in taken]
+    return len(batch) + len(outside), counts, outside
 
 
 def retry_send_later(redis: Redis, settings: Settings, outbound_id: int) -> None:
@@ -313,9 +334,10 @@ def enqueue_send(redis: Redis, settings: Settings, outbound_id: int) -> bool:
 
 
 def enqueue_drain(redis: Redis) -> bool:
-    """After a commit that wrote messages: a drain job, unless one is queued and not yet started
-    (that one will see these rows). True if this call queued it."""
-    if not redis.set(DRAIN_FLAG, 1, nx=True, ex=60):  # the expiry: a lost job holds no one back for long
+    """After a commit that wrote messages: a drain job, unless one was queued lately and has not
+    started yet (that one will see these rows). True if this call queued it."""
+    raised = redis.eval(_RAISE_DRAIN_FLAG, 1, DRAIN_FLAG, DRAIN_FLAG_SECONDS, DRAIN_FLAG_GRACE)  # type: ignore[arg-type]
+    if not raised:  # a drain queued in the last DRAIN_FLAG_GRACE seconds will see these rows
         return False
     try:
         enqueue_fresh(

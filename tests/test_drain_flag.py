@@ -1,0 +1,40 @@
+"""A drain lost between raising the drain flag and starting (its job lost with Redis, or the worker
+that raised the flag to drain at once died first) must not hold back the next commits' messages for
+the flag's whole expiry: once the flag is older than DRAIN_FLAG_GRACE with no drain started, the
+next commit queues a drain of its own (a chaos finding: fresh rows waited up to 60 s)."""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue
+
+from workers.outbound import DRAIN_FLAG, DRAIN_FLAG_GRACE, DRAIN_FLAG_SECONDS, enqueue_drain
+from workers.queueing import OUTBOUND_QUEUE
+
+
+def drains(redis: Redis) -> list[str]:
+    return [j for j in Queue(OUTBOUND_QUEUE, connection=redis).job_ids if j.startswith("send-drain-")]
+
+
+def test_a_commit_queues_one_drain_and_the_next_ones_wait_for_it(redis: Redis) -> None:
+    assert enqueue_drain(redis) is True
+    assert enqueue_drain(redis) is False  # the queued drain will see these rows too
+    assert len(drains(redis)) == 1
+    assert 0 < redis.ttl(DRAIN_FLAG) <= DRAIN_FLAG_SECONDS
+
+
+def test_a_flag_whose_drain_never_started_holds_commits_back_for_the_grace_only(redis: Redis) -> None:
+    redis.set(DRAIN_FLAG, 1, ex=DRAIN_FLAG_SECONDS)  # raised by a drain that is then lost
+    redis.pexpire(DRAIN_FLAG, (DRAIN_FLAG_SECONDS - DRAIN_FLAG_GRACE + 1) * 1000)  # raised GRACE - 1 s ago
+    assert enqueue_drain(redis) is False  # it may still start
+    redis.pexpire(DRAIN_FLAG, (DRAIN_FLAG_SECONDS - DRAIN_FLAG_GRACE - 1) * 1000)  # raised GRACE + 1 s ago
+    assert enqueue_drain(redis) is True  # taken for lost: this commit's rows get a drain now
+    assert len(drains(redis)) == 1
+    assert redis.ttl(DRAIN_FLAG) > DRAIN_FLAG_SECONDS - 2  # raised afresh for the new drain
+    assert enqueue_drain(redis) is False  # and the commits after wait for that one
+
+
+def test_a_flag_left_without_an_expiry_is_taken_for_lost(redis: Redis) -> None:
+    redis.set(DRAIN_FLAG, 1)
+    assert enqueue_drain(redis) is True
+    assert 0 < redis.ttl(DRAIN_FLAG) <= DRAIN_FLAG_SECONDS
