@@ -342,24 +342,28 @@ def to_product_unit(
     return converted.quantity.quantize(Decimal("0.001"))
 
 
+_PRODUCTS_BY_SKU = select(Product).where(Product.sku.in_(bindparam("skus", expanding=True)))
+_BEST_PRICES = (
+    select(WholesalerProduct.product_id, func.min(WholesalerProduct.price))
+    .join(Wholesaler, Wholesaler.id == WholesalerProduct.wholesaler_id)
+    .where(
+        WholesalerProduct.product_id.in_(bindparam("product_ids", expanding=True)),
+        WholesalerProduct.is_available,
+        WholesalerProduct.stock > WholesalerProduct.reserved_stock,
+        Wholesaler.is_active,
+    )
+    .group_by(WholesalerProduct.product_id)
+)  # built once: every order message asks it
+
+
 def products_by_sku(session: Session, skus: Iterable[str]) -> dict[str, Product]:
-    return {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(list(skus))))}
+    return {p.sku: p for p in session.scalars(_PRODUCTS_BY_SKU, {"skus": list(skus)})}
 
 
 def best_prices(session: Session, product_ids: Iterable[int]) -> dict[int, Decimal]:
     """The lowest live catalog price per product among active wholesalers with stock: the estimate
     a retailer sees before confirming (the offers decide the real price)."""
-    rows = session.execute(
-        select(WholesalerProduct.product_id, func.min(WholesalerProduct.price))
-        .join(Wholesaler, Wholesaler.id == WholesalerProduct.wholesaler_id)
-        .where(
-            WholesalerProduct.product_id.in_(list(product_ids)),
-            WholesalerProduct.is_available,
-            WholesalerProduct.stock > WholesalerProduct.reserved_stock,
-            Wholesaler.is_active,
-        )
-        .group_by(WholesalerProduct.product_id)
-    ).all()
+    rows = session.execute(_BEST_PRICES, {"product_ids": list(product_ids)}).all()
     return {pid: Decimal(price) for pid, price in rows}
 
 

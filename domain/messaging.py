@@ -118,16 +118,30 @@ def mark_inbound_queued(session: Session, inbound_id: int) -> None:
     )
 
 
+# The inbound job's statements, built once (SQLAlchemy memoises a statement object's cache key;
+# one built per call is keyed again every message).
+_CLAIM_INBOUND = (
+    select(InboundMessage)
+    .where(
+        InboundMessage.id == bindparam("inbound_id"),
+        InboundMessage.status.in_([InboundStatus.PENDING, InboundStatus.QUEUED]),
+    )
+    .with_for_update(skip_locked=True)
+)
+_LIVE_RETAILER = select(Retailer).where(Retailer.whatsapp_number == bindparam("number"), Retailer.is_active.is_(True))
+_LIVE_WHOLESALER = select(Wholesaler).where(
+    Wholesaler.whatsapp_number == bindparam("number"), Wholesaler.is_active.is_(True)
+)
+_CHOSE_LANGUAGE = (
+    select(InboundMessage.id)
+    .where(InboundMessage.from_number == bindparam("number"), InboundMessage.intent == "language")
+    .limit(1)
+)
+
+
 def claim_inbound(session: Session, inbound_id: int) -> InboundMessage | None:
     """Lock an unfinished message for processing; None if done or another worker holds it."""
-    return session.scalars(
-        select(InboundMessage)
-        .where(
-            InboundMessage.id == inbound_id,
-            InboundMessage.status.in_([InboundStatus.PENDING, InboundStatus.QUEUED]),
-        )
-        .with_for_update(skip_locked=True)
-    ).first()
+    return session.scalars(_CLAIM_INBOUND, {"inbound_id": inbound_id}).first()
 
 
 def finish_inbound(
@@ -148,13 +162,7 @@ def finish_inbound(
 def chose_language(session: Session, number: str) -> bool:
     """Did this person set their language themselves (`nepali` / `english`)? Then the party's saved
     language is their choice; otherwise it is only what an admin, an import or the seed put there."""
-    return bool(
-        session.scalar(
-            select(InboundMessage.id)
-            .where(InboundMessage.from_number == number, InboundMessage.intent == "language")
-            .limit(1)
-        )
-    )
+    return bool(session.scalar(_CHOSE_LANGUAGE, {"number": number}))
 
 
 def latest_inbound_text(session: Session, number: str) -> str | None:
@@ -169,14 +177,10 @@ def latest_inbound_text(session: Session, number: str) -> str | None:
 def find_party(session: Session, e164: str) -> Retailer | Wholesaler | None:
     """The live, active retailer (first) or wholesaler on this number; else the party the sender's
     provider id is linked to (a username user's BSUID, or a wa_id an admin linked; issue 18)."""
-    retailer = session.scalars(
-        select(Retailer).where(Retailer.whatsapp_number == e164, Retailer.is_active.is_(True))
-    ).first()
+    retailer = session.scalars(_LIVE_RETAILER, {"number": e164}).first()
     if retailer is not None:
         return retailer
-    wholesaler = session.scalars(
-        select(Wholesaler).where(Wholesaler.whatsapp_number == e164, Wholesaler.is_active.is_(True))
-    ).first()
+    wholesaler = session.scalars(_LIVE_WHOLESALER, {"number": e164}).first()
     if wholesaler is not None:
         return wholesaler
     return party_by_identity(session, e164)
