@@ -18,15 +18,17 @@ without anyone acting.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import (
     ActorType,
@@ -36,8 +38,8 @@ from db.models import (
     OrderStatus,
     VendorOffer,
 )
-from domain.credit import account_balance, release_hold, wholesaler_balance
-from domain.errors import DomainError, InvalidInput
+from domain.credit import Balance, release_hold
+from domain.errors import DomainError, InvalidInput, NotFound
 from domain.events import Notice, WinnerSelected, notify, record_event
 from domain.money import npr
 from domain.orders import lock_awaiting_winner, lock_order, transition
@@ -75,6 +77,7 @@ class Decision:
     outcome: str  # "won" | "expired" | "conflict" | "not_open"
     offer_id: int | None = None
     wholesaler_id: int | None = None
+    answered: int | None = None  # offers with an answer (won/expired), for the offer process's figures
 
 
 class DecisionConflict(DomainError):
@@ -84,15 +87,27 @@ class DecisionConflict(DomainError):
 # --- scoring --------------------------------------------------------------------------------------
 
 
-_HISTORY = text(
+# Everything scoring reads, in one statement: the retailer's account, each wholesaler's record over
+# the last 90 days (this order aside), and the pair's own limit and balance where there is a row.
+_SCORING_FACTS = text(
     """
-    SELECT final_wholesaler_id AS wholesaler_id,
-           count(*) FILTER (WHERE status IN ('CONFIRMED', 'DISPATCHED', 'DELIVERED')) AS won,
-           count(*) FILTER (WHERE status = 'DELIVERED') AS delivered,
-           avg(extract(epoch FROM confirmed_at - decided_at)) FILTER (WHERE confirmed_at IS NOT NULL) AS accept_secs
-    FROM orders
-    WHERE final_wholesaler_id = ANY(:ids) AND created_at > now() - make_interval(days => :days) AND id <> :order_id
-    GROUP BY final_wholesaler_id
+    WITH record AS (
+        SELECT final_wholesaler_id AS wholesaler_id,
+               count(*) FILTER (WHERE status IN ('CONFIRMED', 'DISPATCHED', 'DELIVERED')) AS won,
+               count(*) FILTER (WHERE status = 'DELIVERED') AS delivered,
+               avg(extract(epoch FROM confirmed_at - decided_at)) FILTER (WHERE confirmed_at IS NOT NULL) AS accept_secs
+        FROM orders
+        WHERE final_wholesaler_id = ANY(:ids) AND created_at > now() - make_interval(days => :days) AND id <> :order_id
+        GROUP BY final_wholesaler_id
+    )
+    SELECT w.id AS wholesaler_id, r.won, r.delivered, r.accept_secs,
+           p.credit_limit, p.outstanding, p.held, p.advance,
+           a.credit_limit AS account_limit, a.outstanding AS account_outstanding, a.held AS account_held,
+           a.advance AS account_advance
+    FROM unnest(CAST(:ids AS bigint[])) AS w(id)
+    LEFT JOIN record r ON r.wholesaler_id = w.id
+    LEFT JOIN retailer_wholesaler_credits p ON p.retailer_id = :retailer_id AND p.wholesaler_id = w.id
+    LEFT JOIN credit_accounts a ON a.retailer_id = :retailer_id
     """
 )
 
@@ -105,21 +120,28 @@ def score_offers(
     weights = dict(settings.decision_weights)
     total_weight = sum(weights.values())
     ids = [o.wholesaler_id for o in offers]
-    history = {
-        r.wholesaler_id: r for r in session.execute(_HISTORY, {"ids": ids, "days": HISTORY_DAYS, "order_id": order.id})
+    facts = {
+        r.wholesaler_id: r
+        for r in session.execute(
+            _SCORING_FACTS, {"ids": ids, "days": HISTORY_DAYS, "order_id": order.id, "retailer_id": order.retailer_id}
+        )
     }
+    first = facts[ids[0]]
+    if first.account_limit is None:
+        raise NotFound(f"retailer {order.retailer_id} has no credit account")
+    account = Balance(first.account_limit, first.account_outstanding, first.account_held, first.account_advance)
     held = order.estimated_total or Decimal(0)
-    overall = account_balance(session, order.retailer_id).available + held
+    overall = account.available + held
     cheapest = min(o.total_price for o in offers)
     scored = []
     for offer in offers:
-        h = history.get(offer.wholesaler_id)
-        won, delivered = (int(h.won), int(h.delivered)) if h else (0, 0)
-        accept_hours = float(h.accept_secs) / 3600 if h and h.accept_secs is not None else 1.0
+        h = facts[offer.wholesaler_id]
+        won, delivered = (int(h.won), int(h.delivered)) if h.won is not None else (0, 0)
+        accept_hours = float(h.accept_secs) / 3600 if h.accept_secs is not None else 1.0
         reliability = (delivered + 1) / (won + 2)  # a newcomer starts at 0.5, not at 0 or 1
         days = offer.delivery_days if offer.delivery_days is not None else UNKNOWN_DELIVERY_DAYS
         # This order's own hold counts as room; a per-wholesaler limit (no hold there yet) narrows it.
-        per = wholesaler_balance(session, order.retailer_id, offer.wholesaler_id)
+        per = Balance(h.credit_limit, h.outstanding, h.held, h.advance) if h.credit_limit is not None else None
         headroom = overall if per is None else min(overall, per.available)
         components = {
             "price": float(cheapest / offer.total_price) if offer.total_price > 0 else 1.0,
@@ -172,6 +194,49 @@ def _conflict(session: Session, order: Order, source: str, reason: str, attempte
     return Decision(order.id, "conflict", wholesaler_id=order.final_wholesaler_id)
 
 
+# The order's offers, locked: all of them (the figures count the answered ones; a PASSED or DECLINED
+# row cannot move anyway), of which the candidates are scored.
+_OFFERS = (
+    select(VendorOffer).where(VendorOffer.order_id == bindparam("order_id")).order_by(VendorOffer.id).with_for_update()
+)
+
+# Every scored offer's score, breakdown, status and stamp in one statement. An offer that had already
+# lost (an earlier winner passed) keeps when it lost, unless the order expires now.
+_SETTLE = text(
+    """
+    UPDATE vendor_offers o SET score = v.score, score_breakdown = v.breakdown, status = v.status,
+        decided_at = CASE WHEN :keep_lost AND o.status = 'LOST' AND v.status = 'LOST' THEN o.decided_at
+                          ELSE :now END,
+        updated_at = now()
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:scores AS numeric[]), CAST(:breakdowns AS jsonb[]),
+                CAST(:statuses AS offer_status[])) AS v(id, score, breakdown, status)
+    WHERE o.id = v.id
+    """
+)
+
+Scored = list[tuple[VendorOffer, Decimal, dict[str, Any]]]
+_SETTLED = ["score", "score_breakdown", "status", "decided_at", "updated_at"]
+
+
+def _settle(session: Session, scored: Scored, winner: VendorOffer | None, now: datetime) -> None:
+    """Write the scores and the outcome (`winner` WON, the rest LOST) in one UPDATE. The session's
+    objects forget what it wrote (read again when asked; never flushed over it), which stays right
+    whether this transaction, or a savepoint around it, commits or rolls back."""
+    session.execute(
+        _SETTLE,
+        {
+            "ids": [offer.id for offer, _, _ in scored],
+            "scores": [score for _, score, _ in scored],
+            "breakdowns": [json.dumps(breakdown) for _, _, breakdown in scored],
+            "statuses": [(OfferStatus.WON if offer is winner else OfferStatus.LOST).value for offer, _, _ in scored],
+            "keep_lost": winner is not None,
+            "now": now,
+        },
+    )
+    for offer, _, _ in scored:
+        session.expire(offer, _SETTLED)
+
+
 def pick_winner(
     session: Session,
     order_id: int,
@@ -183,8 +248,31 @@ def pick_winner(
     actor_id: int | None = None,
     now: datetime | None = None,
 ) -> Decision:
-    now = now or datetime.now(UTC)
     order = lock_order(session, order_id)
+    return _decide(
+        session,
+        order,
+        settings,
+        source=source,
+        forced_offer_id=forced_offer_id,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        now=now or datetime.now(UTC),
+    )
+
+
+def _decide(
+    session: Session,
+    order: Order,
+    settings: DecisionRules,
+    *,
+    source: str,
+    now: datetime,
+    forced_offer_id: int | None = None,
+    actor_type: ActorType = ActorType.SYSTEM,
+    actor_id: int | None = None,
+) -> Decision:
+    """`pick_winner` on an order this transaction has already locked."""
     if order.final_wholesaler_id is not None or order.status is not OrderStatus.PENDING_OFFERS:
         if order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED) and (
             order.final_wholesaler_id is None
@@ -196,13 +284,10 @@ def pick_winner(
             attempted = forced.wholesaler_id if forced else None
         return _conflict(session, order, source, f"order {order.ref} is already {order.status.value}", attempted)
 
-    offers = list(
-        session.scalars(
-            select(VendorOffer)
-            .where(VendorOffer.order_id == order.id, VendorOffer.status.in_(CANDIDATE))
-            .with_for_update()
-        )
-    )
+    every = list(session.scalars(_OFFERS, {"order_id": order.id}))
+    set_committed_value(order, "offers", every)  # the figures and notices read them without a lazy load
+    answered = sum(o.responded_at is not None for o in every)
+    offers = [o for o in every if o.status in CANDIDATE]
     if forced_offer_id is not None:
         offers = [o for o in offers if o.id == forced_offer_id]
         if not offers:
@@ -210,47 +295,40 @@ def pick_winner(
                 "that offer cannot win: it was passed, declined or belongs to another order", code="offer_cannot_win"
             )
     scored = score_offers(session, order, offers, settings) if offers else []
-    for offer, score, breakdown in scored:
-        offer.score, offer.score_breakdown = score, breakdown
     deadline = now + timedelta(seconds=settings.accept_window_seconds)
-    for offer, _, breakdown in scored:
+    for offer, score, breakdown in scored:
         if not breakdown["eligible"] or not reserve_stock(session, order, offer.wholesaler_id, deadline):
             continue
         try:
+            # The database's guards (one WON per order, the winner set once) are the last word: a
+            # refusal undoes the winner's writes and only the conflict is recorded.
             with session.begin_nested():
+                _settle(session, scored, offer, now)
                 order.final_wholesaler_id = offer.wholesaler_id
                 order.final_total = offer.total_price
                 order.decided_at = now
                 order.accept_deadline_at = deadline
-                offer.status = OfferStatus.WON
-                offer.decided_at = now
-                session.flush()
+                transition(
+                    session,
+                    order,
+                    OrderStatus.WHOLESALER_SELECTED,
+                    actor_type=actor_type,
+                    actor_id=actor_id,
+                    reason=f"offer {offer.id} won ({source})",
+                    details={"offer_id": offer.id, "score": str(score)},
+                )
         except IntegrityError as exc:  # the database's own guards: another winner got there first
             release_reservations(session, order.id)
             return _conflict(
                 session, order, source, f"database refused a second winner: {exc.orig}", offer.wholesaler_id
             )
-        for other, _, _ in scored:
-            if other is not offer and other.status is not OfferStatus.LOST:
-                other.status = OfferStatus.LOST
-                other.decided_at = now
-        transition(
-            session,
-            order,
-            OrderStatus.WHOLESALER_SELECTED,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            reason=f"offer {offer.id} won ({source})",
-            details={"offer_id": offer.id, "score": str(offer.score)},
-        )
         _tell_outcome(session, order, offer, scored)
         record_event(session, WinnerSelected(order.id, offer.id, deadline))
-        return Decision(order.id, "won", offer.id, offer.wholesaler_id)
+        return Decision(order.id, "won", offer.id, offer.wholesaler_id, answered)
 
     # Nobody can serve it (no offers, all passed, stock gone, or credit short).
-    for offer, _, _ in scored:
-        offer.status = OfferStatus.LOST
-        offer.decided_at = now
+    if scored:
+        _settle(session, scored, None, now)
     transition(session, order, OrderStatus.EXPIRED, actor_type=actor_type, actor_id=actor_id, reason="no usable offer")
     if order.estimated_total:
         release_hold(session, order.retailer_id, order.estimated_total, order.id)
@@ -258,12 +336,10 @@ def pick_winner(
         session,
         Notice("order_expired", "retailer", order.retailer_id, f"expired:{order.id}", order.id, {"ref": order.ref}),
     )
-    return Decision(order.id, "expired")
+    return Decision(order.id, "expired", answered=answered)
 
 
-def _tell_outcome(
-    session: Session, order: Order, winner: VendorOffer, scored: list[tuple[VendorOffer, Decimal, dict[str, Any]]]
-) -> None:
+def _tell_outcome(session: Session, order: Order, winner: VendorOffer, scored: Scored) -> None:
     params = {"ref": order.ref, "total": npr(winner.total_price), "days": winner.delivery_days}
     notify(
         session,
@@ -273,8 +349,8 @@ def _tell_outcome(
         session,
         Notice("winner_selected", "retailer", order.retailer_id, f"selected:{order.id}:{winner.id}", order.id, params),
     )
-    for offer, _, _ in scored:
-        if offer is not winner and offer.responded_at is not None and offer.status is OfferStatus.LOST:
+    for offer, _, _ in scored:  # every other scored offer has just lost
+        if offer is not winner and offer.responded_at is not None:
             notify(
                 session,
                 Notice(
@@ -306,7 +382,7 @@ def close_offer_window(
         )
         if waiting is not None:
             return Decision(order.id, "not_open")  # a stale early-close event: the timer will come
-    return pick_winner(session, order_id, settings, source=source, now=now)
+    return _decide(session, order, settings, source=source, now=now)  # the order is locked already
 
 
 # --- the accept window: the winner passes or runs out of time -------------------------------------
@@ -347,7 +423,7 @@ def decline_winner(
             {"ref": order.ref},
         ),
     )
-    return pick_winner(session, order.id, settings, source=source, now=now)
+    return _decide(session, order, settings, source=source, now=now or datetime.now(UTC))  # locked by the caller
 
 
 def winner_accept_timeout(

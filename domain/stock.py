@@ -11,12 +11,41 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from db.models import Order, StockReservation
+from db.models import Order
 
+# All of an order's lines with one wholesaler, or none, in one statement: lock the wholesaler's live
+# rows for the order's products (a concurrent change is waited for and re-read), then reserve and
+# record every line only if every line fits. The conditional UPDATE repeats the check and
+# PostgreSQL's CHECK stays the last word.
 _RESERVE = text(
-    "UPDATE wholesaler_products SET reserved_stock = reserved_stock + :q, updated_at = now() "
-    "WHERE wholesaler_id = :w AND product_id = :p AND deleted_at IS NULL AND is_available "
-    "AND stock - reserved_stock >= :q RETURNING id"
+    """
+    WITH locked AS MATERIALIZED (
+        SELECT wp.id, wp.product_id, wp.stock - wp.reserved_stock AS free
+        FROM wholesaler_products wp
+        WHERE wp.wholesaler_id = :w AND wp.deleted_at IS NULL AND wp.is_available
+          AND wp.product_id IN (SELECT product_id FROM order_items WHERE order_id = :o)
+        ORDER BY wp.id  -- one lock order for every decision: two orders' reservations cannot deadlock
+        FOR UPDATE
+    ),
+    line AS MATERIALIZED (
+        SELECT i.id AS item_id, i.quantity, l.id AS wp_id, l.free
+        FROM order_items i LEFT JOIN locked l ON l.product_id = i.product_id
+        WHERE i.order_id = :o
+    ),
+    fits AS (SELECT bool_and(wp_id IS NOT NULL AND free >= quantity) AS every FROM line),
+    taken AS (
+        UPDATE wholesaler_products wp SET reserved_stock = wp.reserved_stock + line.quantity, updated_at = now()
+        FROM line, fits
+        WHERE fits.every AND wp.id = line.wp_id AND wp.stock - wp.reserved_stock >= line.quantity
+        RETURNING wp.id
+    ),
+    booked AS (
+        INSERT INTO stock_reservations (wholesaler_product_id, order_id, order_item_id, quantity, expires_at)
+        SELECT line.wp_id, :o, line.item_id, line.quantity, :e FROM line JOIN taken ON taken.id = line.wp_id
+        RETURNING id
+    )
+    SELECT (SELECT count(*) FROM line) AS lines, (SELECT count(*) FROM booked) AS booked
+    """
 )
 # Set-based: close the order's ACTIVE reservations and give their quantities back in one statement.
 # (order_id, wholesaler_product_id) is unique among ACTIVE rows, so each product row is hit once.
@@ -34,26 +63,15 @@ FROM closed WHERE wp.id = closed.wholesaler_product_id
 
 
 def reserve_stock(session: Session, order: Order, wholesaler_id: int, expires_at: datetime | None) -> bool:
-    """Reserve every line of `order` with one wholesaler, or nothing at all (a savepoint undoes the
-    lines already reserved when one line is short). Returns whether it succeeded."""
-    savepoint = session.begin_nested()
-    for item in order.items:
-        row = session.execute(_RESERVE, {"q": item.quantity, "w": wholesaler_id, "p": item.product_id}).first()
-        if row is None:
-            savepoint.rollback()
-            return False
-        session.add(
-            StockReservation(
-                wholesaler_product_id=row.id,
-                order_id=order.id,
-                order_item_id=item.id,
-                quantity=item.quantity,
-                expires_at=expires_at,
-            )
-        )
-    session.flush()
-    savepoint.commit()
-    return True
+    """Reserve every line of `order` with one wholesaler, or nothing at all (one statement: a line
+    that is short leaves the others untouched). Returns whether it succeeded."""
+    row = session.execute(_RESERVE, {"o": order.id, "w": wholesaler_id, "e": expires_at}).one()
+    if row.booked == row.lines:
+        return True
+    if row.booked:
+        # Cannot happen behind the row locks; were it to, the caller's transaction must not commit.
+        raise RuntimeError(f"order {order.id}: reserved {row.booked} of {row.lines} lines with {wholesaler_id}")
+    return False
 
 
 def release_reservations(session: Session, order_id: int) -> int:

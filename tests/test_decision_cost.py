@@ -9,12 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from db.models import (
     AuditLog,
     DecisionConflictLog,
+    OfferStatus,
     Order,
     OrderStatus,
     StockReservation,
@@ -335,3 +336,71 @@ def test_a_second_winner_refused_by_the_database_is_logged_and_nothing_is_half_w
         "Pokhara Depot": "WON",
     }
     assert take_events(session) == [] and take_notices(session) == []
+
+
+def _statements(session: Session, run: Any) -> list[str]:
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split())[:60])
+
+    conn = session.connection()
+    event.listen(conn, "before_cursor_execute", count)
+    try:
+        run()
+    finally:
+        event.remove(conn, "before_cursor_execute", count)
+    return seen
+
+
+@pytest.mark.parametrize("sellers", [1, 5])
+def test_deciding_costs_the_same_statements_whatever_the_number_of_offers(
+    session: Session, market: dict[str, Any], settings: Settings, sellers: int
+) -> None:
+    """Lock the order, read its offers, the scoring facts, reserve the stock, then the winner's
+    writes in a savepoint (the offers' scores and outcomes, the order, its audit row)."""
+    for w in market["sellers"][sellers:]:
+        session.execute(
+            text("UPDATE wholesaler_products SET is_available = false WHERE wholesaler_id = :w"), {"w": w.id}
+        )
+    order = place_order(
+        session,
+        market["shop"],
+        [OrderLine(market["rice"].id, Decimal(2)), OrderLine(market["dal"].id, Decimal(10))],
+        settings,
+        now=NOW,
+    )
+    session.flush()
+    assert session.scalar(select(func.count()).where(VendorOffer.order_id == order.id)) == sellers
+    seen = _statements(
+        session, lambda: selection.close_offer_window(session, order.id, settings, source="test", now=LATER)
+    )
+    assert [s.split()[0] for s in seen] == [
+        "SELECT",  # the order, locked
+        "SELECT",  # its offers, locked
+        "WITH",  # the account, the records, the pairs' limits
+        "WITH",  # the stock, reserved
+        "SAVEPOINT",
+        "UPDATE",  # the offers' scores and outcomes
+        "INSERT",  # the audit row
+        "UPDATE",  # the order
+        "RELEASE",
+    ], seen
+
+
+def test_a_decision_rolled_back_by_the_caller_leaves_the_session_agreeing_with_the_database(
+    session: Session, market: dict[str, Any], settings: Settings
+) -> None:
+    """An admin's forced winner that cannot be served is undone by the caller's savepoint: the
+    offers the session holds must not keep the outcome that was rolled back."""
+    order = _order(session, market, settings)
+    bkt = market["sellers"][3]
+    forced = session.scalars(
+        select(VendorOffer).where(VendorOffer.order_id == order.id, VendorOffer.wholesaler_id == bkt.id)
+    ).one()
+    savepoint = session.begin_nested()
+    result = selection.pick_winner(session, order.id, settings, source="admin:1", forced_offer_id=forced.id)
+    assert result.outcome == "expired"  # Bhaktapur's own limit is short
+    savepoint.rollback()
+    assert (forced.status, forced.score, forced.decided_at) == (OfferStatus.SUBMITTED, None, None)
+    assert session.get_one(Order, order.id).status is OrderStatus.PENDING_OFFERS

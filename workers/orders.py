@@ -60,7 +60,12 @@ def _figures(fn_name: str, order: Order, result: selection.Decision) -> dict[str
     closed = order.decided_at or datetime.now(UTC)
     figures = {
         "window": (closed - order.created_at).total_seconds(),
-        "offers": float(sum(offer.responded_at is not None for offer in order.offers)),
+        # The decision counted the answers while it had the offers locked: no lazy load here.
+        "offers": float(
+            result.answered
+            if result.answered is not None
+            else sum(offer.responded_at is not None for offer in order.offers)
+        ),
     }
     if result.outcome == "won" and order.decided_at is not None:
         figures["to_winner"] = (order.decided_at - order.created_at).total_seconds()
