@@ -121,12 +121,33 @@ def mark_inbound_queued(session: Session, inbound_id: int) -> None:
 # The inbound job's statements, built once (SQLAlchemy memoises a statement object's cache key;
 # one built per call is keyed again every message).
 _CLAIM_INBOUND = (
-    select(InboundMessage)
+    select(
+        _INBOUND.c.id,
+        _INBOUND.c.message_sid,
+        _INBOUND.c.from_number,
+        _INBOUND.c.body,
+        _INBOUND.c.num_media,
+        _INBOUND.c.button_payload,
+    )
     .where(
-        InboundMessage.id == bindparam("inbound_id"),
-        InboundMessage.status.in_([InboundStatus.PENDING, InboundStatus.QUEUED]),
+        _INBOUND.c.id == bindparam("inbound_id"),
+        _INBOUND.c.status.in_([InboundStatus.PENDING, InboundStatus.QUEUED]),
     )
     .with_for_update(skip_locked=True)
+)
+_FINISH_INBOUND = (
+    update(_INBOUND)
+    .where(_INBOUND.c.id == bindparam("inbound_id"))
+    .values(
+        status=InboundStatus.PROCESSED,
+        processed_at=bindparam("processed_at", type_=_INBOUND.c.processed_at.type),
+        intent=bindparam("intent", type_=_INBOUND.c.intent.type),
+        # Only the sender's own kind of party is recorded; the other column keeps what it had.
+        retailer_id=func.coalesce(bindparam("retailer_id", type_=_INBOUND.c.retailer_id.type), _INBOUND.c.retailer_id),
+        wholesaler_id=func.coalesce(
+            bindparam("wholesaler_id", type_=_INBOUND.c.wholesaler_id.type), _INBOUND.c.wholesaler_id
+        ),
+    )
 )
 _LIVE_RETAILER = select(Retailer).where(Retailer.whatsapp_number == bindparam("number"), Retailer.is_active.is_(True))
 _LIVE_WHOLESALER = select(Wholesaler).where(
@@ -139,24 +160,42 @@ _CHOSE_LANGUAGE = (
 )
 
 
-def claim_inbound(session: Session, inbound_id: int) -> InboundMessage | None:
+@dataclass(frozen=True, slots=True)
+class ClaimedInbound:
+    """What the inbound job reads of the message it locked (plain values: no ORM row to build and
+    flush for one UPDATE)."""
+
+    id: int
+    message_sid: str
+    from_number: str
+    body: str
+    num_media: int
+    button_payload: str | None
+
+
+def claim_inbound(session: Session, inbound_id: int) -> ClaimedInbound | None:
     """Lock an unfinished message for processing; None if done or another worker holds it."""
-    return session.scalars(_CLAIM_INBOUND, {"inbound_id": inbound_id}).first()
+    row = session.execute(_CLAIM_INBOUND, {"inbound_id": inbound_id}).first()
+    return None if row is None else ClaimedInbound(*row)
 
 
 def finish_inbound(
     session: Session,
-    message: InboundMessage,
+    message: ClaimedInbound,
     party: Retailer | Wholesaler | None,
     intent: str | None,
 ) -> None:
-    message.status = InboundStatus.PROCESSED
-    message.processed_at = datetime.now(UTC)
-    message.intent = intent
-    if isinstance(party, Retailer):
-        message.retailer_id = party.id
-    elif isinstance(party, Wholesaler):
-        message.wholesaler_id = party.id
+    """PROCESSED, in the transaction that wrote the replies: the row stays locked until then."""
+    session.execute(
+        _FINISH_INBOUND,
+        {
+            "inbound_id": message.id,
+            "processed_at": datetime.now(UTC),
+            "intent": intent,
+            "retailer_id": party.id if isinstance(party, Retailer) else None,
+            "wholesaler_id": party.id if isinstance(party, Wholesaler) else None,
+        },
+    )
 
 
 def chose_language(session: Session, number: str) -> bool:
