@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
-from db.models import AuditLog, Order, OrderDraft
+from db.models import AuditLog, Order, OrderDraft, Retailer, Wholesaler
 from db.session import Database
+from domain.messaging import find_party
 from tests.test_conversation import SURESH, say
 from thok.config import Settings
 from thok.seed import seed_demo
@@ -107,3 +108,15 @@ def test_a_catalog_change_is_seen_by_the_very_next_message(demo: Session, settin
     )
     reply = say(demo, SURESH, "new 25 kg jeera masino", settings)
     assert "Jeera Masino" not in reply
+
+
+def test_a_party_is_found_by_number_in_one_statement(demo: Session, database: Database) -> None:
+    wholesaler = demo.scalars(select(Wholesaler).order_by(Wholesaler.id)).first()
+    assert wholesaler is not None
+    with statements(database) as seen:
+        assert find_party(demo, wholesaler.whatsapp_number) is wholesaler  # the retailer's miss costs nothing
+    assert len(seen) == 1, seen
+    with statements(database) as seen:
+        retailer = find_party(demo, SURESH)
+    assert isinstance(retailer, Retailer) and retailer.whatsapp_number == SURESH
+    assert len(seen) == 1, seen
