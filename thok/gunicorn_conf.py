@@ -1,5 +1,5 @@
 """gunicorn's configuration hooks (`gunicorn -c python:thok.gunicorn_conf ...`): Prometheus
-multiprocess mode for the web workers.
+multiprocess mode for the web workers, and no control socket.
 
 Loaded by the master before any worker imports the app, so PROMETHEUS_MULTIPROC_DIR is in the
 environment before prometheus_client is imported anywhere. The folder is emptied when the master
@@ -23,6 +23,11 @@ except ConfigError as exc:
     sys.exit(f"thok web: {exc}")
 METRICS_DIR = metrics_dir_for(SETTINGS, "web")
 accesslog = None  # the app writes one JSON line per request (bot.health), with its context
+# gunicorn 25.1+ opens a control socket for `gunicornc` at one path per user ($XDG_RUNTIME_DIR or
+# ~/.gunicorn/gunicorn.ctl): a second instance on the machine (the chaos run beside the demo, two
+# test runs) takes the path over and the first to stop unlinks it, so gunicornc would steer the
+# wrong one. Nothing of Thok's uses it: off (tests/test_web_control_socket.py).
+control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:
