@@ -2,7 +2,8 @@
 /metrics endpoint.
 
 - Every job is counted, timed and logged in one line by `MeteredWorker.perform_job`, which runs in
-  the work-horse around the job itself: no job function knows about it.
+  the work-horse around the job itself: no job function knows about it. A send the provider put
+  off (429, 5xx, a timeout) that RQ retries is that one line, with the reason, not RQ's traceback.
 - `refresh_gauges` (queued by the sweep clock each SWEEP_INTERVAL_SECONDS) reads the whole-table
   figures from PostgreSQL into `mostrecent` gauges.
 - The worker serves its processes' metrics (itself and its horses, one multiprocess folder) on
@@ -21,9 +22,11 @@ from prometheus_client.core import Metric
 from redis import Redis
 from rq import SimpleWorker, Worker
 from rq.job import Job, JobStatus
+from rq.job_lifecycle import call_exception_handlers
 from rq.queue import Queue
 from sqlalchemy import text
 
+from channels.base import TransientSendError
 from db.session import Database
 from domain import stats
 from thok import logging as thok_logging
@@ -36,9 +39,12 @@ log = logging.getLogger("thok.jobs")
 
 
 class MeteredMixin:
+    _put_off: str | None = None  # why the provider put the running job's send off, if it did
+
     def perform_job(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> bool:
         name = (job.func_name or "unknown").rsplit(".", 1)[-1]
         thok_logging.reset_context(job_id=job.id, queue=queue.name, job=name)
+        self._put_off = None
         started = time.perf_counter()
         ok: bool = super().perform_job(job, queue, *args, **kwargs)  # type: ignore[misc]
         elapsed = time.perf_counter() - started
@@ -49,15 +55,26 @@ class MeteredMixin:
             outcome = {JobStatus.FAILED: "failed", JobStatus.STOPPED: "stopped"}.get(status, "retried")  # type: ignore[arg-type]
         metrics.JOBS.labels(queue.name, name, outcome).inc()
         metrics.JOB_DURATION.labels(queue.name, name).observe(elapsed)
-        log.log(
-            logging.INFO if ok else logging.WARNING,
-            "job %s %s",
-            name,
-            outcome,
-            extra={"outcome": outcome, "duration_ms": round(elapsed * 1000, 1), "result": _short(job)},
-        )
+        extra = {"outcome": outcome, "duration_ms": round(elapsed * 1000, 1), "result": _short(job)}
+        if self._put_off is not None:  # e.g. "job send_outbound send-42 retried: HTTP 429 ..."
+            extra |= {"error": self._put_off}
+            log.warning("job %s %s %s: %s", name, job.id, outcome, self._put_off, extra=extra)
+        else:
+            log.log(logging.INFO if ok else logging.WARNING, "job %s %s", name, outcome, extra=extra)
         thok_logging.reset_context()
         return ok
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        """RQ logs every exception a job raises at ERROR with its traceback: for a send the provider
+        put off, two (the HTTP error and ours, chained), one per 429 or 500, though nothing is wrong
+        but the provider and RQ will retry. That one says only why, in `perform_job`'s line. The
+        exception handlers still run, and the last try's failure is logged in full."""
+        exc = exc_info[1] if len(exc_info) > 1 else None
+        if isinstance(exc, TransientSendError) and job.should_retry:
+            self._put_off = str(exc)
+            call_exception_handlers(self._exc_handlers, job, *exc_info)  # type: ignore[attr-defined]
+            return
+        super().handle_exception(job, *exc_info)  # type: ignore[misc]
 
 
 def _short(job: Job) -> str | None:

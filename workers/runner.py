@@ -24,6 +24,10 @@ from workers.sweeps import sweep_messages
 
 log = logging.getLogger(__name__)
 GAUGES_SECONDS = 60
+# Set once, never expires: when a worker's clock finds it missing, Redis has come back without its
+# data (a restart of a Redis that keeps nothing, a failover to an empty replica, a flush).
+REDIS_MARK = "thok:redis-started"
+REDIS_AWAY_TICK = 1.0  # seconds between the clock's tries while Redis is away: back -> swept within ~1 s
 
 
 def enqueue_sweep(settings: Settings, now: float | None = None) -> bool:
@@ -37,6 +41,12 @@ def enqueue_sweep(settings: Settings, now: float | None = None) -> bool:
     # The metrics gauges read from PostgreSQL (whole-table counts) need not follow the recovery
     # clock: at most once a minute.
     gauges = int((now or time.time()) // max(GAUGES_SECONDS, settings.sweep_interval_seconds))
+    if redis.set(REDIS_MARK, int(now or time.time()), nx=True):
+        # Every job queued before is gone: the message sweep looks at every QUEUED row now rather
+        # than once they are stale (its own id: another worker may queue this bucket's plain sweep).
+        queued |= enqueue_unique(
+            redis, sweep_messages, job_id=f"sweep-emptied-{bucket}", kwargs={"jobs_lost": True}, result_ttl=3600
+        )
     for func, name, n in (
         (sweep_messages, "sweep", bucket),
         (sweep_orders, "sweep-orders", bucket),
@@ -57,15 +67,26 @@ def enqueue_sweep(settings: Settings, now: float | None = None) -> bool:
     return queued
 
 
+def sweep_after_worker_deaths(settings: Settings, dead: list[str]) -> None:
+    """Workers died: a job one of them had taken off its queue but not yet started is in no queue
+    and no registry. The message sweep looks at every row still to do now (one per dead worker)."""
+    log.warning("worker(s) gone: %s; sweeping for the jobs they held", ", ".join(dead))
+    redis = runtime.redis_for(settings)
+    for name in dead:
+        enqueue_unique(redis, sweep_messages, job_id=f"sweep-lost-{name}", kwargs={"jobs_lost": True}, result_ttl=600)
+
+
 def _sweep_clock(settings: Settings, stop: threading.Event) -> None:
     # A sweep at start as well: a worker restarted after everything was down recovers at once.
     while True:
+        wait: float = settings.sweep_interval_seconds
         try:
             enqueue_sweep(settings)
             ThokWorker.redis_watch.back()
         except RedisError as exc:  # Redis away: the next tick tries again, PostgreSQL keeps the work
             ThokWorker.redis_watch.lost(exc)  # one line per outage, not one per tick
-        if stop.wait(settings.sweep_interval_seconds):
+            wait = min(wait, REDIS_AWAY_TICK)  # the first sweep once it is back: within a second
+        if stop.wait(wait):
             return
 
 
@@ -86,7 +107,9 @@ def run_worker(settings: Settings, burst: bool = False) -> bool:
     # Scheduler, liveness and reclaiming dead workers' jobs: a thread of this process (see
     # workers.supervision), so nothing outlives the worker and a Redis restart costs seconds.
     # Its own connection: RQ stretches the worker's socket timeout to its long BLPOP.
-    duties = WorkerDuties(runtime.redis_for(settings), QUEUES).start()
+    duties = WorkerDuties(
+        runtime.redis_for(settings), QUEUES, on_dead=lambda dead: sweep_after_worker_deaths(settings, dead)
+    ).start()
     worked = False
     try:
         while True:
@@ -94,7 +117,7 @@ def run_worker(settings: Settings, burst: bool = False) -> bool:
             worker: ThokWorker | None = None
             try:
                 worker = ThokWorker(list(QUEUES), connection=redis, beats=True)  # counts and logs every job
-                duties.worker_name = worker.name
+                duties.attach(worker.name)
                 worked |= worker.work(burst=False, with_scheduler=False)
             except RedisError as exc:  # lost at start or on the way out: wait, then a fresh worker
                 ThokWorker.redis_watch.lost(exc)

@@ -1,12 +1,21 @@
 """What keeps `thok worker` useful through faults, without waiting for RQ's 10-minute maintenance pass.
 
-- **Liveness**: each worker refreshes `thok:alive:{name}` every second with a 10 s expiry, and marks
-  its RQ worker hash `thok_liveness`. RQ's own heartbeats are minutes long (a SimpleWorker's job
+- **Liveness**: each worker refreshes `thok:alive:{name}` every half second with a 3 s expiry (set
+  before it starts, so a job it starts before the first beat is not taken for a dead worker's), and
+  marks its RQ worker hash `thok_liveness`. RQ's own heartbeats are minutes long (a SimpleWorker's job
   keeps its started-registry entry for job timeout + 60 s, and only the maintenance pass frees it).
 - **Reclaiming**: a job in a started registry whose worker is gone (its liveness key expired, or no
   worker hash at all) is handed to RQ's own abandoned-job handling at once: retried if it has
-  retries left (every job of Thok's that matters has), else failed. The jobs are idempotent, and
-  PostgreSQL, not Redis, says what is still to do.
+  retries left (every job of Thok's that matters has), else failed. The retry goes to the front of
+  its queue at once, not after the job's retry interval: the job did not fail, its worker died
+  (a SIGKILLed worker's job ran again after 15 s: 10 s of expiry and a 5 s first interval). It still
+  uses one of the job's retries, so a job that kills its worker every time ends failed. The jobs are
+  idempotent, and PostgreSQL, not Redis, says what is still to do.
+- **A dead worker's unstarted job**: RQ takes a job off its queue (BLPOP) before it enters it in the
+  started registry; a worker killed in between leaves the job in no queue and no registry, and no
+  trace of which job it was. Each worker whose beat stopped is reported once (`newly_dead_workers`)
+  and `thok worker` has the message sweep look at every row still to do at once, instead of when the
+  row is stale (10 s and more).
 - **Scheduler**: RQ's scheduler runs in a thread of the worker, not in a forked process. A fork
   outlives a SIGKILLed worker (an orphan holding the scheduler lock) and dies for good on the
   first Redis error until the next maintenance pass. Here the lock is taken or refreshed every
@@ -24,26 +33,35 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.executions import Execution
+from rq.job import Job
+from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.scripts import acquire_or_refresh_lock, release_lock
 from rq.utils import as_text, current_timestamp, parse_composite_key
+from rq.worker_registration import REDIS_WORKER_KEYS
 
 from workers.metrics import MeteredSimpleWorker
 
 log = logging.getLogger(__name__)
 
-LIVENESS_TTL = 10  # seconds without a beat before a worker counts as dead
-BEAT_SECONDS = 1.0  # liveness beat and scheduler tick
+# A worker's job is handed back within LIVENESS_TTL + RECLAIM_EVERY * BEAT_SECONDS of its death (4 s).
+# Six missed beats before a live worker counts as dead: its beat is a thread of its own, which a
+# long job (in C or not) does not stop; a live worker taken for dead only runs an idempotent job twice.
+LIVENESS_TTL = 3  # seconds without a beat before a worker counts as dead
+BEAT_SECONDS = 0.5  # liveness beat
+SCHEDULE_EVERY = 2  # beats between scheduler ticks (1 s: RQ's scheduler keeps whole seconds)
 RECLAIM_EVERY = 2  # beats between looks at the started registries
 SCHEDULER_LOCK_TTL = 10  # a dead lock holder is replaced within this
 REDIS_BACKOFF_MAX = 5.0  # longest wait between reconnection attempts: Redis back -> working in <= 5 s
 _MARK = "thok_liveness"
 RECLAIM_LOCK = "thok:reclaiming"
+DEAD_NOTED = "thok:dead:{}"  # a dead worker reported once (kept an hour, longer than RQ keeps its hash)
 
 
 def alive_key(worker_name: str) -> str:
@@ -51,7 +69,7 @@ def alive_key(worker_name: str) -> str:
 
 
 def worker_gone(redis: Redis, worker_name: str) -> bool:
-    """Is the worker that started an execution dead? A worker of ours says it is alive every second;
+    """Is the worker that started an execution dead? A worker of ours says it is alive every half second;
     a worker without our mark (a plain RQ worker, e.g. in tests) counts as alive while RQ keeps its
     hash."""
     if redis.exists(alive_key(worker_name)):
@@ -77,10 +95,34 @@ def reclaim_abandoned(redis: Redis, queues: Iterable[str]) -> list[str]:
     return reclaimed
 
 
+def newly_dead_workers(redis: Redis) -> list[str]:
+    """Workers of ours whose beat stopped and that no one has reported yet. A live worker whose beat
+    was late (a stalled machine) may be reported too: it costs one extra sweep, nothing else."""
+    dead: list[str] = []
+    for key in sorted(as_text(k) for k in redis.smembers(REDIS_WORKER_KEYS)):
+        name = key.rsplit(":", 1)[-1]
+        if redis.hget(key, _MARK) is None or redis.exists(alive_key(name)):
+            continue
+        if redis.set(DEAD_NOTED.format(name), 1, nx=True, ex=3600):
+            dead.append(name)
+    return dead
+
+
+class _AbandonedJob(Job):
+    """A dead worker's job as `_reclaim` hands it back: retried at the front of its queue now. The
+    retry interval is for a job that failed (the database, the provider, a bug), not for one whose
+    worker died; the job was taken off its queue before everything now behind it."""
+
+    def retry(self, queue: Queue, pipeline: Pipeline) -> None:
+        assert self.retries_left
+        self.retries_left -= 1
+        queue._enqueue_job(self, pipeline=pipeline, at_front=True)
+
+
 def _reclaim(redis: Redis, queues: Iterable[str]) -> list[str]:
     reclaimed: list[str] = []
     for name in queues:
-        registry = StartedJobRegistry(name, connection=redis)
+        registry = StartedJobRegistry(name, connection=redis, job_class=_AbandonedJob)
         abandoned = []
         for raw in redis.zrange(registry.key, 0, -1):
             composite = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -91,6 +133,8 @@ def _reclaim(redis: Redis, queues: Iterable[str]) -> list[str]:
                 reclaimed.append(job_id)
         if abandoned:
             redis.zadd(registry.key, dict.fromkeys(abandoned, 0), xx=True)
+            # A job entered but not yet marked STARTED (its worker died in between) is left QUEUED
+            # in no queue by RQ's cleanup: the sweep for its dead worker finds it (newly_dead_workers).
             registry.cleanup(timestamp=current_timestamp())
     return reclaimed
 
@@ -221,9 +265,10 @@ class ThokWorker(MeteredSimpleWorker):
 class WorkerDuties:
     """The worker's background thread: liveness beat, scheduler tick, reclaiming dead workers' jobs."""
 
-    def __init__(self, redis: Redis, queues: Iterable[str]):
+    def __init__(self, redis: Redis, queues: Iterable[str], on_dead: Callable[[list[str]], Any] | None = None):
         self.redis = redis
         self.queues = list(queues)
+        self.on_dead = on_dead  # called with the names of workers found dead (each once)
         self.scheduler = ThreadScheduler(self.queues, redis)
         self.worker_name: str | None = None
         self.stop = threading.Event()
@@ -232,6 +277,12 @@ class WorkerDuties:
     def start(self) -> WorkerDuties:
         self._thread.start()
         return self
+
+    def attach(self, worker_name: str) -> None:
+        """Beat for this worker from now: alive before its first job, not from the thread's next beat
+        (a job started in between would look like a dead worker's to another worker's reclaim)."""
+        self.worker_name = worker_name
+        self.redis.set(alive_key(worker_name), 1, ex=LIVENESS_TTL)
 
     def close(self) -> None:
         self.stop.set()
@@ -246,9 +297,13 @@ class WorkerDuties:
     def beat(self, n: int) -> None:
         if self.worker_name:
             self.redis.set(alive_key(self.worker_name), 1, ex=LIVENESS_TTL)
-        self.scheduler.tick()
-        if n % RECLAIM_EVERY == 0:
+        if n % SCHEDULE_EVERY == 0:
+            self.scheduler.tick()
+        if n % RECLAIM_EVERY == 1:  # not on the scheduler's beat: the two in turn
             reclaim_abandoned(self.redis, self.queues)
+            dead = newly_dead_workers(self.redis)
+            if dead and self.on_dead is not None:
+                self.on_dead(dead)
 
     def _run(self) -> None:
         n = 0
