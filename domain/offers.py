@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, cast
 
-from sqlalchemy import bindparam, exists, insert, select, text
+from sqlalchemy import Table, bindparam, exists, insert, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import (
     ActorType,
@@ -96,7 +97,10 @@ _ELIGIBLE = text(
     """
 )
 _UNITS = select(Product.id, Product.unit).where(Product.id.in_(bindparam("ids", expanding=True)))
-_AUDIT = insert(AuditLog)
+_AUDIT = insert(cast(Table, AuditLog.__table__))
+_INSERT_ORDER = insert(Order).returning(Order, sort_by_parameter_order=True)
+_INSERT_ITEMS = insert(OrderItem).returning(OrderItem, sort_by_parameter_order=True)
+_INSERT_OFFERS = insert(VendorOffer).returning(VendorOffer, sort_by_parameter_order=True)
 
 
 def eligible_wholesalers(
@@ -144,23 +148,41 @@ def place_order(
     ref = new_order_ref(session)  # before the hold: nothing refuses after it
     # The credit is held now, so two orders racing for the last credit cannot both be confirmed.
     hold_credit(session, retailer.id, estimated_total, None)
-    order = Order(
-        ref=ref,
-        retailer_id=retailer.id,
-        status=OrderStatus.PENDING_OFFERS,
-        estimated_total=estimated_total,
-        delivery_district=retailer.district,
-        offer_window_closes_at=now + timedelta(seconds=settings.offer_window_seconds),
-        # Through the relationships: one flush writes the order, its lines and its offers, and
-        # both collections stay loaded for whoever reads them next (the reply counts the offers).
-        items=[
-            OrderItem(product_id=ln.product_id, quantity=ln.quantity, unit=units[ln.product_id], raw_text=ln.raw_text)
+    # ORM INSERT ... RETURNING: the rows come back as persistent objects in the session (server
+    # defaults included) without the unit of work's dependency sort; the order's two collections
+    # are set as loaded, so whoever reads them next (the reply counts the offers) reads nothing.
+    order = session.scalars(
+        _INSERT_ORDER,
+        [
+            {
+                "ref": ref,
+                "retailer_id": retailer.id,
+                "status": OrderStatus.PENDING_OFFERS,
+                "estimated_total": estimated_total,
+                "delivery_district": retailer.district,
+                "offer_window_closes_at": now + timedelta(seconds=settings.offer_window_seconds),
+            }
+        ],
+    ).one()
+    items = session.scalars(
+        _INSERT_ITEMS,
+        [
+            {
+                "order_id": order.id,
+                "product_id": ln.product_id,
+                "quantity": ln.quantity,
+                "unit": units[ln.product_id],
+                "raw_text": ln.raw_text,
+            }
             for ln in lines
         ],
-        offers=[VendorOffer(wholesaler_id=wholesaler_id, total_price=total) for wholesaler_id, total in invited],
-    )
-    session.add(order)
-    session.flush()
+    ).all()
+    offers = session.scalars(
+        _INSERT_OFFERS,
+        [{"order_id": order.id, "wholesaler_id": w, "total_price": total} for w, total in invited],
+    ).all()
+    set_committed_value(order, "items", list(items))
+    set_committed_value(order, "offers", list(offers))
     session.execute(
         _AUDIT,
         {
