@@ -16,20 +16,22 @@ sender sends what is waiting:
   before: SENDING, left for the lookup at the provider before any resend.
 - `record_sent`: the provider ids and statuses of a batch in one UPDATE, the status moving only
   forward (a fast status callback may already have moved it further).
+- `claim_batch` is the drain's claim, mark and hold in one statement, and `record_sent_and_release`
+  its record and release in one: the same steps, fewer round trips.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, text
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import InboundMessage, OutboundMessage, OutboundStatus
+from db.models import OutboundMessage, OutboundStatus
 from domain.messaging import CHOICES_KEY, STATUS_RANK, split_body
 
 _OUTBOUND = cast(Table, OutboundMessage.__table__)
@@ -156,47 +158,6 @@ def recipient_facts(
         _RECIPIENTS, {"retailers": sorted(set(retailer_ids)), "wholesalers": sorted(set(wholesaler_ids))}
     )
     return {(row[0], row[1]): RecipientFacts(row[2], row[3], row[4], row[5]) for row in rows}
-
-
-def chosen_language_numbers(session: Session, numbers: Iterable[str]) -> set[str]:
-    """Which of these numbers set their language themselves (`messaging.chose_language`, at once)."""
-    wanted = sorted(set(numbers))
-    if not wanted:
-        return set()
-    return set(
-        session.scalars(
-            select(InboundMessage.from_number)
-            .where(InboundMessage.from_number.in_(wanted), InboundMessage.intent == "language")
-            .distinct()
-        )
-    )
-
-
-def latest_inbound_texts(session: Session, numbers: Iterable[str]) -> dict[str, str]:
-    """Each number's latest message text (`messaging.latest_inbound_text`, at once)."""
-    wanted = sorted(set(numbers))
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(InboundMessage.from_number, InboundMessage.body)
-        .where(InboundMessage.from_number.in_(wanted))
-        .order_by(InboundMessage.from_number, InboundMessage.received_at.desc(), InboundMessage.id.desc())
-        .ext(distinct_on(InboundMessage.from_number))
-    )
-    return {number: body for number, body in rows}
-
-
-def last_inbound_times(session: Session, numbers: Iterable[str]) -> dict[str, datetime]:
-    """When each number last wrote (`messaging.last_inbound_at`, at once): the 24-hour window."""
-    wanted = sorted(set(numbers))
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(InboundMessage.from_number, func.max(InboundMessage.received_at))
-        .where(InboundMessage.from_number.in_(wanted))
-        .group_by(InboundMessage.from_number)
-    )
-    return {number: at for number, at in rows}
 
 
 # --- the batch sender ----------------------------------------------------------------------------
