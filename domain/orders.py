@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, select
+from sqlalchemy import Table, bindparam, exists, insert, select
 from sqlalchemy.orm import Session
 
 from db.models import ActorType, AuditLog, Order, OrderStatus
@@ -61,6 +61,19 @@ def can_transition(current: OrderStatus, to: OrderStatus) -> bool:
     return to in TRANSITIONS[current]
 
 
+_AUDIT_TRANSITION = insert(cast(Table, AuditLog.__table__)).values(
+    retailer_id=bindparam("retailer_id"),
+    order_id=bindparam("order_id"),
+    actor_type=bindparam("actor_type"),
+    actor_id=bindparam("actor_id"),
+    action="order.transition",
+    from_status=bindparam("from_status"),
+    to_status=bindparam("to_status"),
+    reason=bindparam("reason"),
+    details=bindparam("details"),
+)
+
+
 def transition(
     session: Session,
     order: Order,
@@ -80,20 +93,21 @@ def transition(
     stamp = _STAMPS.get(to)
     if stamp:
         setattr(order, stamp, datetime.now(UTC))
-    session.add(
-        AuditLog(
-            retailer_id=order.retailer_id,
-            order_id=order.id,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            action="order.transition",
-            from_status=before.value,
-            to_status=to.value,
-            reason=reason,
-            details=details,
-        )
-    )
     session.flush()
+    # The audit row is written, never read back in this session: a plain INSERT, no ORM object.
+    session.execute(
+        _AUDIT_TRANSITION,
+        {
+            "retailer_id": order.retailer_id,
+            "order_id": order.id,
+            "actor_type": actor_type,
+            "actor_id": actor_id,
+            "from_status": before.value,
+            "to_status": to.value,
+            "reason": reason,
+            "details": details,
+        },
+    )
 
 
 def new_order_ref(session: Session, length: int = 4) -> str:
@@ -106,11 +120,14 @@ def new_order_ref(session: Session, length: int = 4) -> str:
     raise DomainError("could not find a free order reference; try again", code="try_again")
 
 
+_LOCK_ORDER = (
+    select(Order).where(Order.id == bindparam("order_id")).with_for_update().execution_options(populate_existing=True)
+)
+
+
 def lock_order(session: Session, order_id: int) -> Order:
     """The order row, locked for this transaction: every decision on an order starts here."""
-    order = session.scalars(
-        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
-    ).first()
+    order = session.scalars(_LOCK_ORDER, {"order_id": order_id}).first()
     if order is None:
         raise NotFound(f"no order with id {order_id}", code="order_not_found", ref=f"#{order_id}")
     return order

@@ -200,16 +200,16 @@ _OFFERS = (
     select(VendorOffer).where(VendorOffer.order_id == bindparam("order_id")).order_by(VendorOffer.id).with_for_update()
 )
 
-# Every scored offer's score, breakdown, status and stamp in one statement. An offer that had already
-# lost (an earlier winner passed) keeps when it lost, unless the order expires now.
+# Every scored offer's score, breakdown, status and stamp in one statement (the rows travel as one
+# JSON document: no per-element array quoting). An offer that had already lost (an earlier winner
+# passed) keeps when it lost, unless the order expires now.
 _SETTLE = text(
     """
     UPDATE vendor_offers o SET score = v.score, score_breakdown = v.breakdown, status = v.status,
         decided_at = CASE WHEN :keep_lost AND o.status = 'LOST' AND v.status = 'LOST' THEN o.decided_at
                           ELSE :now END,
         updated_at = now()
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:scores AS numeric[]), CAST(:breakdowns AS jsonb[]),
-                CAST(:statuses AS offer_status[])) AS v(id, score, breakdown, status)
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, score numeric, breakdown jsonb, status offer_status)
     WHERE o.id = v.id
     """
 )
@@ -225,10 +225,17 @@ def _settle(session: Session, scored: Scored, winner: VendorOffer | None, now: d
     session.execute(
         _SETTLE,
         {
-            "ids": [offer.id for offer, _, _ in scored],
-            "scores": [score for _, score, _ in scored],
-            "breakdowns": [json.dumps(breakdown) for _, _, breakdown in scored],
-            "statuses": [(OfferStatus.WON if offer is winner else OfferStatus.LOST).value for offer, _, _ in scored],
+            "rows": json.dumps(
+                [
+                    {
+                        "id": offer.id,
+                        "score": str(score),
+                        "breakdown": breakdown,
+                        "status": (OfferStatus.WON if offer is winner else OfferStatus.LOST).value,
+                    }
+                    for offer, score, breakdown in scored
+                ]
+            ),
             "keep_lost": winner is not None,
             "now": now,
         },
@@ -364,6 +371,13 @@ def _tell_outcome(session: Session, order: Order, winner: VendorOffer, scored: S
             )
 
 
+_WAITING = (
+    select(VendorOffer.id)
+    .where(VendorOffer.order_id == bindparam("order_id"), VendorOffer.status == OfferStatus.PENDING)
+    .limit(1)
+)
+
+
 def close_offer_window(
     session: Session, order_id: int, settings: DecisionRules, *, source: str, now: datetime | None = None
 ) -> Decision:
@@ -375,11 +389,7 @@ def close_offer_window(
     if order.status is not OrderStatus.PENDING_OFFERS:
         return Decision(order.id, "not_open", wholesaler_id=order.final_wholesaler_id)
     if order.offer_window_closes_at and now < order.offer_window_closes_at:
-        waiting = session.scalar(
-            select(VendorOffer.id)
-            .where(VendorOffer.order_id == order.id, VendorOffer.status == OfferStatus.PENDING)
-            .limit(1)
-        )
+        waiting = session.scalar(_WAITING, {"order_id": order.id})
         if waiting is not None:
             return Decision(order.id, "not_open")  # a stale early-close event: the timer will come
     return _decide(session, order, settings, source=source, now=now)  # the order is locked already

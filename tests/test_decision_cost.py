@@ -382,8 +382,8 @@ def test_deciding_costs_the_same_statements_whatever_the_number_of_offers(
         "WITH",  # the stock, reserved
         "SAVEPOINT",
         "UPDATE",  # the offers' scores and outcomes
-        "INSERT",  # the audit row
         "UPDATE",  # the order
+        "INSERT",  # its audit row
         "RELEASE",
     ], seen
 
