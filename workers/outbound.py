@@ -2,9 +2,10 @@
 
 Two jobs send. `drain_outbox` is the hot path: after a commit that wrote messages, one drain job is
 queued (not one job per message), and it sends every fresh row waiting, in batches: one transaction
-claims a batch, the provider is called for each, one transaction records them all. `send_outbound`
-sends one row: retries (a 429, a timeout), the sweeps' rows, the dashboard's "send again", and rows
-outside the 24-hour window (a template, or failed with the reason). Both follow the same steps:
+claims a batch, the provider is called for each (several numbers at once, each number's messages in
+order: `_send_all`), one transaction records them all. `send_outbound` sends one row: retries (a
+429, a timeout), the sweeps' rows, the dashboard's "send again", and rows outside the 24-hour window
+(a template, or failed with the reason). Both follow the same steps:
 
 The crash window, and how it is closed:
 1. Claim: the row moves PENDING -> SENDING (attempts + 1, status_changed_at = now) and that is
@@ -38,6 +39,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from redis import Redis
@@ -46,7 +48,7 @@ from rq import Retry
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from channels.base import OutgoingMessage, PermanentSendError, SendResult, TransientSendError
+from channels.base import Channel, OutgoingMessage, PermanentSendError, SendResult, TransientSendError
 from db.models import OutboundMessage, OutboundStatus
 from domain import messaging, outbox
 from domain.phones import mask_phone
@@ -211,6 +213,44 @@ def _outgoing(row: OutboundMessage, delivery: messaging.Delivery) -> OutgoingMes
     )
 
 
+SEND_THREADS = 8  # a batch's provider calls at once (one HTTP round trip each with Twilio or Meta)
+_senders: ThreadPoolExecutor | None = None
+Outcome = SendResult | PermanentSendError | TransientSendError
+
+
+def _send_all(channel: Channel, messages: list[OutgoingMessage], clock: SendClock | None) -> list[Outcome]:
+    """Each message's outcome, in the batch's order. A channel that calls a provider sends to
+    several numbers at once (threads), each number's messages one after the other in their order
+    (a reply's parts, then the next message), each send no earlier than its slot of the throttle.
+    Nothing else changes: the batch is claimed and held before, and recorded after all calls."""
+    outcomes: list[Outcome | None] = [None] * len(messages)
+
+    def send_to(indexes: list[int]) -> None:
+        for index in indexes:
+            assert clock is not None
+            clock.wait(index)
+            try:
+                outcomes[index] = channel.send(messages[index])
+            except (PermanentSendError, TransientSendError) as exc:
+                outcomes[index] = exc
+
+    by_number: dict[str, list[int]] = {}
+    for index, message in enumerate(messages):
+        by_number.setdefault(message.to, []).append(index)
+    if len(by_number) < 2 or channel.name == "simulator":  # nothing to wait for in parallel
+        send_to(list(range(len(messages))))
+    else:
+        global _senders
+        if _senders is None:
+            _senders = ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="thok-send")
+        calls = [_senders.submit(send_to, indexes) for indexes in by_number.values()]
+        wait(calls)  # every call ended before anything is recorded or raised
+        for call in calls:
+            call.result()  # anything unexpected: raised as the serial loop would have
+    assert all(outcome is not None for outcome in outcomes)
+    return outcomes  # type: ignore[return-value]
+
+
 def _claimed_outgoing(row: outbox.ClaimedRow) -> OutgoingMessage:
     """A claimed row as free text (as `_outgoing` with the row's own body): inside the window."""
     return OutgoingMessage(
@@ -264,19 +304,15 @@ def _send_batch(services: JobServices) -> tuple[int, dict[str, int], list[int]]:
             refused: list[tuple[int, PermanentSendError]] = []
             unsent: list[tuple[int, TransientSendError]] = []
             clock = SendClock(services.redis, *settings.send_throttle, len(messages)) if messages else None
-            for index, message in enumerate(messages):
-                assert clock is not None
-                clock.wait(index)
-                try:
-                    result = channel.send(message)
-                except PermanentSendError as exc:
-                    refused.append((message.outbound_id, exc))
-                    log.warning("outbound %s to %s refused: %s", message.outbound_id, mask_phone(message.to), exc)
-                except TransientSendError as exc:
-                    unsent.append((message.outbound_id, exc))
-                    log.info("outbound %s: %s; retried alone", message.outbound_id, exc)
+            for message, outcome in zip(messages, _send_all(channel, messages, clock), strict=True):
+                if isinstance(outcome, PermanentSendError):
+                    refused.append((message.outbound_id, outcome))
+                    log.warning("outbound %s to %s refused: %s", message.outbound_id, mask_phone(message.to), outcome)
+                elif isinstance(outcome, TransientSendError):
+                    unsent.append((message.outbound_id, outcome))
+                    log.info("outbound %s: %s; retried alone", message.outbound_id, outcome)
                 else:
-                    accepted.append((message.outbound_id, result.provider_sid, result.status))
+                    accepted.append((message.outbound_id, outcome.provider_sid, outcome.status))
             if refused or unsent:
                 outbox.record_sent(session, accepted)
                 for outbound_id, refusal in refused:
