@@ -160,6 +160,19 @@ _PARTIES_ON_NUMBER = (
     .outerjoin(Wholesaler, (Wholesaler.whatsapp_number == _NUMBER.c.number) & Wholesaler.is_active.is_(True))
     .limit(1)
 )
+# ... and whether they chose their language themselves, asked only when a party on the number has
+# a saved language (CASE runs the EXISTS only then, as the inbound job asked it before).
+_SENDER_ON_NUMBER = _PARTIES_ON_NUMBER.add_columns(
+    case(
+        (
+            func.coalesce(Retailer.language, Wholesaler.language).is_not(None),
+            select(InboundMessage.id)
+            .where(InboundMessage.from_number == _NUMBER.c.number, InboundMessage.intent == "language")
+            .exists(),
+        ),
+        else_=False,
+    ).label("chose_language")
+)
 _CHOSE_LANGUAGE = (
     select(InboundMessage.id)
     .where(InboundMessage.from_number == bindparam("number"), InboundMessage.intent == "language")
@@ -229,6 +242,19 @@ def find_party(session: Session, e164: str) -> Retailer | Wholesaler | None:
     if found is not None and found[1] is not None:
         return cast(Wholesaler, found[1])
     return party_by_identity(session, e164)
+
+
+def find_sender(session: Session, e164: str) -> tuple[Retailer | Wholesaler | None, bool]:
+    """`find_party` and `chose_language` in one statement (for the inbound job: the party on this
+    number, and whether the person set their language themselves). A party found only through a
+    linked identity (issue 18) costs its own lookups, as in `find_party`."""
+    found = session.execute(_SENDER_ON_NUMBER, {"number": e164}).first()
+    if found is not None and found[0] is not None:
+        return cast(Retailer, found[0]), bool(found[2])
+    if found is not None and found[1] is not None:
+        return cast(Wholesaler, found[1]), bool(found[2])
+    party = party_by_identity(session, e164)
+    return party, party is not None and party.language is not None and chose_language(session, e164)
 
 
 # --- the outbox ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from db.models import AuditLog, Order, OrderDraft, Retailer, Wholesaler
 from db.session import Database
-from domain.messaging import find_party
+from domain.messaging import IncomingMessage, chose_language, find_party, find_sender, store_inbound
 from tests.test_conversation import SURESH, say
 from thok.config import Settings
 from thok.seed import seed_demo
@@ -120,3 +120,18 @@ def test_a_party_is_found_by_number_in_one_statement(demo: Session, database: Da
         retailer = find_party(demo, SURESH)
     assert isinstance(retailer, Retailer) and retailer.whatsapp_number == SURESH
     assert len(seen) == 1, seen
+
+
+def test_the_sender_and_their_language_choice_in_one_statement(demo: Session, database: Database) -> None:
+    krishna = "+9779841000101"  # a saved language (the seed's default, not their choice)
+    wholesaler = demo.scalars(select(Wholesaler).order_by(Wholesaler.id)).first()
+    assert wholesaler is not None
+    for number in (krishna, wholesaler.whatsapp_number, "+9779800000000"):
+        with statements(database) as seen:
+            party, chose = find_sender(demo, number)
+        assert party is find_party(demo, number) and chose is False
+        assert len(seen) <= 1 or party is None  # an unknown number also asks the linked identities
+    message_id = store_inbound(demo, IncomingMessage(message_sid="SMlang1", from_number=krishna, body="nepali"))
+    demo.execute(text("UPDATE inbound_messages SET intent = 'language' WHERE id = :i"), {"i": message_id})
+    party, chose = find_sender(demo, krishna)
+    assert isinstance(party, Retailer) and chose is True and chose_language(demo, krishna)
