@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Order, Retailer, Wholesaler
@@ -48,8 +47,8 @@ def process_inbound(inbound_id: int) -> str:
             phone = normalize_phone(message.from_number)
         except InvalidInput:
             phone = message.from_number
-        party = messaging.find_party(uow.session, phone)
-        sender = _sender(uow.session, party, phone)
+        party, chose_language = messaging.find_sender(uow.session, phone)
+        sender = _sender(party, phone, chose_language)
         intent: str | None = None
         if message.num_media > 0 and not message.body.strip():
             # Photos of handwritten lists are common; the media URL is stored, the sender is told.
@@ -162,10 +161,12 @@ def _order_refs(session: Session, replies: list[Reply]) -> str | None:
     ids = {reply.order_id for reply in replies if reply.order_id}
     if not ids:
         return None
-    return ",".join(sorted(session.scalars(select(Order.ref).where(Order.id.in_(ids)))))
+    # The orders a reply names were placed or read in this transaction: from the session, not again.
+    orders = [session.get(Order, order_id) for order_id in sorted(ids)]
+    return ",".join(sorted(order.ref for order in orders if order is not None))
 
 
-def _sender(session: Session, party: Retailer | Wholesaler | None, phone: str) -> Sender:
+def _sender(party: Retailer | Wholesaler | None, phone: str, chose_language: bool) -> Sender:
     if party is None:
         return Sender(kind="unknown", phone=phone)
     kind = PartyKind.of(party)
@@ -174,7 +175,7 @@ def _sender(session: Session, party: Retailer | Wholesaler | None, phone: str) -
         kind=kind,
         phone=phone,
         id=party.id,
-        language=saved if saved and messaging.chose_language(session, phone) else None,
+        language=saved if saved and chose_language else None,
         name=party.name,
         default_language=saved,
     )
