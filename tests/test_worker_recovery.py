@@ -3,7 +3,7 @@
 and what a provider's 429/500 costs the worker log.
 
 - A worker SIGKILLed mid-job: its job ran again after ~15 s (10 s liveness expiry, then the job's
-  first retry interval of 5 s, at the back of its queue). Now a 3 s expiry, and the handed-back job
+  first retry interval of 5 s, at the back of its queue). Now a 5 s expiry, and the handed-back job
   goes to the front of its queue at once.
 - Redis back empty: the sweep looked at a QUEUED row only once it was 10 s old and queued its job
   behind everything waiting. Now the worker's clock notices the empty Redis and sweeps every QUEUED
@@ -90,7 +90,7 @@ def test_a_worker_is_alive_from_the_moment_its_duties_take_it_on(redis: Redis) -
 
 def test_the_job_of_a_killed_worker_runs_again_within_seconds(own_redis: RedisServer, workers: Workers) -> None:
     """Two `thok worker`s; one is SIGKILLed mid-job and not restarted: the other runs the job again.
-    Before: 15-16 s (measured by bench/chaos.py, finding 4). Bound: the 3 s expiry, a reclaim look
+    Before: 15-16 s (measured by bench/chaos.py, finding 4). Bound: the 5 s expiry, a reclaim look
     every second and the job's own start, with room for a loaded machine."""
     redis = Redis.from_url(own_redis.url)
     first, second = workers.start(), workers.start()
@@ -111,7 +111,7 @@ def test_the_job_of_a_killed_worker_runs_again_within_seconds(own_redis: RedisSe
         "the killed job to run again",
     )
     print(f"job of a SIGKILLed worker finished again after {time.monotonic() - killed:.1f} s")
-    assert took <= 8.0, f"{took:.1f} s"
+    assert took <= 9.5, f"{took:.1f} s"  # 6.2 s at load average 10; 10.1 s before (at 15 s by design)
 
 
 def _store(database: Database, sid: str, ago: float, status: str | None = None) -> int:

@@ -1,6 +1,6 @@
 """What keeps `thok worker` useful through faults, without waiting for RQ's 10-minute maintenance pass.
 
-- **Liveness**: each worker refreshes `thok:alive:{name}` every half second with a 3 s expiry (set
+- **Liveness**: each worker refreshes `thok:alive:{name}` every half second with a 5 s expiry (set
   before it starts, so a job it starts before the first beat is not taken for a dead worker's), and
   marks its RQ worker hash `thok_liveness`. RQ's own heartbeats are minutes long (a SimpleWorker's job
   keeps its started-registry entry for job timeout + 60 s, and only the maintenance pass frees it).
@@ -50,10 +50,12 @@ from workers.metrics import MeteredSimpleWorker
 
 log = logging.getLogger(__name__)
 
-# A worker's job is handed back within LIVENESS_TTL + RECLAIM_EVERY * BEAT_SECONDS of its death (4 s).
-# Six missed beats before a live worker counts as dead: its beat is a thread of its own, which a
-# long job (in C or not) does not stop; a live worker taken for dead only runs an idempotent job twice.
-LIVENESS_TTL = 3  # seconds without a beat before a worker counts as dead
+# A worker's job is handed back within LIVENESS_TTL + RECLAIM_EVERY * BEAT_SECONDS of its death (6 s).
+# Ten missed beats before a live worker counts as dead: its beat is a thread of its own, which a long
+# job (in C or not) does not stop, so only a process stalled that long is taken for dead. Its job
+# then runs twice: idempotent, and a send looks at the provider before sending again, but a call
+# still in flight may not be listed there yet (outbound.py's residual risk), so not shorter.
+LIVENESS_TTL = 5  # seconds without a beat before a worker counts as dead
 BEAT_SECONDS = 0.5  # liveness beat
 SCHEDULE_EVERY = 2  # beats between scheduler ticks (1 s: RQ's scheduler keeps whole seconds)
 RECLAIM_EVERY = 2  # beats between looks at the started registries
