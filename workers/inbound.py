@@ -29,7 +29,7 @@ from thok.config import Settings
 from thok.logging import bind
 from workers import effects
 from workers.context import get_services
-from workers.outbound import DRAIN_FLAG, drain_outbox
+from workers.outbound import DRAIN_FLAG, DRAIN_FLAG_SECONDS, drain_outbox
 from workers.queueing import INBOUND_QUEUE, INBOUND_RETRY, enqueue_fresh, enqueue_once, inbound_job_id, job
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def _send_now(done: effects.Effects) -> None:
     waiting rows."""
     redis = get_services().redis
     try:
-        redis.set(DRAIN_FLAG, 1, nx=True, ex=60)  # expires like enqueue_drain's, should this worker die
+        redis.set(DRAIN_FLAG, 1, nx=True, ex=DRAIN_FLAG_SECONDS)  # expires like enqueue_drain's
     except RedisError:
         return  # apply reports Redis away; the outbox sweep sends from PostgreSQL
     try:
