@@ -115,3 +115,69 @@ def test_an_orders_notices_read_prices_and_parties_once_for_all_wholesalers(
         assert reads("retailers") == 1
     finally:
         context.configure(None)
+
+
+def test_a_decision_made_with_its_confirmation_is_observed_like_the_timers(
+    thok_settings: Any, fresh_database: Any, redis: Any, fake_twilio: Any
+) -> None:
+    """The offer process's figures (decisions, offers per order, time to winner) move for a window
+    decided inside the YES's own job as they do for one closed by its timer."""
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    names = (("thok_decisions_total", {"outcome": "won"}), ("thok_offers_per_order_count", {}),
+             ("thok_time_to_winner_seconds_count", {}))  # fmt: skip
+    context.configure(thok_settings.with_overrides(offer_window_seconds=0))
+    try:
+        with fresh_database.unit_of_work() as uow:
+            seed_demo(uow.session)
+            uow.commit()
+        write(fresh_database, "SMorder0002", "2 bora jeera masino")
+        before = [sample(name, **labels) for name, labels in names]
+        write(fresh_database, "SMyes000002", "YES")
+        assert [sample(name, **labels) - b for (name, labels), b in zip(names, before, strict=True)] == [1, 1, 1]
+    finally:
+        context.configure(None)
+
+
+def test_a_decision_that_fails_with_its_confirmation_leaves_the_order_placed_and_its_timer_armed(
+    thok_settings: Any, fresh_database: Any, redis: Any, fake_twilio: Any, monkeypatch: Any
+) -> None:
+    """The decision runs in a savepoint of the YES's transaction: if it fails, what it wrote and the
+    notices it recorded are undone, the order stays confirmed (its reply and invitations sent), and
+    the window's timer is armed as before, to decide it with its retries."""
+    from domain import selection
+
+    def broken(session: Any, order_id: int, settings: Any, **_: Any) -> Any:
+        session.execute(select(Order).where(Order.id == order_id).with_for_update())
+        session.add(Order(ref="TK-HALF", retailer_id=1, status=OrderStatus.PENDING_OFFERS))
+        session.flush()  # something written inside the savepoint, then the failure
+        notify_won = Notice("offer_won", "wholesaler", 1, f"won:{order_id}:0", order_id, {"ref": "x"})
+        from domain.events import notify
+
+        notify(session, notify_won)
+        raise RuntimeError("the decision broke")
+
+    monkeypatch.setattr(selection, "close_offer_window", broken)
+    context.configure(thok_settings.with_overrides(offer_window_seconds=0))
+    try:
+        with fresh_database.unit_of_work() as uow:
+            seed_demo(uow.session)
+            uow.commit()
+        write(fresh_database, "SMorder0003", "2 bora jeera masino")
+        assert write(fresh_database, "SMyes000003", "YES").startswith("processed")
+        with fresh_database.session() as s:
+            order = s.scalars(select(Order).where(Order.ref != "TK-HALF")).one()
+            assert order.status is OrderStatus.PENDING_OFFERS and order.final_wholesaler_id is None
+            assert s.scalars(select(Order).where(Order.ref == "TK-HALF")).first() is None  # undone
+            keys = set(s.scalars(select(OutboundMessage.idempotency_key).where(OutboundMessage.order_id == order.id)))
+            assert not any(key.startswith("won:") or key.startswith("notice:won:") for key in keys)
+            assert any(key.startswith("reply:") for key in keys)  # "your order is placed"
+            order_id = order.id
+        decisions = Queue(DECISIONS_QUEUE, connection=redis)
+        armed = decisions.job_ids + ScheduledJobRegistry(queue=decisions).get_job_ids()
+        assert f"close-window-{order_id}" in armed
+    finally:
+        context.configure(None)

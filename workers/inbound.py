@@ -29,6 +29,7 @@ from thok.config import Settings
 from thok.logging import bind
 from workers import effects
 from workers.context import get_services
+from workers.orders import observe_decision, window_figures
 from workers.outbound import DRAIN_FLAG, DRAIN_FLAG_SECONDS, drain_outbox
 from workers.queueing import INBOUND_QUEUE, INBOUND_RETRY, enqueue_fresh, enqueue_once, inbound_job_id, job
 
@@ -93,8 +94,8 @@ def process_inbound(inbound_id: int) -> str:
         # The order(s) this message touched, so `grep TK-...` finds the message that started it.
         bind(order_ref=_order_refs(uow.session, replies))
         uow.commit()
-    for result in decided:
-        metrics.DECISIONS.labels(result.outcome).inc()
+    for result, figures in decided:
+        observe_decision(result, figures)
     outboxed = len(done.outbound_ids)
     if done.outbound_ids:
         _send_now(done)
@@ -109,7 +110,7 @@ def _due(event: Event, now: datetime) -> bool:
     return isinstance(event, OfferWindowOpened) and event.closes_at <= now
 
 
-def _decide_due_windows(session: Session, settings: Settings) -> list[selection.Decision]:
+def _decide_due_windows(session: Session, settings: Settings) -> list[tuple[selection.Decision, dict[str, float]]]:
     """Decide, inside the YES's own transaction, each order whose offer window this message opened
     already closed: the confirmation, the decision and every message about both commit together,
     with no timer job, second transaction or second rendering pass between the retailer's YES and
@@ -118,7 +119,7 @@ def _decide_due_windows(session: Session, settings: Settings) -> list[selection.
     confirmed, and its window's timer is armed after commit as before (with its retries; the
     orders sweep is the backstop)."""
     now = datetime.now(UTC)
-    decided: list[selection.Decision] = []
+    decided: list[tuple[selection.Decision, dict[str, float]]] = []
     for event in [e for e in session.info.get("events", []) if _due(e, now)]:
         assert isinstance(event, OfferWindowOpened)
         notices, events = list(session.info.get("notices", [])), list(session.info.get("events", []))
@@ -130,7 +131,8 @@ def _decide_due_windows(session: Session, settings: Settings) -> list[selection.
             session.info["notices"], session.info["events"] = notices, events
             continue
         session.info["events"].remove(event)  # decided: no timer to arm
-        decided.append(result)
+        order = session.get(Order, event.order_id)
+        decided.append((result, window_figures(order, result) if order is not None else {}))
     return decided
 
 

@@ -42,20 +42,22 @@ def _run(fn_name: str, order_id: int, *args: int) -> str:
         else:
             result = fn(uow.session, order_id, *args, services.settings)
         order = uow.session.get(Order, order_id)
-        figures = _figures(fn_name, order, result) if order is not None else {}
+        figures = window_figures(order, result) if order is not None and fn_name == "close_offer_window" else {}
         done = collect(uow.session)
         uow.commit()
     apply(done)
     bind(order_ref=order.ref if order is not None else None)
-    _observe(result, figures)
+    observe_decision(result, figures)
     log.info("%s order=%s -> %s", fn_name, order_id, result.outcome)
     return result.outcome
 
 
-def _figures(fn_name: str, order: Order, result: selection.Decision) -> dict[str, float]:
-    """The offer process's figures, read from the order as the decision left it (in its session;
-    observed only once the decision is committed)."""
-    if fn_name != "close_offer_window" or result.outcome not in ("won", "expired"):
+def window_figures(order: Order, result: selection.Decision) -> dict[str, float]:
+    """The offer process's figures of a closed window, read from the order as the decision left it
+    (in its session; observed with `observe_decision` only once the decision is committed). The
+    window's timer and an inbound job deciding a window already closed (workers.inbound) both
+    report through here."""
+    if result.outcome not in ("won", "expired"):
         return {}
     closed = order.decided_at or datetime.now(UTC)
     figures = {
@@ -72,7 +74,7 @@ def _figures(fn_name: str, order: Order, result: selection.Decision) -> dict[str
     return figures
 
 
-def _observe(result: selection.Decision, figures: dict[str, float]) -> None:
+def observe_decision(result: selection.Decision, figures: dict[str, float]) -> None:
     metrics.DECISIONS.labels(result.outcome).inc()
     if "window" in figures:
         metrics.OFFER_WINDOW.observe(figures["window"])
