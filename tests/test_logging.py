@@ -76,3 +76,30 @@ def test_one_line_per_request_and_per_job_with_the_message_sid(app, fresh_databa
     assert {x["logger"] for x in story} >= {"thok.web", "thok.jobs", "workers.inbound"}
     assert "9841000001" not in buffer.getvalue()  # the sender appears masked only
     assert "+97798****0001" in buffer.getvalue()
+
+
+def test_thok_workers_job_line_is_the_only_one_per_job(app, fresh_database, redis, fake_twilio) -> None:
+    """`thok worker` (ThokWorker) writes one line per job, its own with the result; RQ's four per-job
+    INFO lines (taken, completed, "Job OK", the result's lifespan) are dropped, its others kept."""
+    from workers.supervision import ThokWorker
+
+    with fresh_database.unit_of_work() as uow:
+        register_retailer(uow.session, name="Sita", phone=RETAILER, shop_name="Sita Kirana")
+        uow.commit()
+    buffer = io.StringIO()
+    handler = configure_logging("INFO", "json", stream=buffer)
+    sid = "SM" + "e" * 32
+    try:
+        form = twilio_form(sid, sender=RETAILER, body="namaste")
+        path = "/webhooks/twilio/whatsapp"
+        resp = app.test_client().post(path, data=form, headers=signed_headers(path, form), base_url=PUBLIC)
+        assert resp.status_code == 200
+        ThokWorker(["inbound"], connection=redis).work(burst=True, with_scheduler=False)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    logged = lines(buffer)
+    [job_line] = [x for x in logged if x["logger"] == "thok.jobs"]
+    assert job_line["outcome"] == "finished" and job_line["result"] == "processed: 1 replies"
+    rq_lines = [x["msg"] for x in logged if x["logger"] == "rq.worker"]
+    assert not [m for m in rq_lines if "inbound-" in m or "Job OK" in m or "Successfully completed" in m], rq_lines
+    assert any("Listening on" in m for m in rq_lines), rq_lines  # RQ's lifecycle lines stay

@@ -78,10 +78,9 @@ class MeteredMixin:
 
 
 def _short(job: Job) -> str | None:
-    try:
-        result = job.return_value(refresh=False)
-    except Exception:  # no result stored (failed, or result_ttl 0): the outcome says enough
-        return None
+    # The value this very run returned, which RQ keeps on the job (`_result`) once it finished;
+    # `job.return_value()` would read the latest stored result back from Redis, a round trip per job.
+    result = getattr(job, "_result", None)
     return None if result is None else str(result)[:200]
 
 
