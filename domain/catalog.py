@@ -398,12 +398,19 @@ def set_stock(session: Session, wholesaler_id: int, sku: str, quantity: Decimal)
 
 
 # Built once: it runs on every message.
-_CATALOG_VERSION = (
-    select(func.count(), func.max(Product.updated_at)).select_from(Product).execution_options(include_deleted=True)
+# Every product row's id and the transaction and command that last wrote it (xmin, cmin: a new row
+# version always has a new pair, even inside one transaction), hashed and summed, with the count:
+# any INSERT, UPDATE (soft delete included) or DELETE changes it, whatever the columns
+# it set and whenever its transaction began. `max(updated_at)` missed an edit committed after a
+# later-stamped one (updated_at is the transaction's start, not its commit) and any write that left
+# updated_at alone; the parser's units and pack sizes would then stay stale until the next edit.
+_CATALOG_VERSION = text(
+    "SELECT count(*), coalesce(sum(hashtextextended(id::text || ':' || xmin::text || ':' || cmin::text, 0)), 0)"
+    " FROM products"
 )
 
 
 def catalog_version(session: Session) -> tuple[int, Any]:
     """Changes whenever a product is added, edited or (soft-)deleted: the parser's cache key."""
-    row = session.execute(_CATALOG_VERSION).one()
+    row = session.execute(_CATALOG_VERSION).one()  # all rows, deleted ones too (text: no criteria hook)
     return int(row[0]), row[1]
