@@ -12,9 +12,7 @@ from sqlalchemy import event, select
 from db.models import Order, VendorOffer
 from domain.events import Notice
 from tests.fake_twilio import fake_twilio, thok_settings  # noqa: F401 (fixtures)
-from tests.test_notices_per_order import write
-from thok.seed import seed_demo
-from workers import context
+from tests.test_notices_per_order import demo_market, write
 from workers.notices import render_notices
 
 
@@ -23,11 +21,7 @@ def test_a_decisions_notices_are_four_statements_for_every_party(
     fresh_database: Any,
     redis: Any,
 ) -> None:
-    context.configure(thok_settings.with_overrides(offer_window_seconds=0))
-    try:
-        with fresh_database.unit_of_work() as uow:
-            seed_demo(uow.session)
-            uow.commit()
+    with demo_market(thok_settings, fresh_database, offer_window_seconds=0):
         write(fresh_database, "SMorder0003", "2 bora jeera masino, 5 kg masoor dal")
         write(fresh_database, "SMyes000003", "YES")
         with fresh_database.session() as s:
@@ -54,5 +48,3 @@ def test_a_decisions_notices_are_four_statements_for_every_party(
             uow.rollback()
         reads = [q for q in statements if not q.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE"))]
         assert len(reads) == 4, reads  # recipients, the order, the prices, the INSERT
-    finally:
-        context.configure(None)

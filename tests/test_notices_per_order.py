@@ -6,6 +6,8 @@ rendered with a fixed number of reads, however many wholesalers they go to."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rq import Queue
@@ -25,6 +27,19 @@ from workers.queueing import DECISIONS_QUEUE, OUTBOUND_QUEUE
 SURESH = "+9779841000103"  # KC Mart, English (the demo seed)
 
 
+@contextmanager
+def demo_market(settings: Any, db: Any, **overrides: Any) -> Iterator[None]:
+    """The demo seed in a fresh database, with jobs using these settings until the block ends."""
+    context.configure(settings.with_overrides(**overrides))
+    try:
+        with db.unit_of_work() as uow:
+            seed_demo(uow.session)
+            uow.commit()
+        yield
+    finally:
+        context.configure(None)
+
+
 def write(db: Any, sid: str, body: str) -> str:
     with db.unit_of_work() as uow:
         inbound_id = messaging.store_inbound(
@@ -41,11 +56,7 @@ def test_a_window_of_0_s_is_decided_by_the_job_that_placed_the_order(
     templates = (("offer_request", "HXinvite"), ("order_update", "HXupdate"))  # wholesalers: outside 24 h
     for sid in ("HXinvite", "HXupdate"):
         fake_twilio.contents[sid] = {"sid": sid, "types": {"twilio/text": {"body": "{{1}}"}}}
-    context.configure(thok_settings.with_overrides(offer_window_seconds=0, twilio_templates=templates))
-    try:
-        with fresh_database.unit_of_work() as uow:
-            seed_demo(uow.session)
-            uow.commit()
+    with demo_market(thok_settings, fresh_database, offer_window_seconds=0, twilio_templates=templates):
         write(fresh_database, "SMorder0001", "2 bora jeera masino")
         sends = Queue(OUTBOUND_QUEUE, connection=redis)
         queued = sends.job_ids  # the summary's drain (no worker runs here)
@@ -69,18 +80,12 @@ def test_a_window_of_0_s_is_decided_by_the_job_that_placed_the_order(
         armed = decisions.job_ids + ScheduledJobRegistry(queue=decisions).get_job_ids()
         assert armed == [f"accept-timeout-{order_id}-{winner_id}"]  # only the winner's accept window
         assert sends.job_ids == queued  # no drain job of its own: the YES's job sent its messages itself
-    finally:
-        context.configure(None)
 
 
 def test_an_orders_notices_read_prices_and_parties_once_for_all_wholesalers(
     thok_settings: Any, fresh_database: Any, redis: Any
 ) -> None:
-    context.configure(thok_settings.with_overrides(offer_window_seconds=3600))
-    try:
-        with fresh_database.unit_of_work() as uow:
-            seed_demo(uow.session)
-            uow.commit()
+    with demo_market(thok_settings, fresh_database, offer_window_seconds=3600):
         write(fresh_database, "SMorder0002", "2 bora jeera masino, 5 kg masoor dal")
         write(fresh_database, "SMyes000002", "YES")
         with fresh_database.session() as s:
@@ -113,8 +118,6 @@ def test_an_orders_notices_read_prices_and_parties_once_for_all_wholesalers(
         assert reads("wholesalers") == 1
         assert reads("orders") == 1
         assert reads("retailers") == 1
-    finally:
-        context.configure(None)
 
 
 def test_a_decision_made_with_its_confirmation_is_observed_like_the_timers(
@@ -129,17 +132,11 @@ def test_a_decision_made_with_its_confirmation_is_observed_like_the_timers(
 
     names = (("thok_decisions_total", {"outcome": "won"}), ("thok_offers_per_order_count", {}),
              ("thok_time_to_winner_seconds_count", {}))  # fmt: skip
-    context.configure(thok_settings.with_overrides(offer_window_seconds=0))
-    try:
-        with fresh_database.unit_of_work() as uow:
-            seed_demo(uow.session)
-            uow.commit()
+    with demo_market(thok_settings, fresh_database, offer_window_seconds=0):
         write(fresh_database, "SMorder0002", "2 bora jeera masino")
         before = [sample(name, **labels) for name, labels in names]
         write(fresh_database, "SMyes000002", "YES")
         assert [sample(name, **labels) - b for (name, labels), b in zip(names, before, strict=True)] == [1, 1, 1]
-    finally:
-        context.configure(None)
 
 
 def test_a_decision_that_fails_with_its_confirmation_leaves_the_order_placed_and_its_timer_armed(
@@ -161,11 +158,7 @@ def test_a_decision_that_fails_with_its_confirmation_leaves_the_order_placed_and
         raise RuntimeError("the decision broke")
 
     monkeypatch.setattr(selection, "close_offer_window", broken)
-    context.configure(thok_settings.with_overrides(offer_window_seconds=0))
-    try:
-        with fresh_database.unit_of_work() as uow:
-            seed_demo(uow.session)
-            uow.commit()
+    with demo_market(thok_settings, fresh_database, offer_window_seconds=0):
         write(fresh_database, "SMorder0003", "2 bora jeera masino")
         assert write(fresh_database, "SMyes000003", "YES").startswith("processed")
         with fresh_database.session() as s:
@@ -179,5 +172,3 @@ def test_a_decision_that_fails_with_its_confirmation_leaves_the_order_placed_and
         decisions = Queue(DECISIONS_QUEUE, connection=redis)
         armed = decisions.job_ids + ScheduledJobRegistry(queue=decisions).get_job_ids()
         assert f"close-window-{order_id}" in armed
-    finally:
-        context.configure(None)
