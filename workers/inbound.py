@@ -7,7 +7,6 @@ idempotency keys (`reply:{inbound_id}:{n}`) make a re-run write nothing new.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -30,7 +29,7 @@ from thok.logging import bind
 from workers import effects
 from workers.context import get_services
 from workers.orders import observe_decision, window_figures
-from workers.outbound import DRAIN_FLAG, DRAIN_FLAG_SECONDS, drain_outbox
+from workers.outbound import drain_outbox
 from workers.queueing import INBOUND_QUEUE, INBOUND_RETRY, enqueue_fresh, enqueue_once, inbound_job_id, job
 
 log = logging.getLogger(__name__)
@@ -138,23 +137,16 @@ def _decide_due_windows(session: Session, settings: Settings) -> list[tuple[sele
 
 def _send_now(done: effects.Effects) -> None:
     """The replies and notices just committed leave at once, from this job: the drain job's own
-    body (claim, advisory lock, one record), so at-most-once sending and the crash-window lookup
-    are unchanged, without a drain job and its queue wait between a message and its answer. The
-    drain flag is raised first, like a queued drain's, so commits meanwhile queue no drain job of
-    their own (this drain, about to start, is the one they would wait for). If the drain fails, the
-    flag is cleared and `apply` queues a drain job; if this worker dies, the outbox sweep finds the
-    waiting rows."""
-    redis = get_services().redis
-    try:
-        redis.set(DRAIN_FLAG, 1, nx=True, ex=DRAIN_FLAG_SECONDS)  # expires like enqueue_drain's
-    except RedisError:
-        return  # apply reports Redis away; the outbox sweep sends from PostgreSQL
+    body (it clears the drain flag, then claims, holds the advisory lock and records), so
+    at-most-once sending and the crash-window lookup are unchanged, without a drain job and its
+    queue wait between a message and its answer. If the drain fails, `apply` queues a drain job for
+    the rows; if this worker dies, the outbox sweep finds them."""
     try:
         drain_outbox()
+    except RedisError:
+        return  # apply reports Redis away; the outbox sweep sends from PostgreSQL
     except Exception:
         log.exception("sending this job's messages failed; a drain job will")
-        with contextlib.suppress(RedisError):
-            redis.delete(DRAIN_FLAG)  # so apply queues one
         return
     done.outbound_ids = []  # sent, or left by the drain to their own retry jobs: nothing to queue
 
