@@ -18,6 +18,8 @@ from db.models import OfferStatus, Order, OrderStatus, OutboundMessage, Outbound
 from domain import messaging
 from domain.events import Notice
 from tests.fake_twilio import fake_twilio, thok_settings  # noqa: F401 (fixtures)
+from thok.logging import context as log_context
+from thok.logging import reset_context
 from thok.seed import seed_demo
 from workers import context
 from workers.inbound import process_inbound
@@ -172,3 +174,30 @@ def test_a_decision_that_fails_with_its_confirmation_leaves_the_order_placed_and
         decisions = Queue(DECISIONS_QUEUE, connection=redis)
         armed = decisions.job_ids + ScheduledJobRegistry(queue=decisions).get_job_ids()
         assert f"close-window-{order_id}" in armed
+
+
+def test_the_job_that_decides_reads_the_whole_order_once_and_names_it_in_its_log_line(
+    thok_settings: Any, fresh_database: Any, redis: Any, fake_twilio: Any
+) -> None:
+    """The decision locks the order (its one whole-row read); the figures and the log line's ref
+    come from one light read after it, not from the order loaded whole again (twice, before:
+    the decision's ORM order leaves the session's weak identity map when the decision returns)."""
+    with demo_market(thok_settings, fresh_database, offer_window_seconds=0):
+        write(fresh_database, "SMorder0003", "2 bora jeera masino")
+        statements: list[str] = []
+
+        def seen(conn: object, cursor: object, statement: str, *_: object) -> None:
+            statements.append(" ".join(statement.split()))
+
+        engine = context.get_services().database.engine  # the jobs' own engine
+        event.listen(engine, "before_cursor_execute", seen)
+        reset_context()
+        try:
+            write(fresh_database, "SMyes000003", "YES")
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        whole = [q for q in statements if q.startswith("SELECT orders.id, orders.ref, orders.retailer_id")]
+        assert len(whole) == 1 and "FOR UPDATE" in whole[0], whole
+        with fresh_database.session() as s:
+            ref = s.scalars(select(Order.ref)).one()
+        assert log_context()["order_ref"] == ref  # the job's log line names the order it placed

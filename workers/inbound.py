@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Order, Retailer, Wholesaler
@@ -28,7 +29,7 @@ from thok.config import Settings
 from thok.logging import bind
 from workers import effects
 from workers.context import get_services
-from workers.orders import observe_decision, window_figures
+from workers.orders import DecidedOrder, observe_decision, window_figures
 from workers.outbound import drain_outbox
 from workers.queueing import INBOUND_QUEUE, INBOUND_RETRY, enqueue_fresh, enqueue_once, inbound_job_id, job
 
@@ -130,7 +131,9 @@ def _decide_due_windows(session: Session, settings: Settings) -> list[tuple[sele
             session.info["notices"], session.info["events"] = notices, events
             continue
         session.info["events"].remove(event)  # decided: no timer to arm
-        order = session.get(Order, event.order_id)
+        order = DecidedOrder.read(session, event.order_id)
+        if order is not None:
+            session.info.setdefault("order_refs", {})[order.id] = order.ref  # for the log line's refs
         decided.append((result, window_figures(order, result) if order is not None else {}))
     return decided
 
@@ -155,9 +158,11 @@ def _order_refs(session: Session, replies: list[Reply]) -> str | None:
     ids = {reply.order_id for reply in replies if reply.order_id}
     if not ids:
         return None
-    # The orders a reply names were placed or read in this transaction: from the session, not again.
-    orders = [session.get(Order, order_id) for order_id in sorted(ids)]
-    return ",".join(sorted(order.ref for order in orders if order is not None))
+    known: dict[int, str] = session.info.get("order_refs", {})  # the refs of orders decided here
+    missing = ids - known.keys()
+    if missing:
+        known = {**known, **dict(session.execute(select(Order.id, Order.ref).where(Order.id.in_(missing))).all())}
+    return ",".join(sorted(known[order_id] for order_id in ids if order_id in known))
 
 
 def _sender(party: Retailer | Wholesaler | None, phone: str, chose_language: bool) -> Sender:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from db.models import Order, OrderStatus
 from domain import selection
@@ -41,7 +43,7 @@ def _run(fn_name: str, order_id: int, *args: int) -> str:
             result = fn(uow.session, order_id, services.settings, source="worker:close_offer_window")
         else:
             result = fn(uow.session, order_id, *args, services.settings)
-        order = uow.session.get(Order, order_id)
+        order = DecidedOrder.read(uow.session, order_id)
         figures = window_figures(order, result) if order is not None and fn_name == "close_offer_window" else {}
         done = collect(uow.session)
         uow.commit()
@@ -52,7 +54,25 @@ def _run(fn_name: str, order_id: int, *args: int) -> str:
     return result.outcome
 
 
-def window_figures(order: Order, result: selection.Decision) -> dict[str, float]:
+class DecidedOrder(NamedTuple):
+    """What the figures and the log line need of an order just decided, in one light read: the ORM
+    order the decision locked has left the session's weak identity map once the decision returned,
+    so a `session.get` would load the whole row again."""
+
+    id: int
+    ref: str
+    created_at: datetime
+    decided_at: datetime | None
+
+    @classmethod
+    def read(cls, session: Session, order_id: int) -> DecidedOrder | None:
+        row = session.execute(
+            select(Order.id, Order.ref, Order.created_at, Order.decided_at).where(Order.id == order_id)
+        ).first()
+        return None if row is None else cls(*row)
+
+
+def window_figures(order: DecidedOrder, result: selection.Decision) -> dict[str, float]:
     """The offer process's figures of a closed window, read from the order as the decision left it
     (in its session; observed with `observe_decision` only once the decision is committed). The
     window's timer and an inbound job deciding a window already closed (workers.inbound) both
@@ -62,12 +82,8 @@ def window_figures(order: Order, result: selection.Decision) -> dict[str, float]
     closed = order.decided_at or datetime.now(UTC)
     figures = {
         "window": (closed - order.created_at).total_seconds(),
-        # The decision counted the answers while it had the offers locked: no lazy load here.
-        "offers": float(
-            result.answered
-            if result.answered is not None
-            else sum(offer.responded_at is not None for offer in order.offers)
-        ),
+        # Counted by the decision while it had the offers locked (set on every won or expired).
+        "offers": float(result.answered or 0),
     }
     if result.outcome == "won" and order.decided_at is not None:
         figures["to_winner"] = (order.decided_at - order.created_at).total_seconds()
