@@ -3,11 +3,18 @@ that raised the flag to drain at once died first) must not hold back the next co
 the flag's whole expiry: once the flag is older than DRAIN_FLAG_GRACE with no drain started, the
 next commit queues a drain of its own (a chaos finding: fresh rows waited up to 60 s)."""
 
+# ruff: noqa: F811  (pytest fixtures imported from tests.fake_twilio are "redefined" as arguments)
 from __future__ import annotations
+
+from typing import Any
 
 from redis import Redis
 from rq import Queue
+from sqlalchemy import select
 
+from db.models import OutboundMessage, OutboundStatus
+from tests.fake_twilio import fake_twilio, thok_settings  # noqa: F401 (fixtures)
+from tests.test_notices_per_order import demo_market, write
 from workers.outbound import DRAIN_FLAG, DRAIN_FLAG_GRACE, DRAIN_FLAG_SECONDS, enqueue_drain
 from workers.queueing import OUTBOUND_QUEUE
 
@@ -38,3 +45,19 @@ def test_a_flag_left_without_an_expiry_is_taken_for_lost(redis: Redis) -> None:
     redis.set(DRAIN_FLAG, 1)
     assert enqueue_drain(redis) is True
     assert 0 < redis.ttl(DRAIN_FLAG) <= DRAIN_FLAG_SECONDS
+
+
+def test_an_inbound_job_sending_its_own_messages_leaves_a_queued_drains_flag_alone(
+    redis: Redis, thok_settings: Any, fresh_database: Any, fake_twilio: Any
+) -> None:
+    """The flag says a drain job is queued and has not started; a job that sends what it committed
+    itself is not that drain, so the flag stays (and the commits after it still wait for the queued
+    drain instead of queueing more), and costs no Redis call."""
+    with demo_market(thok_settings, fresh_database):
+        assert enqueue_drain(redis) is True  # some other commit's drain, queued, not started
+        assert write(fresh_database, "SMflag0001", "2 bora jeera masino").startswith("processed: 1")
+        with fresh_database.session() as s:
+            summary = s.scalars(select(OutboundMessage).where(OutboundMessage.in_reply_to_id.is_not(None))).one()
+            assert summary.status is OutboundStatus.QUEUED  # sent by the job itself
+        assert redis.exists(DRAIN_FLAG)
+        assert enqueue_drain(redis) is False and len(drains(redis)) == 1

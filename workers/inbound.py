@@ -30,7 +30,7 @@ from thok.logging import bind
 from workers import effects
 from workers.context import get_services
 from workers.orders import DecidedOrder, observe_decision, window_figures
-from workers.outbound import drain_outbox
+from workers.outbound import send_fresh
 from workers.queueing import INBOUND_QUEUE, INBOUND_RETRY, enqueue_fresh, enqueue_once, inbound_job_id, job
 
 log = logging.getLogger(__name__)
@@ -140,12 +140,12 @@ def _decide_due_windows(session: Session, settings: Settings) -> list[tuple[sele
 
 def _send_now(done: effects.Effects) -> None:
     """The replies and notices just committed leave at once, from this job: the drain job's own
-    body (it clears the drain flag, then claims, holds the advisory lock and records), so
-    at-most-once sending and the crash-window lookup are unchanged, without a drain job and its
-    queue wait between a message and its answer. If the drain fails, `apply` queues a drain job for
-    the rows; if this worker dies, the outbox sweep finds them."""
+    body (claim, advisory lock, record), so at-most-once sending and the crash-window lookup are
+    unchanged, without a drain job and its queue wait between a message and its answer. If the
+    drain fails, `apply` queues a drain job for the rows; if this worker dies, the outbox sweep
+    finds them."""
     try:
-        drain_outbox()
+        send_fresh(get_services())
     except RedisError:
         return  # apply reports Redis away; the outbox sweep sends from PostgreSQL
     except Exception:

@@ -264,9 +264,16 @@ def _claimed_outgoing(row: outbox.ClaimedRow) -> OutgoingMessage:
 
 @job(OUTBOUND_QUEUE)
 def drain_outbox() -> str:
-    """Send every fresh row in the outbox, a batch at a time, until none is left."""
+    """The drain job: send every fresh row in the outbox, a batch at a time, until none is left."""
     services = get_services()
     services.redis.delete(DRAIN_FLAG)  # before the first claim: a commit from now on queues a new drain
+    return send_fresh(services)
+
+
+def send_fresh(services: JobServices) -> str:
+    """Every fresh row in the outbox, a batch at a time, until none is left: the drain job's body,
+    and what an inbound job runs after its commit. The latter leaves the drain flag alone: the flag
+    says a drain *job* is queued and has not started, which an inline drain does not change."""
     totals = {"sent": 0, "failed": 0, "retried": 0, "one by one": 0}
     while True:
         claimed, counts, one_by_one = _send_batch(services)
