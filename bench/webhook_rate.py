@@ -7,9 +7,12 @@ once PostgreSQL and Redis are taken out. A fourth, "meta", is the real app's Met
 
     .venv/bin/python bench/webhook_rate.py [--requests 3000] [--concurrency 8]
 
-Uses DATABASE_URL / REDIS_URL when set, else embedded servers in a temporary directory. Prints
-both rates, their ratio, p50/p99 latency, and checks that the stored rows equal the requests sent.
-Target: real >= 0.5 x bare, real p99 < 50 ms.
+Uses DATABASE_URL / REDIS_URL when set, else embedded servers in a temporary directory. gunicorn
+runs with the Procfile's configuration (`thok.gunicorn_conf`: Prometheus multiprocess metrics) in
+production mode (signatures checked, one INFO log line per request, written to a file). Prints
+the rates, their ratio, p50/p99 latency, the gunicorn workers' CPU per request (psutil, user+sys,
+the measured requests only), and checks that the stored rows equal the requests sent.
+`--sides real` runs one side only (A/B runs of one change). Target: real >= 0.5 x bare, real p99 < 50 ms.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
+import psutil
 from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
 
@@ -84,7 +88,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_gunicorn(app_spec: str, env: dict[str, str], threads: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_gunicorn(
+    app_spec: str, env: dict[str, str], threads: int, log_path: Path
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     # Both endpoints run under the same gunicorn settings; threads let a worker overlap the
     # PostgreSQL commit and the Redis round trip of one request with the parsing of another.
@@ -94,6 +100,8 @@ def start_gunicorn(app_spec: str, env: dict[str, str], threads: int) -> tuple[su
             sys.executable,
             "-m",
             "gunicorn",
+            "-c",
+            "python:thok.gunicorn_conf",
             "-w",
             "2",
             *worker,
@@ -105,6 +113,7 @@ def start_gunicorn(app_spec: str, env: dict[str, str], threads: int) -> tuple[su
         ],
         cwd=ROOT,
         env=env,
+        stderr=log_path.open("ab"),  # the request log: written as in production, not on the terminal
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -208,6 +217,15 @@ def hammer(
     return time.perf_counter() - start, latencies, codes
 
 
+def workers_cpu(master: subprocess.Popen[bytes]) -> float:
+    """CPU seconds (user + system) of gunicorn's workers so far; the master only supervises."""
+    total = 0.0
+    for child in psutil.Process(master.pid).children():
+        times = child.cpu_times()
+        total += times.user + times.system
+    return total
+
+
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else 0.0  # type: ignore[index]
 
@@ -217,6 +235,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (1: sync workers)")
+    parser.add_argument("--py-spy", default="", help="record the measured requests: PREFIX-<side>-w<n>.txt (raw)")
+    parser.add_argument("--sides", default="bare,floor,real,meta", help="which of bare,floor,real,meta to run")
     args = parser.parse_args()
 
     from db.migrate import upgrade
@@ -242,24 +262,41 @@ def main() -> None:
     }
     run = uuid.uuid4().hex[:8]
     results = {}
+    chosen = set(args.sides.split(","))
     sides = (
         ("bare", "bench.webhook_rate:bare_app()", PATH),
         ("floor", "bench.webhook_rate:floor_app()", FLOOR_PATH),
         ("real", "bot.app:create_app()", PATH),
         ("meta", "bot.app:create_app()", META_PATH),
     )
+    log_path = Path(tmp) / "gunicorn.log"
     for name, spec, path in sides:
-        proc, port = start_gunicorn(spec, env, args.threads)
+        if name not in chosen:
+            continue
+        proc, port = start_gunicorn(spec, env, args.threads, log_path)
         try:
             hammer(port, signed_requests(200, f"w{name}{run}", path), args.concurrency, path)  # warm-up
-            elapsed, latencies, codes = hammer(
-                port, signed_requests(args.requests, f"{name}{run}", path), args.concurrency, path
-            )
+            requests = signed_requests(args.requests, f"{name}{run}", path)  # built before the clock
+            spy = ["py-spy", "record", "--gil", "--nonblocking", "-r", "200", "-f", "raw"]
+            spies = [
+                subprocess.Popen(
+                    [*spy, "-o", f"{args.py_spy}-{name}-w{n}.txt", "-p", str(w.pid)], stdout=subprocess.DEVNULL
+                )
+                for n, w in enumerate(psutil.Process(proc.pid).children())
+                if args.py_spy
+            ]
+            cpu_before = workers_cpu(proc)
+            elapsed, latencies, codes = hammer(port, requests, args.concurrency, path)
+            cpu = workers_cpu(proc) - cpu_before
+            for recorder in spies:
+                recorder.send_signal(2)  # py-spy writes its file on SIGINT
+                recorder.wait(timeout=60)
         finally:
             proc.terminate()
             proc.wait(timeout=20)
         bad = len([c for c in codes if c != 200])
-        results[name] = (args.requests / elapsed, pct(latencies, 50), pct(latencies, 99), bad)
+        cpu_ms = cpu * 1000 / args.requests
+        results[name] = (args.requests / elapsed, pct(latencies, 50), pct(latencies, 99), bad, cpu_ms)
 
     database = Database(settings.database_url or "")
     with database.engine.connect() as conn:
@@ -270,22 +307,30 @@ def main() -> None:
         meta_stored, meta_distinct = conn.execute(count, {"p": f"wamid.meta{run}%"}).one()
     database.dispose()
 
-    for name, (rate, p50, p99, bad) in results.items():
-        print(f"{name:>5}: {rate:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   non-200: {bad}")
+    for name, (rate, p50, p99, bad, cpu_ms) in results.items():
+        print(
+            f"{name:>5}: {rate:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
+            f"CPU {cpu_ms:5.2f} ms/request   non-200: {bad}"
+        )
     print(
         f"gunicorn: 2 workers, {'sync' if args.threads == 1 else f'gthread x{args.threads}'}; "
-        f"{args.concurrency} concurrent clients; {args.requests} requests each"
+        f"{args.concurrency} concurrent clients; {args.requests} requests each; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
-    ratio = results["real"][0] / results["bare"][0]
-    print(f"ratio real/bare: {ratio:.2f}   (target >= 0.5; real p99 target < 50 ms)")
-    floor = results["floor"][0] / results["bare"][0]
-    print(f"ratio floor/bare: {floor:.2f}   (the same app without its INSERT and enqueue)")
-    meta = results["meta"][0] / results["real"][0]
-    print(f"ratio meta/real: {meta:.2f}   (Meta's endpoint beside Twilio's, same app)")
-    print(f"stored rows: {stored} for {args.requests} requests sent, distinct MessageSid: {distinct}")
-    print(f"stored Meta rows: {meta_stored} for {args.requests} requests sent, distinct wamid: {meta_distinct}")
-    ok = stored == distinct == args.requests and results["real"][3] == 0
-    ok = ok and meta_stored == meta_distinct == args.requests and results["meta"][3] == 0
+    if "bare" in results:
+        for name, about in (("real", "target >= 0.5; real p99 target < 50 ms"), ("floor", "without INSERT, enqueue")):
+            if name in results:
+                print(f"ratio {name}/bare: {results[name][0] / results['bare'][0]:.2f}   ({about})")
+    if "real" in results and "meta" in results:
+        meta = results["meta"][0] / results["real"][0]
+        print(f"ratio meta/real: {meta:.2f}   (Meta's endpoint beside Twilio's, same app)")
+    ok = True
+    if "real" in results:
+        print(f"stored rows: {stored} for {args.requests} requests sent, distinct MessageSid: {distinct}")
+        ok = ok and stored == distinct == args.requests and results["real"][3] == 0
+    if "meta" in results:
+        print(f"stored Meta rows: {meta_stored} for {args.requests} requests sent, distinct wamid: {meta_distinct}")
+        ok = ok and meta_stored == meta_distinct == args.requests and results["meta"][3] == 0
     print("rows check:", "OK" if ok else "MISMATCH", f"(embedded data in {tmp}; delete when done)")
     raise SystemExit(0 if ok else 1)
 
