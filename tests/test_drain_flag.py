@@ -61,3 +61,16 @@ def test_an_inbound_job_sending_its_own_messages_leaves_a_queued_drains_flag_alo
             assert summary.status is OutboundStatus.QUEUED  # sent by the job itself
         assert redis.exists(DRAIN_FLAG)
         assert enqueue_drain(redis) is False and len(drains(redis)) == 1
+
+
+def test_an_inbound_job_whose_redis_is_away_leaves_its_messages_fresh_for_the_sweep(
+    redis: Redis, thok_settings: Any, fresh_database: Any, fake_twilio: Any
+) -> None:
+    """Its messages' throttle slots are booked before the claim: with Redis away the send fails
+    before any row moves to SENDING, so the rows stay fresh (PENDING, never attempted) for the
+    outbox sweep's drain, not SENDING for the slower crash-window lookup."""
+    with demo_market(thok_settings, fresh_database, redis_url="redis://127.0.0.1:9/0"):  # nothing listens
+        assert write(fresh_database, "SMflag0002", "2 bora jeera masino").startswith("processed: 1")
+        with fresh_database.session() as s:
+            rows = s.execute(select(OutboundMessage.status, OutboundMessage.attempts)).all()
+        assert rows == [(OutboundStatus.PENDING, 0)]

@@ -145,7 +145,7 @@ def _send_now(done: effects.Effects) -> None:
     drain fails, `apply` queues a drain job for the rows; if this worker dies, the outbox sweep
     finds them."""
     try:
-        send_fresh(get_services())
+        send_fresh(get_services(), expected=len(done.outbound_ids))
     except RedisError:
         return  # apply reports Redis away; the outbox sweep sends from PostgreSQL
     except Exception:

@@ -111,7 +111,7 @@ class SendClock:
     its own slot (the throttle's spacing kept within the batch)."""
 
     def __init__(self, redis: Redis, sender: str, max_per_second: int, slots: int):
-        self.step = 1 / max(1, max_per_second)
+        self.step, self.slots = 1 / max(1, max_per_second), slots
         take_send_slot(redis, sender, max_per_second, slots)
         self.start = time.monotonic()
 
@@ -270,13 +270,20 @@ def drain_outbox() -> str:
     return send_fresh(services)
 
 
-def send_fresh(services: JobServices) -> str:
+def send_fresh(services: JobServices, expected: int = 0) -> str:
     """Every fresh row in the outbox, a batch at a time, until none is left: the drain job's body,
     and what an inbound job runs after its commit. The latter leaves the drain flag alone: the flag
-    says a drain *job* is queued and has not started, which an inline drain does not change."""
+    says a drain *job* is queued and has not started, which an inline drain does not change.
+
+    `expected`: the rows the caller just committed. Their throttle slots are booked before the
+    claim, so a Redis that is away fails the send before any row is moved to SENDING: they stay
+    fresh for the outbox sweep, as when the drain job cannot start (not SENDING, for the slower
+    crash-window lookup)."""
+    clock = SendClock(services.redis, *services.settings.send_throttle, expected) if expected else None
     totals = {"sent": 0, "failed": 0, "retried": 0, "one by one": 0}
     while True:
-        claimed, counts, one_by_one = _send_batch(services)
+        claimed, counts, one_by_one = _send_batch(services, clock)
+        clock = None  # booked for the first batch only
         for key, n in counts.items():
             totals[key] += n
         # Rows outside the 24-hour window: a template, or failed with the reason (the one-row job's rules).
@@ -291,8 +298,9 @@ def send_fresh(services: JobServices) -> str:
     return ", ".join(f"{key} {n}" for key, n in totals.items() if n) or "nothing to send"
 
 
-def _send_batch(services: JobServices) -> tuple[int, dict[str, int], list[int]]:
-    """Claim, send and record one batch; (rows claimed, outcomes, rows left to `send_outbound`)."""
+def _send_batch(services: JobServices, booked: SendClock | None = None) -> tuple[int, dict[str, int], list[int]]:
+    """Claim, send and record one batch; (rows claimed, outcomes, rows left to `send_outbound`).
+    `booked`: slots already taken for this batch (the rows' count as expected before the claim)."""
     settings, channel = services.settings, services.channel
     counts = {"sent": 0, "failed": 0, "retried": 0}
     with services.database.engine.connect() as conn:
@@ -310,7 +318,9 @@ def _send_batch(services: JobServices) -> tuple[int, dict[str, int], list[int]]:
             accepted: list[tuple[int, str, OutboundStatus]] = []
             refused: list[tuple[int, PermanentSendError]] = []
             unsent: list[tuple[int, TransientSendError]] = []
-            clock = SendClock(services.redis, *settings.send_throttle, len(messages)) if messages else None
+            clock = booked
+            if messages and (clock is None or clock.slots < len(messages)):  # others' fresh rows came too
+                clock = SendClock(services.redis, *settings.send_throttle, len(messages))
             for message, outcome in zip(messages, _send_all(channel, messages, clock), strict=True):
                 if isinstance(outcome, PermanentSendError):
                     refused.append((message.outbound_id, outcome))
