@@ -1,0 +1,52 @@
+# ruff: noqa: F811  (pytest fixtures imported from tests.fake_twilio are "redefined" as arguments)
+"""What a webhook request costs besides its INSERT and enqueue: the web edge's per-request work
+(bench/webhook_rate.py measures it). Real PostgreSQL and Redis, signed requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, session
+from flask.sessions import NullSession, SecureCookieSession
+
+from tests.fake_twilio import (  # noqa: F401 (fixtures)
+    PUBLIC,
+    app,
+    fake_twilio,
+    jobs,
+    signed_headers,
+    thok_settings,
+    twilio_form,
+)
+
+PATH = "/webhooks/twilio/whatsapp"
+
+
+def _session_kinds(app: Any) -> list[type]:
+    seen: list[type] = []
+
+    @app.after_request
+    def note(response: Response) -> Response:
+        seen.append(type(session._get_current_object()))  # type: ignore[attr-defined]
+        return response
+
+    return seen
+
+
+def test_a_webhook_opens_no_session_and_sets_no_cookie(app) -> None:
+    seen = _session_kinds(app)
+    client = app.test_client()
+    client.set_cookie("session", "anything-a-client-sends", domain="thok.test")
+    form = twilio_form("SM" + "5" * 32)
+    resp = client.post(PATH, data=form, headers=signed_headers(PATH, form), base_url=PUBLIC)
+    assert resp.status_code == 200
+    assert "Set-Cookie" not in resp.headers
+    assert seen == [NullSession]  # Flask's null session: a write would raise
+
+
+def test_other_routes_keep_the_signed_session(app) -> None:
+    seen = _session_kinds(app)
+    client = app.test_client()
+    assert client.get("/healthz", base_url=PUBLIC).status_code == 200
+    assert client.get("/dashboard/login", base_url=PUBLIC).status_code == 200
+    assert seen == [SecureCookieSession, SecureCookieSession]
