@@ -37,13 +37,17 @@ from redis.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.exceptions import DequeueTimeout
 from rq.executions import Execution
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.queue import Queue
+from rq.rate_limit import release_slot
 from rq.registry import StartedJobRegistry
+from rq.results import Result
 from rq.scheduler import RQScheduler
 from rq.scripts import acquire_or_refresh_lock, release_lock
-from rq.utils import as_text, current_timestamp, parse_composite_key
+from rq.utils import as_text, current_timestamp, now, parse_composite_key, utcformat
+from rq.worker import WorkerStatus
 from rq.worker_registration import REDIS_WORKER_KEYS
 
 from workers.metrics import MeteredSimpleWorker
@@ -61,6 +65,11 @@ SCHEDULE_EVERY = 2  # beats between scheduler ticks (1 s: RQ's scheduler keeps w
 RECLAIM_EVERY = 2  # beats between looks at the started registries
 SCHEDULER_LOCK_TTL = 10  # a dead lock holder is replaced within this
 REDIS_BACKOFF_MAX = 5.0  # longest wait between reconnection attempts: Redis back -> working in <= 5 s
+# RQ's own worker heartbeat (its hash's `last_heartbeat` and expiry, worker_ttl + 60 s = 8 min): RQ
+# writes it three times per job; once in this many seconds keeps the hash as alive. Liveness that
+# matters (reclaiming a dead worker's job) is the beat above, not this.
+RQ_HEARTBEAT_SECONDS = 10.0
+SUSPENSION_CHECK_SECONDS = 1.0  # `rq suspend` takes effect within this, not before the very next job
 _MARK = "thok_liveness"
 RECLAIM_LOCK = "thok:reclaiming"
 DEAD_NOTED = "thok:dead:{}"  # a dead worker reported once (kept an hour, longer than RQ keeps its hash)
@@ -254,7 +263,15 @@ class _WithoutPerJobLines:
 
 class ThokWorker(MeteredSimpleWorker):
     """`thok worker`'s RQ worker: marked for liveness, waits for Redis instead of spinning on it,
-    and remembers whether it was asked to stop (RQ's `work()` returns alike after an error)."""
+    and remembers whether it was asked to stop (RQ's `work()` returns alike after an error).
+
+    Per job it makes 4 Redis round trips where RQ's SimpleWorker made 20 (bench/worker_loop.py):
+    the dequeue (BLPOP) and the job's hash, one transaction to start it (execution record, started
+    registry, STARTED) and one to finish it (status, result, finished registry, execution removed,
+    worker idle). RQ's worker heartbeat, three per job, is written at most every
+    RQ_HEARTBEAT_SECONDS, and the suspension flag read at most every SUSPENSION_CHECK_SECONDS.
+    Everything the reclaim, the sweeps and RQ's own maintenance read is written as RQ writes it;
+    a failed or retried job goes through RQ's own paths unchanged."""
 
     max_connection_wait_time = REDIS_BACKOFF_MAX
     redis_watch = RedisWatch()
@@ -264,6 +281,8 @@ class ThokWorker(MeteredSimpleWorker):
         self.log = _WithoutPerJobLines(self.log)  # type: ignore[assignment]
         self.beats = beats  # a WorkerDuties thread beats for it (not in --burst)
         self.stop_asked = False
+        self._heartbeat_due = 0.0  # monotonic time of the next RQ heartbeat
+        self._suspension_checked = -SUSPENSION_CHECK_SECONDS
 
     def register_birth(self) -> None:
         super().register_birth()
@@ -283,17 +302,155 @@ class ThokWorker(MeteredSimpleWorker):
                 self.pubsub_thread.stop()
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        # Called at the top of every dequeue attempt: while Redis is away, wait here (one log line)
-        # rather than in RQ's loop, which logs every retry and backs off up to a minute.
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            return
+        if timeout is None and time.monotonic() < self._heartbeat_due:
+            return  # RQ calls this before and after every dequeue and after every job
+        # While Redis is away, wait here (one log line) rather than in RQ's loop, which logs every
+        # retry and backs off up to a minute.
         while True:
             try:
-                super().heartbeat(timeout, pipeline)
+                with self.connection.pipeline(transaction=False) as pipe:  # RQ's three writes, one round trip
+                    super().heartbeat(timeout, pipe)
+                    pipe.execute()
+                self._heartbeat_due = time.monotonic() + RQ_HEARTBEAT_SECONDS
                 return
             except (RedisConnectionError, RedisTimeoutError) as exc:
-                if pipeline is not None:
-                    raise
                 self.redis_watch.lost(exc)
                 self.redis_watch.wait_for(self.connection)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        if time.monotonic() - self._suspension_checked < SUSPENSION_CHECK_SECONDS:
+            return
+        super().check_for_suspension(burst)
+        self._suspension_checked = time.monotonic()
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        """RQ's, without its per-job writes: the worker's state is set idle with the previous job's
+        outcome, the heartbeat is throttled (`heartbeat`). Redis away: wait for it, one log line."""
+        if max_idle_time is not None:  # not a mode `thok worker` uses
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        self.procline("Listening on " + ",".join(self.queue_names()))
+        while True:
+            try:
+                if self.get_state() != WorkerStatus.IDLE:  # the first dequeue
+                    self.set_state(WorkerStatus.IDLE)
+                self.heartbeat()
+                if self.should_run_maintenance_tasks:
+                    self.run_maintenance_tasks()
+                result = self.queue_class.dequeue_any(
+                    self._ordered_queues,
+                    timeout,
+                    connection=self.connection,
+                    job_class=self.job_class,
+                    serializer=self.serializer,
+                    death_penalty_class=self.death_penalty_class,
+                )
+            except DequeueTimeout:
+                continue
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                self.redis_watch.lost(exc)
+                self.redis_watch.wait_for(self.connection)
+                self._heartbeat_due = 0.0  # Redis may have come back empty: say so at once
+                continue
+            if result is not None:
+                job, queue = result
+                self.reorder_queues(reference_queue=queue)
+                job.redis_server_version = self.get_redis_server_version()
+            return result
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        execution = self.prepare_execution(job)
+        self.perform_job(job, queue, execution)
+        # A failed or retried job (RQ's own paths), or a success Redis did not record: as RQ does.
+        if self.get_state() != WorkerStatus.IDLE:
+            self.set_state(WorkerStatus.IDLE)
+
+    def prepare_execution(self, job: Job) -> Execution:
+        """RQ's two round trips before a job (`prepare_execution`, then `prepare_job_execution` in
+        the horse) in one transaction: the execution record and started-registry entry, the worker
+        busy, the job STARTED. So a job in a started registry is always marked STARTED, which is
+        what the reclaim and RQ's cleanup look for."""
+        ttl = self.get_heartbeat_ttl(job)
+        with self.connection.pipeline() as pipe:
+            execution = Execution.create(job, ttl, pipeline=pipe, worker_name=self.name)
+            self.executions[execution.id] = execution
+            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+            job.prepare_for_execution(self.name, pipeline=pipe)  # also the job's heartbeat
+            pipe.persist(job.key)
+            if len(self.queues) == 1:  # dequeued by LMOVE into the intermediate queue
+                pipe.lrem(self.queue_class(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
+            if ttl > self.worker_ttl + 60:  # a job longer than the worker hash lives: keep it for the job
+                self.heartbeat(ttl, pipeline=pipe)
+            pipe.execute()
+        return execution
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")  # Redis: done above
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        # RQ writes the job's heartbeat here, one round trip; the outcome's own write stamps it.
+        job.ended_at = now()
+        job.last_heartbeat = job.ended_at
+
+    def handle_job_success(
+        self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry, execution: Execution
+    ) -> None:
+        """RQ's, in one transaction instead of a WATCH, a read of the job's dependents and the
+        transaction: a job with dependents (none of Thok's has: nothing enqueues with depends_on)
+        is counted in the same transaction that marks it FINISHED, and only then are they enqueued,
+        by RQ. Marking FINISHED and counting in one transaction leaves no gap: a dependent added
+        before is counted, one added after sees its parent finished. The job's hash gets the fields
+        the run changed rather than the whole job re-serialized. Repeats and result_ttl=0: RQ's own."""
+        result_ttl = job.get_result_ttl(self.default_result_ttl)
+        if result_ttl == 0 or (job.repeats_left is not None and job.repeats_left > 0):
+            super().handle_job_success(job, queue, started_job_registry, execution)
+            return
+        assert job.started_at is not None and job.ended_at is not None
+        with self.connection.pipeline() as pipe:
+            pipe.scard(job.dependents_key)
+            self.increment_successful_job_count(pipeline=pipe)
+            self.increment_total_working_time(job.ended_at - job.started_at, pipe)
+            job._status = JobStatus.FINISHED
+            ended = utcformat(job.ended_at)
+            pipe.hset(
+                job.key,
+                mapping={
+                    "status": job._status.value,
+                    "started_at": utcformat(job.started_at),
+                    "ended_at": ended,
+                    "last_heartbeat": ended,
+                },
+            )
+            Result.create(
+                job,
+                Result.Type.SUCCESSFUL,
+                return_value=job._result,
+                ttl=result_ttl,
+                worker_name=self.name,
+                pipeline=pipe,
+                execution_id=execution.id,
+                execution_started_at=execution.created_at,
+                execution_ended_at=job.ended_at,
+            )
+            job.finished_job_registry.add(job, result_ttl, pipe)
+            job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
+            self.cleanup_execution(job, pipeline=pipe, execution=execution)
+            self.set_state(WorkerStatus.IDLE, pipeline=pipe)
+            try:
+                dependents = pipe.execute()[0]
+            except RedisError:
+                # Not recorded: `execute_job` then writes the state itself, and with Redis away
+                # that ends RQ's loop as before, so `run_worker` starts a worker of a new name and
+                # this one's job, still STARTED, is reclaimed once its name stops beating.
+                self._state = WorkerStatus.BUSY
+                raise
+        if dependents:
+            queue.enqueue_dependents(job)
+        release_slot(job)
 
 
 class WorkerDuties:
