@@ -50,3 +50,20 @@ def test_other_routes_keep_the_signed_session(app) -> None:
     assert client.get("/healthz", base_url=PUBLIC).status_code == 200
     assert client.get("/dashboard/login", base_url=PUBLIC).status_code == 200
     assert seen == [SecureCookieSession, SecureCookieSession]
+
+
+def test_security_headers_on_a_webhook_and_a_route_keeps_its_own(app) -> None:
+    app.add_url_rule("/own-csp", "own_csp", lambda: ("ok", 200, {"content-security-policy": "default-src 'none'"}))
+    client = app.test_client()
+    form = twilio_form("SM" + "6" * 32)
+    headers = client.post(PATH, data=form, headers=signed_headers(PATH, form), base_url=PUBLIC).headers
+    csp = headers["Content-Security-Policy"]
+    assert csp.startswith("default-src 'self'; img-src 'self' data:; style-src 'self' 'nonce-") and csp.endswith(
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+    )
+    assert (headers["X-Frame-Options"], headers["X-Content-Type-Options"]) == ("DENY", "nosniff")
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"  # not dev mode
+    own = client.get("/own-csp", base_url=PUBLIC).headers
+    assert own.getlist("Content-Security-Policy") == ["default-src 'none'"]  # the route's, alone
+    assert own["X-Frame-Options"] == "DENY"
