@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import psutil
@@ -226,8 +227,63 @@ def workers_cpu(master: subprocess.Popen[bytes]) -> float:
     return total
 
 
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else 0.0  # type: ignore[index]
+def pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else 0.0
+
+
+def in_process(n: int, run: str) -> None:
+    """The real app's WSGI callable in this process, no gunicorn and no sockets of the client's:
+    CPU per request (min and median of 5 rounds, time.process_time) and Python calls per request
+    (a profile hook counting calls, C functions included), steadier A/B figures on a shared
+    machine than the workers' CPU under a concurrent client."""
+    from werkzeug.test import EnvironBuilder
+
+    from bot.app import create_app
+
+    app = create_app()
+
+    def environs(prefix: str, count: int) -> list[dict[str, Any]]:
+        out = []
+        for body, headers in signed_requests(count, prefix):
+            builder = EnvironBuilder(
+                path=PATH, method="POST", data=body, headers=list(headers.items()), base_url=PUBLIC
+            )
+            out.append(builder.get_environ())
+            builder.close()
+        return out
+
+    def serve(environ: dict[str, Any]) -> None:
+        status: list[str] = []
+        for _ in app.wsgi_app(environ, lambda s, h, e=None: status.append(s)):  # type: ignore[arg-type]
+            pass
+        assert status[0].startswith("200"), status
+
+    for environ in environs(f"wi{run}", 200):  # warm-up: pools, statement caches, RQ's template
+        serve(environ)
+    rounds = []
+    for r in range(5):
+        batch = environs(f"i{r}{run}", n)
+        t0 = time.process_time()
+        for environ in batch:
+            serve(environ)
+        rounds.append((time.process_time() - t0) * 1000 / n)
+    calls = 0
+
+    def count(frame: Any, event: str, arg: Any) -> None:
+        nonlocal calls
+        if event in ("call", "c_call"):
+            calls += 1
+
+    batch = environs(f"c{run}", 100)
+    sys.setprofile(count)
+    for environ in batch:
+        serve(environ)
+    sys.setprofile(None)
+    rounds.sort()
+    print(
+        f"in-process: CPU min {rounds[0]:.3f} median {rounds[2]:.3f} ms/request over 5 x {n}; "
+        f"{calls / 100:.0f} Python calls/request"
+    )
 
 
 def main() -> None:
@@ -236,6 +292,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (1: sync workers)")
     parser.add_argument("--py-spy", default="", help="record the measured requests: PREFIX-<side>-w<n>.txt (raw)")
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: N real requests through the WSGI app in this process",
+    )
     parser.add_argument("--sides", default="bare,floor,real,meta", help="which of bare,floor,real,meta to run")
     args = parser.parse_args()
 
@@ -261,6 +324,10 @@ def main() -> None:
         "PYTHONPATH": str(ROOT),
     }
     run = uuid.uuid4().hex[:8]
+    if args.in_process:
+        os.environ.update(env)
+        in_process(args.in_process, run)
+        return
     results = {}
     chosen = set(args.sides.split(","))
     sides = (
