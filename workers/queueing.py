@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from redis import Redis
+from redis.commands.core import Script
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.intermediate_queue import IntermediateQueue
@@ -118,15 +119,16 @@ def enqueue_once(
 
 
 def enqueue_fresh(redis: Redis, func: Callable[..., Any], *args: Any, job_id: str, **options: Any) -> None:
-    """One pipelined round trip and no unique check (a Lua round trip): for a caller whose
-    PostgreSQL write already guarantees that this job is queued once (the webhook's INSERT).
+    """One round trip and no unique check: for a caller whose PostgreSQL write already guarantees
+    that this job is queued once (the webhook's INSERT).
 
-    The job is RQ's own, written as `Queue.enqueue` writes it (MULTI, SADD, HSET, RPUSH, EXEC, the
-    status inside the one HSET): the hash's fields that depend on neither the arguments nor the
-    clock come from a job RQ built once per process for this function and options, so only the
-    data, the description and the two stamps are made per call. RQ's per-call job creation and
-    enqueue were about half the enqueue's CPU, which is a seventh of a webhook request's
-    (tests/test_enqueue_fresh.py compares the two hashes field by field)."""
+    The job is RQ's own, written as `Queue.enqueue` writes it (SADD to the queues, the job's hash,
+    RPUSH), atomically as its MULTI/EXEC, by one script: the hash's fields that depend on neither
+    the arguments nor the clock come from a job RQ built once per process for this function and
+    options and are written into the script, so only the data, the description and the stamps go
+    with each call. RQ's per-call job building and redis-py's packing of the whole hash and
+    parsing of five replies were most of the enqueue's CPU, itself a seventh of a webhook request's
+    (tests/test_enqueue_fresh.py compares the hash with RQ's field by field)."""
     spec = spec_of(func)
     if not options.keys() <= _FRESH_OPTIONS:  # dependencies, ttl, meta...: RQ's own path
         queue = Queue(spec.queue, connection=redis)
@@ -134,40 +136,49 @@ def enqueue_fresh(redis: Redis, func: Callable[..., Any], *args: Any, job_id: st
             queue.enqueue(func, *args, job_id=job_id, pipeline=pipe, **options)
             pipe.execute()
         return
-    fields, serializer = _fresh_fields(redis, spec, options)
-    stamp = utcformat(now())
-    mapping: dict[Any, Any] = {
-        **fields,
-        "created_at": stamp,
-        "enqueued_at": stamp,
-        "data": zlib.compress(serializer.dumps((spec.path, None, args, {}))),
-        "description": get_call_string(spec.path, args, {}, max_length=75),
-    }
-    queue_key = Queue.redis_queue_namespace_prefix + spec.queue
-    with redis.pipeline() as pipe:
-        pipe.sadd(Queue.redis_queues_keys, queue_key)
-        pipe.hset(Job.redis_job_namespace_prefix + job_id, mapping=mapping)
-        pipe.rpush(queue_key, job_id)
-        pipe.execute()
+    serializer, script = _fresh_template(redis, spec, options)
+    script(
+        keys=[Job.redis_job_namespace_prefix + job_id, Queue.redis_queue_namespace_prefix + spec.queue],
+        args=[
+            job_id,
+            utcformat(now()),
+            zlib.compress(serializer.dumps((spec.path, None, args, {}))),
+            get_call_string(spec.path, args, {}, max_length=75) or "",
+        ],
+        client=redis,
+    )
 
 
 # The options a template can hold: each only sets fields of the hash, the same for every call.
 _FRESH_OPTIONS = frozenset({"retry", "result_ttl", "failure_ttl", "timeout"})
-_FRESH_PER_CALL = ("created_at", "enqueued_at", "data", "description")
-_fresh_templates: dict[tuple[str, ...], tuple[dict[str, bytes], Any]] = {}
+_fresh_templates: dict[tuple[str, ...], tuple[Any, Script]] = {}
 
 
-def _fresh_fields(redis: Redis, spec: JobSpec, options: dict[str, Any]) -> tuple[dict[str, bytes], Any]:
+def _fresh_template(redis: Redis, spec: JobSpec, options: dict[str, Any]) -> tuple[Any, Script]:
     key = (spec.path, *sorted(f"{name}={value!r}" for name, value in options.items()))  # Retry has a full repr
     template = _fresh_templates.get(key)
     if template is None:
         queue = Queue(spec.queue, connection=redis)
         job = queue.create_job(spec.func, args=(), job_id="template", **options)
         queue._prepare_for_queue(job)  # origin, enqueued_at, default timeout, QUEUED: as enqueue does
-        encode = redis.get_encoder().encode  # encoded once, as redis-py would encode them every call
-        fields = {name: encode(value) for name, value in job.to_dict().items() if name not in _FRESH_PER_CALL}
-        template = _fresh_templates.setdefault(key, (fields, job.serializer))
+        encode = redis.get_encoder().encode  # as redis-py would encode each value
+        per_call = {"created_at": "ARGV[2]", "enqueued_at": "ARGV[2]", "data": "ARGV[3]", "description": "ARGV[4]"}
+        fields = [
+            f"{_lua_string(encode(name))}, {per_call.get(name) or _lua_string(encode(value))}"
+            for name, value in job.to_dict().items()
+        ]
+        assert per_call.keys() <= job.to_dict().keys(), "RQ's job hash changed: check enqueue_fresh"
+        source = (
+            f"redis.call('SADD', {_lua_string(Queue.redis_queues_keys.encode())}, KEYS[2])\n"
+            f"redis.call('HSET', KEYS[1], {', '.join(fields)})\n"
+            "return redis.call('RPUSH', KEYS[2], ARGV[1])"
+        )
+        template = _fresh_templates.setdefault(key, (job.serializer, redis.register_script(source)))
     return template
+
+
+def _lua_string(value: bytes) -> str:
+    return '"' + "".join(f"\\{byte}" for byte in value) + '"'  # decimal escapes: any byte, no quoting rules
 
 
 def enqueue_unique(redis: Redis, func: Callable[..., Any], *args: Any, job_id: str, **options: Any) -> bool:
