@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from db.models import Order, Retailer, Wholesaler
+from db.models import Retailer, Wholesaler
 from domain import messaging, outbox, selection
 from domain.errors import InvalidInput
 from domain.events import Event, OfferWindowOpened
@@ -161,8 +161,11 @@ def _order_refs(session: Session, replies: list[Reply]) -> str | None:
     known: dict[int, str] = session.info.get("order_refs", {})  # the refs of orders decided here
     missing = ids - known.keys()
     if missing:
-        known = {**known, **dict(session.execute(select(Order.id, Order.ref).where(Order.id.in_(missing))).all())}
+        known = {**known, **dict(session.execute(_REFS, {"ids": list(missing)}).all())}
     return ",".join(sorted(known[order_id] for order_id in ids if order_id in known))
+
+
+_REFS = text("SELECT id, ref FROM orders WHERE id = ANY(CAST(:ids AS bigint[]))")  # built once
 
 
 def _sender(party: Retailer | Wholesaler | None, phone: str, chose_language: bool) -> Sender:

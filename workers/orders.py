@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -66,10 +66,13 @@ class DecidedOrder(NamedTuple):
 
     @classmethod
     def read(cls, session: Session, order_id: int) -> DecidedOrder | None:
-        row = session.execute(
-            select(Order.id, Order.ref, Order.created_at, Order.decided_at).where(Order.id == order_id)
-        ).first()
+        session.flush()  # what the decision left in the session, first
+        row = session.execute(_DECIDED_ORDER, {"order_id": order_id}).first()
         return None if row is None else cls(*row)
+
+
+# Built once: a statement made per call is keyed for SQLAlchemy's compiled cache on every call.
+_DECIDED_ORDER = text("SELECT id, ref, created_at, decided_at FROM orders WHERE id = :order_id")
 
 
 def window_figures(order: DecidedOrder, result: selection.Decision) -> dict[str, float]:
