@@ -164,6 +164,8 @@ def test_a_dependent_job_still_runs_after_its_parent(redis: Redis) -> None:
     queue.enqueue(noop, 2, job_id="child", depends_on=parent, result_ttl=600)
     ThokWorker([queue], connection=redis).work(burst=True, with_scheduler=False)
     assert Job.fetch("child", connection=redis).get_status() == JobStatus.FINISHED
+    for key in ("rq:job:parent:dependents", "rq:job:child:dependencies"):  # expire with their job
+        assert redis.ttl(key) != -1, key
 
 
 def test_a_suspended_worker_takes_no_job(redis: Redis) -> None:
@@ -194,6 +196,7 @@ def test_a_success_redis_did_not_record_ends_rqs_loop(own_redis: RedisServer) ->
         took = time.monotonic() - started
     finally:
         unlock.join()
+        worker.unsubscribe_quietly()  # as `run_worker` does: its teardown could not
         ThokWorker.redis_watch.lost_at = None
     assert took < 6, f"the worker waited for Redis under its old name ({took:.1f} s)"
     assert Job.fetch("unrecorded", connection=redis).get_status() == JobStatus.STARTED

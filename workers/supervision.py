@@ -404,7 +404,9 @@ class ThokWorker(MeteredSimpleWorker):
         is counted in the same transaction that marks it FINISHED, and only then are they enqueued,
         by RQ. Marking FINISHED and counting in one transaction leaves no gap: a dependent added
         before is counted, one added after sees its parent finished. The job's hash gets the fields
-        the run changed rather than the whole job re-serialized. Repeats and result_ttl=0: RQ's own."""
+        the run changed rather than the whole job re-serialized, and only keys the job has get its
+        expiry. Repeats and result_ttl=0: RQ's own (its result_ttl=0 path reads the job's
+        executions back to delete them: more round trips than keeping the result)."""
         result_ttl = job.get_result_ttl(self.default_result_ttl)
         if result_ttl == 0 or (job.repeats_left is not None and job.repeats_left > 0):
             super().handle_job_success(job, queue, started_job_registry, execution)
@@ -437,7 +439,10 @@ class ThokWorker(MeteredSimpleWorker):
                 execution_ended_at=job.ended_at,
             )
             job.finished_job_registry.add(job, result_ttl, pipe)
-            job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
+            if result_ttl > 0:  # RQ's `job.cleanup`, without expiring keys the job does not have
+                pipe.expire(job.key, result_ttl)
+                if job._dependency_ids:
+                    pipe.expire(job.dependencies_key, result_ttl)
             self.cleanup_execution(job, pipeline=pipe, execution=execution)
             self.set_state(WorkerStatus.IDLE, pipeline=pipe)
             try:
@@ -450,6 +455,8 @@ class ThokWorker(MeteredSimpleWorker):
                 raise
         if dependents:
             queue.enqueue_dependents(job)
+            if result_ttl > 0:
+                self.connection.expire(job.dependents_key, result_ttl)
         release_slot(job)
 
 
