@@ -35,33 +35,21 @@ from db.models import OutboundMessage, OutboundStatus
 from domain.messaging import CHOICES_KEY, STATUS_RANK, split_body
 
 _OUTBOUND = cast(Table, OutboundMessage.__table__)
-_COLUMNS = (
-    "to_number",
-    "body",
-    "kind",
-    "idempotency_key",
-    "in_reply_to_id",
-    "order_id",
-    "retailer_id",
-    "wholesaler_id",
-    "content_variables",
-    "media_url",
-)
-# Built once: every row of a transaction's messages in one INSERT, each column as one array. A fixed
-# text with ten parameters whatever the number of rows, so SQLAlchemy and psycopg each parse it
-# once; a multi-row VALUES had a text and parameters per row count, over psycopg's 50 it no longer
-# caches, so the SQL was parsed again on every job. RETURNING the key too: rows a conflict skipped
-# return nothing. JSON goes as text (`json.dumps`, so None is JSON null, as the JSONB column's own
-# binding stored it).
+# Built once: every row of a transaction's messages in one INSERT, the rows as one JSON document
+# (as `_SETTLE` in domain/selection.py). A fixed text with one parameter whatever the number of rows,
+# so SQLAlchemy and psycopg each parse it once: a multi-row VALUES had a text per row count and over
+# 50 parameters, which psycopg does not cache, so it was parsed again on every job; and arrays cost
+# psycopg a Python dump per element. RETURNING the key too: rows a conflict skipped return nothing.
+# Content variables None are stored as JSON null, as the JSONB column's own binding stored them.
 _QUEUE = text(
     """
     INSERT INTO outbound_messages (to_number, body, kind, idempotency_key, in_reply_to_id, order_id,
                                    retailer_id, wholesaler_id, content_variables, media_url)
-    SELECT * FROM unnest(CAST(:to_number AS text[]), CAST(:body AS text[]), CAST(:kind AS text[]),
-                         CAST(:idempotency_key AS text[]), CAST(:in_reply_to_id AS bigint[]),
-                         CAST(:order_id AS bigint[]), CAST(:retailer_id AS bigint[]),
-                         CAST(:wholesaler_id AS bigint[]), CAST(:content_variables AS jsonb[]),
-                         CAST(:media_url AS text[]))
+    SELECT to_number, body, kind, idempotency_key, in_reply_to_id, order_id, retailer_id, wholesaler_id,
+           coalesce(content_variables, 'null'::jsonb), media_url
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(to_number text, body text, kind text,
+         idempotency_key text, in_reply_to_id bigint, order_id bigint, retailer_id bigint,
+         wholesaler_id bigint, content_variables jsonb, media_url text)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id, idempotency_key
     """
@@ -122,9 +110,7 @@ def queue_messages(session: Session, messages: Iterable[OutboxMessage]) -> list[
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
-    columns = {name: [row[name] for row in rows] for name in _COLUMNS}
-    columns["content_variables"] = [json.dumps(v) for v in columns["content_variables"]]
-    return [(int(r[0]), str(r[1])) for r in session.connection().execute(_QUEUE, columns)]
+    return [(int(r[0]), str(r[1])) for r in session.connection().execute(_QUEUE, {"rows": json.dumps(rows)})]
 
 
 # --- recipients, many at once --------------------------------------------------------------------
