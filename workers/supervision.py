@@ -360,6 +360,9 @@ class ThokWorker(MeteredSimpleWorker):
                 job, queue = result
                 self.reorder_queues(reference_queue=queue)
                 job.redis_server_version = self.get_redis_server_version()
+                # After a long wait in BLPOP (up to worker_ttl - 15 s) the hash has little of its
+                # expiry left: renewed before the job, as RQ does (no Redis call when jobs follow).
+                self.heartbeat()
             return result
 
     def execute_job(self, job: Job, queue: Queue) -> None:
