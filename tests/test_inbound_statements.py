@@ -62,9 +62,9 @@ def test_an_order_text_and_its_yes_read_nothing_twice(demo: Session, database: D
     assert not _touching(seen, "FROM orders WHERE orders.id")  # nothing written is read back
     assert not _touching(seen, "FROM order_items") and not _touching(seen, "FROM vendor_offers")
     assert not _touching(seen, "UPDATE orders")
-    # version, draft, its DELETE, units, eligible, ref, credit hold, 4 INSERTs (order, items,
-    # offers, audit), and the savepoint's two
-    assert len(seen) == 13, "\n".join(seen)
+    # version, draft, its DELETE, units, eligible, ref, credit hold, 3 INSERTs (order, items,
+    # offers with the audit row), and the savepoint's two
+    assert len(seen) == 12, "\n".join(seen)
 
 
 def test_a_refused_yes_leaves_no_order_draft_change_or_hold(
