@@ -61,7 +61,7 @@ def test_the_order_its_items_and_offers_are_the_rows_with_nothing_pending(
     inserts = [s for s in statements if s.startswith(("INSERT", "WITH audit"))]
     assert len(inserts) == 3 and "INSERT INTO audit_logs" in inserts[2]
     assert not session.new and not session.dirty
-    objects = [
+    objects: list[tuple[Order | OrderItem | VendorOffer, str]] = [
         (order, "orders"),
         *((i, "order_items") for i in order.items),
         *((o, "vendor_offers") for o in order.offers),
