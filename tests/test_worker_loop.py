@@ -30,7 +30,7 @@ from rq.worker import WorkerStatus
 from tests.fake_twilio import RedisServer
 from tests.test_pipeline_faults import own_redis  # noqa: F401 (fixture)
 from workers.queueing import INBOUND_QUEUE, INBOUND_RETRY, OUTBOUND_QUEUE, QUEUES
-from workers.supervision import ThokWorker
+from workers.supervision import ThokWorker, alive_key, newly_dead_workers, reclaim_abandoned
 
 
 class _CountingConnection(Connection):
@@ -201,3 +201,19 @@ def test_a_success_redis_did_not_record_ends_rqs_loop(own_redis: RedisServer) ->
     assert took < 6, f"the worker waited for Redis under its old name ({took:.1f} s)"
     assert Job.fetch("unrecorded", connection=redis).get_status() == JobStatus.STARTED
     assert [as_text(e).split(":")[0] for e in redis.zrange(queue.started_job_registry.key, 0, -1)] == ["unrecorded"]  # type: ignore[arg-type]
+
+
+def test_the_duties_look_for_dead_workers_in_three_round_trips_and_for_their_jobs_in_three(
+    redis: Redis, counted: Redis
+) -> None:
+    """Once a second per worker (WorkerDuties): every queue's started registry in one pipeline, every
+    worker's mark and beat in another; it was one round trip per queue and two per worker (12 here)."""
+    for name in ("beating", "silent"):
+        ThokWorker([INBOUND_QUEUE], connection=redis, name=name, beats=True).register_birth()
+    redis.set(alive_key("beating"), 1, ex=5)
+    counted.ping()  # the connection's own handshake is not the look's
+    before = _CountingConnection.trips
+    assert reclaim_abandoned(counted, QUEUES) == []
+    looked = _CountingConnection.trips
+    assert newly_dead_workers(counted) == ["silent"]
+    assert (looked - before, _CountingConnection.trips - looked) == (3, 3)  # lock, look, unlock; workers, look, noted

@@ -110,9 +110,15 @@ def newly_dead_workers(redis: Redis) -> list[str]:
     """Workers of ours whose beat stopped and that no one has reported yet. A live worker whose beat
     was late (a stalled machine) may be reported too: it costs one extra sweep, nothing else."""
     dead: list[str] = []
-    for key in sorted(as_text(k) for k in redis.smembers(REDIS_WORKER_KEYS)):
-        name = key.rsplit(":", 1)[-1]
-        if redis.hget(key, _MARK) is None or redis.exists(alive_key(name)):
+    keys = sorted(as_text(k) for k in redis.smembers(REDIS_WORKER_KEYS))
+    names = [key.rsplit(":", 1)[-1] for key in keys]
+    with redis.pipeline(transaction=False) as pipe:  # every worker's mark and beat: one round trip
+        for key, name in zip(keys, names, strict=True):
+            pipe.hget(key, _MARK)
+            pipe.exists(alive_key(name))
+        looks = pipe.execute()
+    for name, mark, alive in zip(names, looks[::2], looks[1::2], strict=True):
+        if mark is None or alive:
             continue
         if redis.set(DEAD_NOTED.format(name), 1, nx=True, ex=3600):
             dead.append(name)
@@ -132,10 +138,14 @@ class _AbandonedJob(Job):
 
 def _reclaim(redis: Redis, queues: Iterable[str]) -> list[str]:
     reclaimed: list[str] = []
-    for name in queues:
-        registry = StartedJobRegistry(name, connection=redis, job_class=_AbandonedJob)
+    registries = [StartedJobRegistry(name, connection=redis, job_class=_AbandonedJob) for name in queues]
+    with redis.pipeline(transaction=False) as pipe:  # every queue's started jobs: one round trip
+        for registry in registries:
+            pipe.zrange(registry.key, 0, -1)
+        started = pipe.execute()
+    for registry, entries in zip(registries, started, strict=True):
         abandoned = []
-        for raw in redis.zrange(registry.key, 0, -1):
+        for raw in entries:
             composite = raw.decode() if isinstance(raw, bytes) else str(raw)
             job_id, _ = parse_composite_key(composite)
             worker_name = redis.hget(Execution.from_composite_key(composite, redis).key, "worker_name")
@@ -144,8 +154,9 @@ def _reclaim(redis: Redis, queues: Iterable[str]) -> list[str]:
                 reclaimed.append(job_id)
         if abandoned:
             redis.zadd(registry.key, dict.fromkeys(abandoned, 0), xx=True)
-            # A job entered but not yet marked STARTED (its worker died in between) is left QUEUED
-            # in no queue by RQ's cleanup: the sweep for its dead worker finds it (newly_dead_workers).
+            # A job entered but not yet marked STARTED (its worker died in between; RQ's own worker
+            # writes the two apart, ThokWorker in one transaction) is left QUEUED in no queue by
+            # RQ's cleanup: the sweep for its dead worker finds it (newly_dead_workers).
             registry.cleanup(timestamp=current_timestamp())
     return reclaimed
 
