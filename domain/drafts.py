@@ -147,7 +147,7 @@ _DISCARD = delete(_DRAFTS).where(_DRAFTS.c.retailer_id == bindparam("retailer_id
 
 def load_draft(session: Session, retailer_id: int, *, lock: bool = False) -> Draft | None:
     """The retailer's draft, expired or not (the caller tells the retailer which); None if none."""
-    row = session.execute(_LOAD_LOCKED if lock else _LOAD, {"retailer_id": retailer_id}).first()
+    row = session.connection().execute(_LOAD_LOCKED if lock else _LOAD, {"retailer_id": retailer_id}).first()
     if row is None:
         return None
     items, expires_at = row
@@ -169,7 +169,7 @@ def save_draft(session: Session, retailer_id: int, draft: Draft, ttl_seconds: in
     now = now or datetime.now(UTC)
     draft.expires_at = now + timedelta(seconds=ttl_seconds)
     state = {"type": "state", "asked": draft.asked, "at": draft.asked_at.isoformat() if draft.asked_at else None}
-    session.execute(
+    session.connection().execute(
         _SAVE,
         {
             "retailer_id": retailer_id,
@@ -189,8 +189,8 @@ def mark_asked(draft: Draft, asked: str, now: datetime | None = None) -> None:
 def forget_question(session: Session, retailer_id: int) -> None:
     """Another exchange came between the draft's question and the next message: a later 👍 is not
     its answer. The draft itself stays (YES still places it)."""
-    session.execute(_FORGET_QUESTION, {"retailer_id": retailer_id})
+    session.connection().execute(_FORGET_QUESTION, {"retailer_id": retailer_id})
 
 
 def discard_draft(session: Session, retailer_id: int) -> bool:
-    return bool(session.execute(_DISCARD, {"retailer_id": retailer_id}).rowcount)  # type: ignore[attr-defined]
+    return bool(session.connection().execute(_DISCARD, {"retailer_id": retailer_id}).rowcount)

@@ -195,7 +195,9 @@ class ClaimedInbound:
 
 def claim_inbound(session: Session, inbound_id: int) -> ClaimedInbound | None:
     """Lock an unfinished message for processing; None if done or another worker holds it."""
-    row = session.execute(_CLAIM_INBOUND, {"inbound_id": inbound_id}).first()
+    # Core statements go to the session's connection (same transaction), past the ORM's execute:
+    # nothing to autoflush or load for them there, only its per-statement cost.
+    row = session.connection().execute(_CLAIM_INBOUND, {"inbound_id": inbound_id}).first()
     return None if row is None else ClaimedInbound(*row)
 
 
@@ -206,7 +208,7 @@ def finish_inbound(
     intent: str | None,
 ) -> None:
     """PROCESSED, in the transaction that wrote the replies: the row stays locked until then."""
-    session.execute(
+    session.connection().execute(
         _FINISH_INBOUND,
         {
             "inbound_id": message.id,

@@ -111,7 +111,7 @@ def order_fact(session: Session, order_id: int) -> OrderFact | None:
 
 
 def _order_fact(session: Session, order_id: int) -> OrderFact | None:
-    rows = session.execute(_ORDER, {"order_id": order_id}).all()
+    rows = session.connection().execute(_ORDER, {"order_id": order_id}).all()
     if not rows:
         return None
     first = rows[0]

@@ -148,7 +148,7 @@ def recipient_facts(
 ) -> dict[tuple[str, int], RecipientFacts]:
     """(kind, id) -> the party's number and language facts; a party that does not exist is absent.
     A plain statement: the caller has flushed the session's changes."""
-    rows = session.execute(
+    rows = session.connection().execute(
         _RECIPIENTS, {"retailers": sorted(set(retailer_ids)), "wholesalers": sorted(set(wholesaler_ids))}
     )
     return {(row[0], row[1]): RecipientFacts(row[2], row[3], row[4], row[5]) for row in rows}
@@ -230,7 +230,7 @@ def claim_batch(session: Session, limit: int, window: timedelta | None) -> tuple
     """Claim, mark and hold a batch in one statement; (the rows to send now, oldest first; the ids
     claimed but outside the 24-hour `window`, left PENDING). The caller commits before sending."""
     window_s = None if window is None else window.total_seconds()
-    rows = session.execute(_CLAIM, {"limit": limit, "window_s": window_s}).all()
+    rows = session.connection().execute(_CLAIM, {"limit": limit, "window_s": window_s}).all()
     sending = sorted((r for r in rows if r[7]), key=lambda r: (r[5], r[0]))  # the claim's order
     return [ClaimedRow(r[0], r[1], r[2], r[3], r[4]) for r in sending], [r[0] for r in rows if not r[7]]
 
@@ -315,7 +315,7 @@ _RECORD_AND_RELEASE = text(f"WITH recorded AS ({_RECORD.text} RETURNING o.id) SE
 
 def record_sent_and_release(session: Session, accepted: Sequence[tuple[int, str, OutboundStatus]]) -> None:
     """`record_sent` and `release_sends` in one round trip."""
-    session.execute(
+    session.connection().execute(
         _RECORD_AND_RELEASE,
         {
             "ids": [a[0] for a in accepted],
@@ -328,7 +328,7 @@ def record_sent_and_release(session: Session, accepted: Sequence[tuple[int, str,
 def record_sent(session: Session, accepted: Sequence[tuple[int, str, OutboundStatus]]) -> None:
     """(row id, provider id, status) of each message the provider accepted, in one statement."""
     if accepted:
-        session.execute(
+        session.connection().execute(
             _RECORD,
             {
                 "ids": [a[0] for a in accepted],

@@ -122,7 +122,7 @@ def score_offers(
     ids = [o.wholesaler_id for o in offers]
     facts = {
         r.wholesaler_id: r
-        for r in session.execute(
+        for r in session.connection().execute(
             _SCORING_FACTS, {"ids": ids, "days": HISTORY_DAYS, "order_id": order.id, "retailer_id": order.retailer_id}
         )
     }
@@ -222,7 +222,7 @@ def _settle(session: Session, scored: Scored, winner: VendorOffer | None, now: d
     """Write the scores and the outcome (`winner` WON, the rest LOST) in one UPDATE. The session's
     objects forget what it wrote (read again when asked; never flushed over it), which stays right
     whether this transaction, or a savepoint around it, commits or rolls back."""
-    session.execute(
+    session.connection().execute(
         _SETTLE,
         {
             "rows": json.dumps(
