@@ -15,6 +15,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ from rq.worker import WorkerStatus
 from tests.fake_twilio import RedisServer
 from tests.test_pipeline_faults import own_redis  # noqa: F401 (fixture)
 from workers.queueing import INBOUND_QUEUE, INBOUND_RETRY, OUTBOUND_QUEUE, QUEUES
-from workers.supervision import ThokWorker, alive_key, newly_dead_workers, reclaim_abandoned
+from workers.supervision import ThokWorker, ThreadScheduler, alive_key, newly_dead_workers, reclaim_abandoned
 
 
 class _CountingConnection(Connection):
@@ -217,3 +218,20 @@ def test_the_duties_look_for_dead_workers_in_three_round_trips_and_for_their_job
     looked = _CountingConnection.trips
     assert newly_dead_workers(counted) == ["silent"]
     assert (looked - before, _CountingConnection.trips - looked) == (3, 3)  # lock, look, unlock; workers, look, noted
+
+
+def test_a_scheduler_tick_is_three_round_trips_and_still_moves_what_is_due(redis: Redis, counted: Redis) -> None:
+    """Every second (WorkerDuties): the four queues' locks in one pipeline (with redis-py's check that
+    the script is loaded) and one look for anything due; it was a round trip per lock and per queue (8)."""
+    scheduler = ThreadScheduler(QUEUES, counted)
+    counted.ping()
+    scheduler.tick()  # takes the locks
+    before = _CountingConnection.trips
+    scheduler.tick()
+    assert _CountingConnection.trips - before == 3
+    queue = Queue(INBOUND_QUEUE, connection=redis)
+    queue.enqueue_at(datetime.now(UTC) - timedelta(seconds=1), noop, 1, job_id="due")
+    queue.enqueue_at(datetime.now(UTC) + timedelta(hours=1), noop, 2, job_id="later")
+    scheduler.tick()
+    assert queue.job_ids == ["due"]
+    scheduler.release()
