@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Request, Response, g, request
 from redis.exceptions import RedisError
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.signature import is_signed, signature_required
@@ -52,14 +53,24 @@ def accept(message: messaging.IncomingMessage) -> int | None:
     """Store one verified inbound message once by its provider id and put it on the queue; every
     provider's webhook comes through here. Returns the new row's id, None for a duplicate.
     PostgreSQL down raises (the route answers 503); Redis down leaves the row PENDING."""
-    svc = services()
-    with svc.database.autocommit() as conn:
-        inbound_id = messaging.store_inbound(conn, message)
-        unfinished = messaging.unfinished_inbound_id(conn, message.message_sid) if inbound_id is None else None
+    with services().database.autocommit() as conn:  # back to the pool before the Redis round trip
+        inbound_id, unfinished = store(conn, message)
+    return queue_stored(message, inbound_id, unfinished)
+
+
+def store(conn: Connection, message: messaging.IncomingMessage) -> tuple[int | None, int | None]:
+    """`accept`'s first half, on an autocommit connection the route may use for its own statements:
+    the new row's id, or None and the id of a duplicate still to be processed."""
+    inbound_id = messaging.store_inbound(conn, message)
+    return inbound_id, messaging.unfinished_inbound_id(conn, message.message_sid) if inbound_id is None else None
+
+
+def queue_stored(message: messaging.IncomingMessage, inbound_id: int | None, unfinished: int | None) -> int | None:
+    """`accept`'s second half, once the connection is back: the new row's job, or a redelivery's."""
     if inbound_id is None:
         # Still unprocessed: the first delivery's webhook may have died before enqueueing. Queue it
         # now rather than at the next sweep; the job id keeps it single.
-        requeued = unfinished is not None and requeue_redelivery(svc.redis, unfinished)
+        requeued = unfinished is not None and requeue_redelivery(services().redis, unfinished)
         log.info("duplicate delivery of %s %s", message.message_sid, "re-enqueued" if requeued else "ignored")
     else:
         _enqueue(inbound_id)

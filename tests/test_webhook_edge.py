@@ -6,9 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Response, session
 from flask.sessions import NullSession, SecureCookieSession
+from sqlalchemy import event, func, select
 
+from bot.app import create_app
+from db.models import InboundMessage, PartyIdentity
+from db.session import Database
+from tests.fake_meta import fake_graph, meta_overrides, post_signed, text_message, webhook_payload  # noqa: F401
 from tests.fake_twilio import (  # noqa: F401 (fixtures)
     PUBLIC,
     app,
@@ -18,6 +24,7 @@ from tests.fake_twilio import (  # noqa: F401 (fixtures)
     thok_settings,
     twilio_form,
 )
+from thok.runtime import redis_for
 
 PATH = "/webhooks/twilio/whatsapp"
 
@@ -67,3 +74,32 @@ def test_security_headers_on_a_webhook_and_a_route_keeps_its_own(app) -> None:
     own = client.get("/own-csp", base_url=PUBLIC).headers
     assert own.getlist("Content-Security-Policy") == ["default-src 'none'"]  # the route's, alone
     assert own["X-Frame-Options"] == "DENY"
+
+
+@pytest.fixture
+def meta_app(thok_settings: Any, fake_graph: Any, fresh_database: Database, jobs: Any) -> Any:
+    return create_app(
+        thok_settings.with_overrides(**meta_overrides(fake_graph)), fresh_database, redis_for(thok_settings)
+    )
+
+
+def _checkouts(database: Database) -> list[int]:
+    seen: list[int] = []
+    event.listen(database.engine, "checkout", lambda *_: seen.append(1))
+    return seen
+
+
+def test_one_pooled_connection_per_message_on_either_edge(app, meta_app, fresh_database) -> None:
+    checkouts = _checkouts(fresh_database)
+    form = twilio_form("SM" + "7" * 32)
+    assert (
+        app.test_client().post(PATH, data=form, headers=signed_headers(PATH, form), base_url=PUBLIC).status_code == 200
+    )
+    assert len(checkouts) == 1
+    # Meta: the sender's ids and the message on one connection (two before), each still committed.
+    payload = webhook_payload([text_message("wamid.edge1", "+9779841000009", "namaste")])
+    assert post_signed(meta_app.test_client(), payload).status_code == 200
+    assert len(checkouts) == 2
+    with fresh_database.session() as s:
+        assert s.scalar(select(func.count()).select_from(InboundMessage)) == 2
+        assert s.scalar(select(func.count()).where(PartyIdentity.value == "9779841000009")) == 1
