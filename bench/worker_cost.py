@@ -1,7 +1,7 @@
 """What one order costs the workers, measured in one process with nothing else running in it.
 
     .venv/bin/python bench/worker_cost.py [--orders 300] [--warmup 30] [--redis redis://127.0.0.1:6379/7]
-        [--url postgresql://postgres@127.0.0.1:5432/postgres] [--db-name thok_bench_worker_cost]
+        [--url postgresql://postgres@127.0.0.1:5432/postgres] [--db-name thok_bench_worker_cost] [--calls 20]
 
 `bench/orders_e2e.py` measures the whole pipeline, but on a shared 2-core machine its orders/s and
 even its CPU per order move with the neighbours. This runs the two inbound jobs of an order (the
@@ -11,7 +11,9 @@ function calls, one after the other, and prints per order: this process's CPU (t
 SQLAlchemy's events), and messages written. No RQ, gunicorn or HTTP: their share is the
 difference to orders_e2e's figure. The same orders run twice, each after a warm-up, and both
 rounds are printed, so a difference between two commits is a difference of the code, not of a
-minute's load (the spread between the rounds says how much to trust it).
+minute's load (the spread between the rounds says how much to trust it). `--calls N` then runs N
+more orders counting the Python function calls they make (`sys.setprofile`): not CPU, but the same
+from one run to the next whatever the neighbours do, so a change's effect shows even at load 5.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def main() -> None:
     parser.add_argument("--db-name", default="thok_bench_worker_cost")
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--calls", type=int, default=0, help="orders to count function calls over (0: none)")
     args = parser.parse_args()
 
     url, phones = prepare(args.url, 8, args.db_name)
@@ -125,6 +128,21 @@ def main() -> None:
             f" {per['commits']:.1f} commits, {(messages() - sent) / args.orders:.1f} messages"
         )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.calls:
+        calls = 0
+
+        def count(frame: object, event: str, arg: object) -> None:
+            nonlocal calls
+            if event in ("call", "c_call"):
+                calls += 1
+
+        sys.setprofile(count)
+        try:
+            for n in range(args.calls):
+                order(phones[n % len(phones)], n)
+        finally:
+            sys.setprofile(None)
+        print(f"function calls per order: {calls / args.calls:.0f} (over {args.calls} orders)")
     services.database.dispose()
 
 
