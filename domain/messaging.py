@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from db.models import InboundMessage, InboundStatus, OutboundMessage, OutboundStatus, Retailer, Wholesaler
+from db.session import autocommit_scalar
 from domain.identities import party_by_identity
 from domain.parties import PartyKind
 
@@ -87,7 +88,10 @@ def store_inbound(session: Session | Connection, message: IncomingMessage) -> in
     transaction per message. Should the process die between commit and enqueue, the sweep finds
     the QUEUED row without a job and enqueues it."""
     params = {name: getattr(message, name) for name in _MESSAGE_FIELDS}
-    return session.execute(_STORE_INBOUND, {**params, "num_media": len(message.media_urls)}).scalar_one_or_none()
+    params["num_media"] = len(message.media_urls)
+    if isinstance(session, Connection):  # the webhooks' autocommit connection: its driver directly
+        return autocommit_scalar(session, _STORE_INBOUND, params)
+    return session.execute(_STORE_INBOUND, params).scalar_one_or_none()
 
 
 def unfinished_inbound_id(session: Session | Connection, message_sid: str) -> int | None:
