@@ -151,7 +151,9 @@ class Bench:
         self.seq = 0
 
     def enqueue(self, n: int) -> str:
-        """Like `enqueue_fresh`: one pipelined MULTI/EXEC per job. Returns the last job's id."""
+        """As RQ enqueues with a pipeline (the bench counts and takes out its own commands; the webhook
+        now enqueues with one script, `enqueue_fresh`, whose hash is field for field the same). Returns
+        the last job's id."""
         last = ""
         for _ in range(n):
             self.seq += 1
