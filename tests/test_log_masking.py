@@ -3,13 +3,16 @@ with its (?=[+9]) prefix masks the same spans, and the per-second cached timesta
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import re
 from datetime import UTC, datetime
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from thok.logging import _PHONE, _timestamp, mask_phones
+from thok.logging import _PHONE, _timestamp, configure_logging, mask_phones, reset_context
 
 # The pattern before the lookahead was added.
 _OLD_PHONE = re.compile(r"(?<![\w+])(?:\+\d{8,15}|(?:977)?9[678]\d{8})(?![\w])")
@@ -38,3 +41,25 @@ def test_masking_still_masks() -> None:
 @example(0.0)
 def test_the_timestamp_is_datetimes(created: float) -> None:
     assert _timestamp(created) == datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+
+
+def test_fields_masked_once_and_the_bookkeeping_never_printed() -> None:
+    for fmt in ("json", "text"):
+        buffer = io.StringIO()
+        handler = configure_logging("INFO", fmt, stream=buffer)
+        try:
+            reset_context(to="9841234567")
+            logging.getLogger("thok.test").info(
+                "sent %s\n9779861234567", "+9779841234567", extra={"peer": "+9779841234567", "count": 2}
+            )
+        finally:
+            reset_context()
+            logging.getLogger().removeHandler(handler)
+        out = buffer.getvalue()
+        assert "_thok" not in out and "1234567" not in out and "4567" in out, out
+        if fmt == "json":
+            line = json.loads(out)
+            assert line["msg"] == "sent +97798****4567\n+97798****4567" and line["peer"] == "+97798****4567"
+            assert line["count"] == 2
+        else:
+            assert "peer=+97798****4567 count=2" in out, out

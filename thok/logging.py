@@ -29,7 +29,20 @@ _context: ContextVar[dict[str, Any] | None] = ContextVar("thok_log_context", def
 # every other position at once: half the time per line.
 _PHONE = re.compile(r"(?=[+9])(?<![\w+])(?:\+\d{8,15}|(?:977)?9[678]\d{8})(?![\w])")
 # What a LogRecord carries by itself; anything else was passed with `extra=` and is a field.
-_RECORD_ATTRS = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime", "taskName"}
+_RECORD_ATTRS = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "_thok_fields",
+}
+
+
+def _fields(record: logging.LogRecord) -> list[str]:
+    """The record's `extra=` names, found once (MaskPhones keeps them for the formatter)."""
+    found: list[str] | None = record.__dict__.get("_thok_fields")
+    if found is None:
+        found = [key for key in record.__dict__ if key not in _RECORD_ATTRS]
+    return found
 
 
 def mask_phones(text: str) -> str:
@@ -58,9 +71,12 @@ class MaskPhones(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = mask_phones(record.getMessage())
         record.args = None
-        for key, value in list(vars(record).items()):
-            if key not in _RECORD_ATTRS and isinstance(value, str):
-                setattr(record, key, mask_phones(value))
+        attrs = record.__dict__
+        fields = attrs["_thok_fields"] = _fields(record)
+        for key in fields:
+            value = attrs[key]
+            if isinstance(value, str):
+                attrs[key] = mask_phones(value)
         return True
 
 
@@ -88,8 +104,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        payload.update(context())
-        payload.update({k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS and not k.startswith("_")})
+        payload.update(_context.get() or {})
+        attrs = record.__dict__
+        payload.update({k: attrs[k] for k in _fields(record) if not k.startswith("_")})
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return mask_phones(json.dumps(payload, ensure_ascii=False, default=str))
@@ -99,7 +116,7 @@ class TextFormatter(logging.Formatter):
     """For a terminal: the message, then the context fields as key=value."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = {**context(), **{k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS}}
+        fields = {**context(), **{k: record.__dict__[k] for k in _fields(record)}}
         line = f"{record.levelname} {record.name}: {record.getMessage()}"
         if fields:
             line += " " + " ".join(f"{k}={v}" for k, v in fields.items())
