@@ -110,3 +110,25 @@ def test_a_connection_in_a_transaction_keeps_sqlalchemys_path(fresh_database: Da
         conn.rollback()
     with fresh_database.session() as s:  # rolled back with its transaction: nothing implicit
         assert s.scalar(select(InboundMessage.id).where(InboundMessage.message_sid == MESSAGE.message_sid)) is None
+
+
+def test_autocommit_commits_each_statement_and_hands_back_a_transactional_connection(fresh_database_url: str) -> None:
+    database = Database(fresh_database_url, pool_size=1, max_overflow=0)  # one connection, reused
+    try:
+        with database.autocommit() as conn:
+            conn.execute(text("CREATE TABLE w2_probe (n int)"))
+            conn.execute(text("INSERT INTO w2_probe VALUES (1)"))
+            messaging.store_inbound(conn, MESSAGE)
+            conn.rollback()  # nothing to undo: each statement committed as it ran
+        with database.engine.connect() as conn:  # the same connection, back in transactions
+            assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+            conn.execute(text("INSERT INTO w2_probe VALUES (2)"))
+            conn.rollback()
+            assert conn.scalar(text("SELECT count(*) FROM w2_probe")) == 1
+            assert conn.scalar(text("SELECT count(*) FROM inbound_messages")) == 1
+        with pytest.raises(RuntimeError), database.autocommit():
+            raise RuntimeError("the route failed")
+        with database.engine.connect() as conn:
+            assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+    finally:
+        database.dispose()
