@@ -63,3 +63,33 @@ def test_fields_masked_once_and_the_bookkeeping_never_printed() -> None:
             assert line["count"] == 2
         else:
             assert "peer=+97798****4567 count=2" in out, out
+
+
+def test_a_phone_given_as_a_number_is_masked_and_the_line_stays_json() -> None:
+    """A number that reads as a phone (in extra=, bound to the context, or inside a list) was
+    masked in the written line without quotes: the line was no longer JSON."""
+    import io
+    import json
+    import logging
+
+    from thok.logging import JsonFormatter, MaskPhones, bind, reset_context
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(MaskPhones())
+    handler.setFormatter(JsonFormatter())
+    log = logging.getLogger("tests.log_masking.numbers")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        reset_context()
+        bind(shop=9779851234567)
+        log.warning("paid", extra={"n": 9779851234567, "ids": [9851234567, 42], "amount": 2430, "ok": True})
+    finally:
+        log.removeHandler(handler)
+        reset_context()
+    line = json.loads(out.getvalue())
+    assert "9851234567" not in out.getvalue()
+    assert line["shop"] != 9779851234567 and line["n"].endswith("4567") and "*" in line["n"]
+    assert line["ids"][1] == 42 and "*" in line["ids"][0]
+    assert line["amount"] == 2430 and line["ok"] is True

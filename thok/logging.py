@@ -96,6 +96,20 @@ def _timestamp(created: float) -> str:
     return f"{_last_second[1]}.{micro // 1000:03d}+00:00"
 
 
+def _numbers_masked(value: Any) -> Any:
+    """A number that reads as a phone (an int id that is a number, say) as its masked string,
+    inside lists and dicts too; anything else as it is."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = str(value)
+        masked = mask_phones(text)
+        return value if masked == text else masked
+    if isinstance(value, dict):
+        return {k: _numbers_masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_numbers_masked(v) for v in value]
+    return value
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
@@ -104,11 +118,13 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        payload.update(_context.get() or {})
+        payload.update({k: _numbers_masked(v) for k, v in (_context.get() or {}).items()})
         attrs = record.__dict__
-        payload.update({k: attrs[k] for k in _fields(record) if not k.startswith("_")})
+        payload.update({k: _numbers_masked(attrs[k]) for k in _fields(record) if not k.startswith("_")})
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
+        # Strings are masked in the line as written; a number is masked before (as a string), since
+        # a masked number left bare would not be JSON.
         return mask_phones(json.dumps(payload, ensure_ascii=False, default=str))
 
 
