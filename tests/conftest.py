@@ -17,13 +17,15 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 from redis import Redis
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from db.migrate import upgrade
 from db.session import Database
@@ -126,6 +128,23 @@ def session(database: Database) -> Iterator[Session]:
         finally:
             s.close()
             trans.rollback()
+
+
+
+@pytest.fixture
+def orm_executes(session: Session) -> Iterator[list[Any]]:
+    """The statements that reach the ORM's execute hook, as the soft-delete hook left them (a
+    listener registered after it runs after it)."""
+    seen: list[Any] = []
+
+    def note(state: ORMExecuteState) -> None:
+        seen.append(state.statement)
+
+    event.listen(Session, "do_orm_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(Session, "do_orm_execute", note)
 
 
 _fresh_counter = itertools.count()

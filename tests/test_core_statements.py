@@ -4,32 +4,15 @@ statements (entities, soft-delete criteria) still go through the session."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
-from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import Session
 
 from domain import drafts, messaging, order_facts, outbox, selection
 from domain.offers import OrderLine, eligible_wholesalers
 from tests import factories as f
-
-
-@pytest.fixture
-def orm_executes(session: Session) -> Iterator[list[Any]]:
-    seen: list[Any] = []
-
-    def note(state: ORMExecuteState) -> None:
-        seen.append(state.statement)
-
-    event.listen(Session, "do_orm_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(Session, "do_orm_execute", note)
 
 
 def test_the_jobs_plain_statements_skip_the_orm_execute(session: Session, orm_executes: list[Any]) -> None:

@@ -8,13 +8,12 @@ criteria do not apply to them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from db.models import Retailer
 from domain.parties import register_retailer
@@ -24,18 +23,9 @@ _CORE = select(Retailer.__table__.c.id).where(Retailer.__table__.c.district == "
 
 
 @pytest.fixture
-def ran(session: Session) -> Iterator[list[Any]]:
-    """The statements as the hook left them (a listener registered after it runs after it)."""
-    seen: list[Any] = []
-
-    def note(state: ORMExecuteState) -> None:
-        seen.append(state.statement)
-
-    event.listen(Session, "do_orm_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(Session, "do_orm_execute", note)
+def ran(orm_executes: list[Any]) -> list[Any]:
+    """The statements as the hook left them (conftest's `orm_executes`)."""
+    return orm_executes
 
 
 def test_a_statement_built_once_gets_its_criteria_once(session: Session, ran: list[Any]) -> None:
