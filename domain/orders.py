@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, exists, insert, select
+from sqlalchemy import Table, bindparam, exists, insert, select, text
 from sqlalchemy.orm import Session
 
 from db.models import ActorType, AuditLog, Order, OrderStatus
@@ -183,3 +183,30 @@ def wholesaler_order(session: Session, wholesaler_id: int, ref: str) -> Order:
             f"{ref.strip().upper()} is not one of your orders", code="order_not_found", ref=ref.strip().upper()
         )
     return order
+
+
+class DecidedOrder(NamedTuple):
+    """What the offer process's figures and a job's log line need of an order just decided, in
+    one light read: the ORM order the decision locked has left the session's weak identity map
+    once the decision returned, so a `session.get` would load the whole row again."""
+
+    id: int
+    ref: str
+    created_at: datetime
+    decided_at: datetime | None
+
+
+# Built once: a statement made per call is keyed for SQLAlchemy's compiled cache on every call.
+_DECIDED_ORDER = text("SELECT id, ref, created_at, decided_at FROM orders WHERE id = :order_id")
+_REFS = text("SELECT id, ref FROM orders WHERE id = ANY(CAST(:ids AS bigint[]))")
+
+
+def decided_order(session: Session, order_id: int) -> DecidedOrder | None:
+    session.flush()  # what the decision left in the session, first
+    row = session.execute(_DECIDED_ORDER, {"order_id": order_id}).first()
+    return None if row is None else DecidedOrder(*row)
+
+
+def order_refs(session: Session, order_ids: set[int]) -> dict[int, str]:
+    """Each order's ref, by id, in one read."""
+    return dict(session.execute(_REFS, {"ids": list(order_ids)}).all())

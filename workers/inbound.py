@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from db.models import Retailer, Wholesaler
-from domain import messaging, outbox, selection
+from domain import messaging, orders, outbox, selection
 from domain.errors import InvalidInput
 from domain.events import Event, OfferWindowOpened
 from domain.parties import PartyKind
@@ -29,7 +28,7 @@ from thok.config import Settings
 from thok.logging import bind
 from workers import effects
 from workers.context import get_services
-from workers.orders import DecidedOrder, observe_decision, window_figures
+from workers.orders import observe_decision, window_figures
 from workers.outbound import send_fresh
 from workers.queueing import INBOUND_QUEUE, INBOUND_RETRY, enqueue_fresh, enqueue_once, inbound_job_id, job
 
@@ -131,7 +130,7 @@ def _decide_due_windows(session: Session, settings: Settings) -> list[tuple[sele
             session.info["notices"], session.info["events"] = notices, events
             continue
         session.info["events"].remove(event)  # decided: no timer to arm
-        order = DecidedOrder.read(session, event.order_id)
+        order = orders.decided_order(session, event.order_id)
         if order is not None:
             session.info.setdefault("order_refs", {})[order.id] = order.ref  # for the log line's refs
         decided.append((result, window_figures(order, result) if order is not None else {}))
@@ -161,11 +160,8 @@ def _order_refs(session: Session, replies: list[Reply]) -> str | None:
     known: dict[int, str] = session.info.get("order_refs", {})  # the refs of orders decided here
     missing = ids - known.keys()
     if missing:
-        known = {**known, **dict(session.execute(_REFS, {"ids": list(missing)}).all())}
+        known = {**known, **orders.order_refs(session, missing)}
     return ",".join(sorted(known[order_id] for order_id in ids if order_id in known))
-
-
-_REFS = text("SELECT id, ref FROM orders WHERE id = ANY(CAST(:ids AS bigint[]))")  # built once
 
 
 def _sender(party: Retailer | Wholesaler | None, phone: str, chose_language: bool) -> Sender:

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from db.models import Order, OrderStatus
 from domain import selection
 from domain.events import Event, OfferWindowOpened, OfferWindowReady, WinnerSelected
+from domain.orders import DecidedOrder, decided_order
 from thok import metrics
 from thok.config import Settings
 from thok.logging import bind
@@ -43,7 +42,7 @@ def _run(fn_name: str, order_id: int, *args: int) -> str:
             result = fn(uow.session, order_id, services.settings, source="worker:close_offer_window")
         else:
             result = fn(uow.session, order_id, *args, services.settings)
-        order = DecidedOrder.read(uow.session, order_id)
+        order = decided_order(uow.session, order_id)
         figures = window_figures(order, result) if order is not None and fn_name == "close_offer_window" else {}
         done = collect(uow.session)
         uow.commit()
@@ -52,27 +51,6 @@ def _run(fn_name: str, order_id: int, *args: int) -> str:
     observe_decision(result, figures)
     log.info("%s order=%s -> %s", fn_name, order_id, result.outcome)
     return result.outcome
-
-
-class DecidedOrder(NamedTuple):
-    """What the figures and the log line need of an order just decided, in one light read: the ORM
-    order the decision locked has left the session's weak identity map once the decision returned,
-    so a `session.get` would load the whole row again."""
-
-    id: int
-    ref: str
-    created_at: datetime
-    decided_at: datetime | None
-
-    @classmethod
-    def read(cls, session: Session, order_id: int) -> DecidedOrder | None:
-        session.flush()  # what the decision left in the session, first
-        row = session.execute(_DECIDED_ORDER, {"order_id": order_id}).first()
-        return None if row is None else cls(*row)
-
-
-# Built once: a statement made per call is keyed for SQLAlchemy's compiled cache on every call.
-_DECIDED_ORDER = text("SELECT id, ref, created_at, decided_at FROM orders WHERE id = :order_id")
 
 
 def window_figures(order: DecidedOrder, result: selection.Decision) -> dict[str, float]:
